@@ -1,0 +1,187 @@
+//! Shared test harness: a private state root, busybox bundles, and cleanup guards.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Path of the `hull` binary under test.
+pub fn hull_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hull"))
+}
+
+/// Debian's busybox-static; the README's test command installs it.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A unique container id for this test process.
+pub fn unique_id(tag: &str) -> String {
+    format!(
+        "t-{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A scratch directory removed on drop (after unmounting anything left below it).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(unique_id(tag));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A private `--root` for hull: every container still listed there is force-deleted on drop.
+pub struct Hull {
+    pub root: TempDir,
+}
+
+impl Hull {
+    pub fn new() -> Hull {
+        Hull {
+            root: TempDir::new("root"),
+        }
+    }
+
+    /// `hull --root ROOT ARGS...`, capturing output, stdin closed.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(hull_bin());
+        c.arg("--root").arg(self.root.path()).args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("spawn hull")
+    }
+
+    /// Run and require exit 0, returning stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "hull {args:?} failed ({:?}): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Run and require exit 1; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "hull {args:?} should fail with 1: stdout={} stderr={}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
+    /// Ids present in the state root (directories), independent of hull's own listing.
+    pub fn dirs(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.root.path())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Hull {
+    fn drop(&mut self) {
+        for id in self.dirs() {
+            let _ = self
+                .cmd(&["delete", "--force", &id])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// A bundle whose rootfs holds Debian's static busybox with its applet links, and a
+/// config.json from `hull spec` that tests edit through `edit`.
+pub struct Bundle {
+    pub dir: TempDir,
+}
+
+impl Bundle {
+    /// A bundle running `args` with runc's default config.
+    pub fn busybox(args: &[&str]) -> Bundle {
+        let dir = TempDir::new("bundle");
+        let rootfs = dir.path().join("rootfs");
+        for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root"] {
+            std::fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        assert!(
+            Path::new(BUSYBOX).exists(),
+            "{BUSYBOX} missing: install busybox-static"
+        );
+        std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).unwrap();
+        for applet in APPLETS {
+            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+        }
+        std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+        std::fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
+        let b = Bundle { dir };
+        std::fs::write(b.config_path(), default_config()).unwrap();
+        b.edit(|c| {
+            c["process"]["args"] = serde_json::json!(args);
+            c["process"]["terminal"] = serde_json::json!(false);
+        });
+        b
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn path_str(&self) -> &str {
+        self.dir.path().to_str().unwrap()
+    }
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.path().join("rootfs")
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.json")
+    }
+
+    /// Edit config.json as JSON.
+    pub fn edit(&self, f: impl FnOnce(&mut serde_json::Value)) {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.config_path()).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(self.config_path(), serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    }
+}
+
+/// runc's default rootful config (as `runc spec` writes it), kept here so tests do not
+/// depend on `hull spec` being correct.
+pub fn default_config() -> &'static str {
+    include_str!("default-config.json")
+}
+
+const APPLETS: &[&str] = &[
+    "sh", "cat", "echo", "ls", "sleep", "true", "false", "id", "hostname", "mount", "touch",
+    "mkdir", "grep", "readlink", "ps", "kill", "env", "pwd", "stat", "head", "dd", "wc", "test",
+    "umask", "ulimit", "printf", "rm", "ln", "chmod", "uname", "mknod", "nproc", "seq",
+];

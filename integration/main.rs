@@ -1,0 +1,7 @@
+//! Integration tests: run the real `hull` binary as root on real bundles and check the
+//! effects from outside and inside the container. Each test uses its own `--root`, unique
+//! container ids and cleans up in `Drop`, even when it fails.
+
+mod common;
+
+mod cli_surface;

@@ -1,0 +1,68 @@
+//! `hull exec`: run a new process inside a running container.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Global;
+
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// Path to an AF_UNIX socket that receives the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Current working directory in the container
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Set environment variables (KEY=VALUE)
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// UID (format: <uid>[:<gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Additional gids
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Path to the process.json
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    /// Detach from the container's process
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// File to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Set the asm process label for the process (SELinux)
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// Set the AppArmor profile for the process
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability to the bounding set for the process
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    /// Pass N additional file descriptors to the process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Run the process in an (existing) sub-cgroup: [<controller>:]<cgroup>
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Container id
+    pub id: String,
+    /// Command and arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+pub fn run(_g: &Global, _a: ExecArgs) -> anyhow::Result<i32> {
+    Err(super::not_implemented("exec"))
+}

@@ -1,0 +1,135 @@
+//! Command-line surface, shaped like runc's: the same global flags, subcommands, flags and
+//! argument names, so callers written for runc (containerd, conmon, scripts) work unchanged.
+//! Each subcommand lives in its own file and returns the process exit code.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::logging::Format;
+
+mod create;
+mod delete;
+mod events;
+mod exec;
+mod features;
+mod kill;
+mod list;
+mod pause;
+mod ps;
+mod run;
+mod spec;
+mod start;
+mod state;
+mod update;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hull",
+    about = "hull: an OCI low-level container runtime (runc-compatible)",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    /// Print the version
+    #[arg(short = 'v', long = "version", global = false)]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags that come before the subcommand, as with runc.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Root directory for storage of container state (should be on tmpfs)
+    #[arg(long, default_value = "/run/hull", global = true)]
+    pub root: PathBuf,
+    /// Also write log lines to this file
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format for --log: text or json
+    #[arg(long = "log-format", value_enum, default_value = "text", global = true)]
+    pub log_format: Format,
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use systemd for cgroups (cgroupsPath "slice:prefix:name")
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Ignore cgroup permission errors: true, false or auto
+    #[arg(long, default_value = "auto", global = true)]
+    pub rootless: String,
+    /// Path to criu (accepted for compatibility; checkpoint/restore is not supported)
+    #[arg(long, default_value = "criu", global = true)]
+    pub criu: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container
+    Create(create::CreateArgs),
+    /// Start the user process of a created container
+    Start(start::StartArgs),
+    /// Create and start a container
+    Run(run::RunArgs),
+    /// Output the state of a container
+    State(state::StateArgs),
+    /// Send a signal to the container's init (default SIGTERM)
+    Kill(kill::KillArgs),
+    /// Delete a container and every resource it holds
+    Delete(delete::DeleteArgs),
+    /// List containers under --root
+    List(list::ListArgs),
+    /// Execute a new process inside the container
+    Exec(exec::ExecArgs),
+    /// Display the processes running inside a container
+    Ps(ps::PsArgs),
+    /// Suspend all processes inside the container
+    Pause(pause::PauseArgs),
+    /// Resume all processes suspended by pause
+    Resume(pause::PauseArgs),
+    /// Update container resource constraints
+    Update(update::UpdateArgs),
+    /// Display container events and resource statistics
+    Events(events::EventsArgs),
+    /// Create a new specification file (config.json)
+    Spec(spec::SpecArgs),
+    /// Show the enabled features (runtime-spec features.md JSON)
+    Features,
+}
+
+/// The first line is parsed by callers (podman) as `NAME version X.Y.Z`.
+pub fn version_text() -> String {
+    format!(
+        "hull version {}\nspec: {}\n",
+        crate::VERSION,
+        crate::OCI_VERSION
+    )
+}
+
+/// Run the parsed command; returns the exit code.
+pub fn dispatch(g: &Global, cmd: Command) -> anyhow::Result<i32> {
+    match cmd {
+        Command::Create(a) => create::run(g, a),
+        Command::Start(a) => start::run(g, a),
+        Command::Run(a) => run::run(g, a),
+        Command::State(a) => state::run(g, a),
+        Command::Kill(a) => kill::run(g, a),
+        Command::Delete(a) => delete::run(g, a),
+        Command::List(a) => list::run(g, a),
+        Command::Exec(a) => exec::run(g, a),
+        Command::Ps(a) => ps::run(g, a),
+        Command::Pause(a) => pause::run(g, a, true),
+        Command::Resume(a) => pause::run(g, a, false),
+        Command::Update(a) => update::run(g, a),
+        Command::Events(a) => events::run(g, a),
+        Command::Spec(a) => spec::run(g, a),
+        Command::Features => features::run(g),
+    }
+}
+
+/// The error for a subcommand whose behaviour has not landed: exit 1, never fake success.
+pub fn not_implemented(what: &str) -> anyhow::Error {
+    anyhow::anyhow!("{what} is not implemented in this version of hull")
+}

@@ -1,0 +1,21 @@
+//! `hull ps`: the processes of a container (table, or `--format json` host pids).
+
+use clap::Args;
+
+use super::Global;
+
+#[derive(Args, Debug, Clone)]
+pub struct PsArgs {
+    /// Output format: table or json
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+    /// Container id
+    pub id: String,
+    /// Arguments passed to ps(1) for the table format
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+pub fn run(_g: &Global, _a: PsArgs) -> anyhow::Result<i32> {
+    Err(super::not_implemented("ps"))
+}

@@ -1,0 +1,27 @@
+//! hull: an OCI low-level container runtime, a drop-in for runc.
+//!
+//! Layers (see README "Design"): `cli` parses flags and maps errors to exit codes; `spec`
+//! turns config.json into a validated `Plan`; `state` owns `ROOT/ID/`; `container` holds the
+//! lifecycle operations; `process` is the create path (parent and child); `rootfs`,
+//! `cgroups`, `security`, `namespaces`, `hooks` each own one concern; `sys` holds the thin
+//! `unsafe` syscall wrappers.
+
+pub mod cgroups;
+pub mod cli;
+pub mod container;
+pub mod hooks;
+pub mod id;
+pub mod logging;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+pub mod security;
+pub mod signal;
+pub mod spec;
+pub mod state;
+pub mod sys;
+
+/// Version printed by `hull --version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The runtime-spec version hull implements.
+pub const OCI_VERSION: &str = "1.2.1";

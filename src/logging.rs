@@ -1,0 +1,178 @@
+//! Log lines in runc's formats: logrus-style text or `{"level","msg","time"}` JSON.
+//!
+//! Every error reaches stderr as one line. With `--log FILE` it is also appended to FILE in
+//! the chosen format; containerd reads the last JSON lines of that file to report failures.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug,
+    Info,
+    Warning,
+    Error,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+    }
+}
+
+struct Sink {
+    file: Option<File>,
+    format: Format,
+    debug: bool,
+}
+
+static SINK: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// Set up logging from the global flags. A log file that cannot be opened is an error.
+pub fn init(log: Option<&Path>, format: Format, debug: bool) -> anyhow::Result<()> {
+    let file = match log {
+        Some(p) if p != Path::new("/dev/stderr") => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| anyhow::anyhow!("--log {}: {e}", p.display()))?,
+        ),
+        _ => None,
+    };
+    *SINK.lock().unwrap_or_else(|e| e.into_inner()) = Some(Sink {
+        file,
+        format,
+        debug,
+    });
+    Ok(())
+}
+
+/// Format a time as RFC 3339 UTC with second precision (`2006-01-02T15:04:05Z`).
+pub fn rfc3339(t: SystemTime) -> String {
+    rfc3339_nanos(t, false)
+}
+
+/// RFC 3339 UTC, optionally with nanoseconds (runc's state `created` carries them).
+pub fn rfc3339_nanos(t: SystemTime, nanos: bool) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, dd) = civil_from_days(days);
+    let base = format!(
+        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    if nanos {
+        format!("{base}.{:09}Z", d.subsec_nanos())
+    } else {
+        format!("{base}Z")
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's civil_from_days.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn line(format: Format, level: Level, msg: &str) -> String {
+    let time = rfc3339(SystemTime::now());
+    match format {
+        Format::Json => {
+            let v = serde_json::json!({"level": level.as_str(), "msg": msg, "time": time});
+            format!("{v}\n")
+        }
+        Format::Text => format!(
+            "time=\"{time}\" level={} msg={}\n",
+            level.as_str(),
+            serde_json::Value::String(msg.to_string())
+        ),
+    }
+}
+
+/// Write one log record. Errors always reach stderr as `hull: MSG`; every record at or
+/// above the threshold also goes to the `--log` file when one was given.
+pub fn log(level: Level, msg: &str) {
+    let msg = msg.replace('\n', " ");
+    let mut guard = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    let (format, debug) = guard.as_ref().map_or((Format::Text, false), |s| (s.format, s.debug));
+    let wanted = level >= Level::Warning || debug;
+    if let Some(Sink { file: Some(f), .. }) = guard.as_mut() {
+        if wanted {
+            let _ = f.write_all(line(format, level, &msg).as_bytes());
+        }
+    }
+    if level >= Level::Warning || debug {
+        let prefix = match level {
+            Level::Error => "",
+            l => l.as_str(),
+        };
+        let _ = if prefix.is_empty() {
+            writeln!(std::io::stderr(), "hull: {msg}")
+        } else {
+            writeln!(std::io::stderr(), "hull: {prefix}: {msg}")
+        };
+    }
+}
+
+pub fn error(msg: &str) {
+    log(Level::Error, msg)
+}
+pub fn warn(msg: &str) {
+    log(Level::Warning, msg)
+}
+pub fn debug(msg: &str) {
+    log(Level::Debug, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        let t = UNIX_EPOCH + std::time::Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(t), "2000-02-29T00:00:00Z");
+        let t = UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 5);
+        assert_eq!(rfc3339_nanos(t, true), "2023-11-14T22:13:20.000000005Z");
+    }
+
+    #[test]
+    fn json_line_has_the_three_fields_containerd_reads() {
+        let l = line(Format::Json, Level::Error, "bad \"thing\"");
+        let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+        assert_eq!(v["level"], "error");
+        assert_eq!(v["msg"], "bad \"thing\"");
+        assert!(v["time"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn text_line_quotes_the_message() {
+        let l = line(Format::Text, Level::Warning, "a \"b\"");
+        assert!(l.contains("level=warning msg=\"a \\\"b\\\"\""), "{l}");
+    }
+}

@@ -1,0 +1,28 @@
+//! The `hull` binary: parse the command line, run the subcommand, map errors to exit 1.
+
+use clap::Parser;
+
+fn main() {
+    let cli = hull::cli::Cli::parse();
+    if cli.version {
+        print!("{}", hull::cli::version_text());
+        return;
+    }
+    let g = cli.global;
+    if let Err(e) = hull::logging::init(g.log.as_deref(), g.log_format, g.debug) {
+        eprintln!("hull: {e:#}");
+        std::process::exit(1);
+    }
+    let Some(cmd) = cli.command else {
+        eprintln!("hull: no command given; see `hull --help`");
+        std::process::exit(1);
+    };
+    let code = match hull::cli::dispatch(&g, cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            hull::logging::error(&format!("{e:#}"));
+            1
+        }
+    };
+    std::process::exit(code);
+}

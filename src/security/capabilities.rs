@@ -1,0 +1,1 @@
+//! Capability sets from `process.capabilities`.

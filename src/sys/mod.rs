@@ -1,0 +1,1 @@
+//! Thin `unsafe` syscall wrappers, each with a `// SAFETY:` line.
