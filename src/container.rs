@@ -1,11 +1,19 @@
 //! Lifecycle operations over state, process, cgroups and hooks: create, start, run, kill,
-//! delete, state and list.
+//! delete, state and list. Status is never stored: it is derived from the init's liveness
+//! (pid + start time), the exec fifo and the freezer.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
 
+use crate::cgroups::Cgroup;
 use crate::cli::Global;
+use crate::hooks::{self, Kind};
+use crate::process::{exec_fifo, spawn};
+use crate::state::{Entry, Record, Store};
 
 /// What `create` and `run` need from the command line.
 #[derive(Debug, Clone)]
@@ -20,29 +28,30 @@ pub struct CreateOptions {
     pub detach: bool,
 }
 
-pub fn create(_g: &Global, _o: &CreateOptions) -> Result<()> {
-    Err(crate::cli::not_implemented("create"))
+/// A container's status, as `state` and `list` print it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
 }
-pub fn run(_g: &Global, _o: &CreateOptions, _keep: bool, _no_subreaper: bool) -> Result<i32> {
-    Err(crate::cli::not_implemented("run"))
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
 }
-pub fn start(_g: &Global, _id: &str) -> Result<()> {
-    Err(crate::cli::not_implemented("start"))
-}
-pub fn kill(_g: &Global, _id: &str, _sig: i32, _all: bool) -> Result<()> {
-    Err(crate::cli::not_implemented("kill"))
-}
-pub fn delete(_g: &Global, _id: &str, _force: bool) -> Result<()> {
-    Err(crate::cli::not_implemented("delete"))
-}
-pub fn state(_g: &Global, _id: &str) -> Result<serde_json::Value> {
-    Err(crate::cli::not_implemented("state"))
-}
-pub fn list(_g: &Global) -> Result<Vec<ListEntry>> {
-    Err(crate::cli::not_implemented("list"))
-}
-/// One row of `list`: runc's JSON field names.
-#[derive(Debug, Clone, serde::Serialize)]
+
+/// The state JSON of `hull state` (runtime-spec fields plus runc's rootfs/created/owner).
+#[derive(Debug, Clone, Serialize)]
 pub struct ListEntry {
     #[serde(rename = "ociVersion")]
     pub oci_version: String,
@@ -53,8 +62,403 @@ pub struct ListEntry {
     pub rootfs: PathBuf,
     pub created: String,
     pub owner: String,
-    pub annotations: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
-pub fn list_table(_s: &[ListEntry]) -> String {
-    String::new()
+
+fn store(g: &Global) -> Result<Store> {
+    Store::open(&g.root)
+}
+
+/// Derive the status from the record and the live system.
+pub fn status_of(rec: &Record, dir: &Path) -> Status {
+    if !crate::procinfo::is_alive(rec.pid, rec.init_start_time) {
+        return Status::Stopped;
+    }
+    if !rec.created_done {
+        return Status::Creating;
+    }
+    if dir.join("exec.fifo").exists() {
+        return Status::Created;
+    }
+    if cgroup_of(rec).and_then(|c| c.is_frozen()).unwrap_or(false) {
+        return Status::Paused;
+    }
+    Status::Running
+}
+
+fn cgroup_of(rec: &Record) -> Result<Cgroup> {
+    if rec.cgroup.is_null() {
+        return Ok(Cgroup::default());
+    }
+    serde_json::from_value(rec.cgroup.clone()).context("state.json: cgroup")
+}
+
+fn entry_json(rec: &Record, status: Status) -> ListEntry {
+    ListEntry {
+        oci_version: rec.oci_version.clone(),
+        id: rec.id.clone(),
+        pid: if status == Status::Stopped {
+            0
+        } else {
+            rec.pid
+        },
+        status: status.as_str().into(),
+        bundle: rec.bundle.clone(),
+        rootfs: rec.rootfs.clone(),
+        created: rec.created.clone(),
+        owner: rec.owner.clone(),
+        annotations: rec.annotations.clone(),
+    }
+}
+
+fn hook_state(rec: &Record, status: Status) -> String {
+    serde_json::json!({
+        "ociVersion": rec.oci_version,
+        "id": rec.id,
+        "status": status.as_str(),
+        "pid": rec.pid,
+        "bundle": rec.bundle,
+        "annotations": rec.annotations,
+    })
+    .to_string()
+}
+
+/// Removes what a failed create made, in reverse order, unless disarmed.
+struct Undo {
+    entry: Option<Entry>,
+    cgroup: Option<Cgroup>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.kill_all(libc::SIGKILL);
+            if let Err(e) = cg.destroy() {
+                crate::logging::warn(&format!("cleanup after failed create: {e:#}"));
+            }
+        }
+        if let Some(e) = self.entry.take() {
+            if let Err(e) = e.remove() {
+                crate::logging::warn(&format!("cleanup after failed create: {e:#}"));
+            }
+        }
+    }
+}
+
+/// `create`: returns the init's pid; the container is `created` when this returns.
+pub fn create(g: &Global, o: &CreateOptions) -> Result<i32> {
+    crate::id::validate(&o.id)?;
+    let plan = crate::spec::load(&o.bundle)?;
+    let ns = spawn::check(&plan)?;
+    if o.console_socket.is_some() {
+        bail!("--console-socket: terminals are not supported by this version of hull yet");
+    }
+    let linux = plan.spec.linux().as_ref();
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
+    let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
+    let cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, g.systemd_cgroup)?;
+
+    let st = store(g)?;
+    let entry = st.reserve(&o.id)?;
+    let mut undo = Undo {
+        entry: None,
+        cgroup: None,
+    };
+    cgroup.create()?;
+    undo.cgroup = Some(cgroup.clone());
+    if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
+        cgroup.apply(res)?;
+    }
+    let fifo = exec_fifo::create(&entry.exec_fifo())?;
+    undo.entry = Some(entry);
+    let entry = undo.entry.as_ref().expect("just set");
+
+    let (env, extra_fds) = user_env(&plan, o.preserve_fds)?;
+    let opts = spawn::SpawnOptions {
+        id: &o.id,
+        plan: &plan,
+        fifo: &fifo,
+        extra_fds,
+        env,
+        no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+    };
+    let mut rec = Record {
+        oci_version: crate::OCI_VERSION.into(),
+        id: o.id.clone(),
+        bundle: plan.bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: crate::logging::rfc3339_nanos(SystemTime::now(), true),
+        owner: String::new(),
+        annotations: plan
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup: serde_json::to_value(&cgroup)?,
+        hooks: plan.spec.hooks().clone(),
+        ..Default::default()
+    };
+    let child = spawn::spawn(&opts, &ns, &cgroup, |pid| {
+        // Saved as soon as the init exists, so a create killed half-way can still be
+        // cleaned up by `delete --force`.
+        rec.pid = pid;
+        rec.init_start_time = crate::procinfo::stat(pid).map(|s| s.1).unwrap_or(0);
+        entry.save(&rec)
+    })?;
+    rec.created_done = true;
+    entry.save(&rec)?;
+    if let Some(p) = &o.pid_file {
+        write_pid_file(p, child.pid)?;
+    }
+    undo.entry = None;
+    undo.cgroup = None;
+    Ok(child.release())
+}
+
+/// The user process's environment and how many extra fds it gets (LISTEN_FDS + N).
+fn user_env(plan: &crate::spec::Plan, preserve_fds: u32) -> Result<(Vec<String>, u32)> {
+    let process = plan.spec.process().as_ref().context("process: required")?;
+    let mut env = process.env().clone().unwrap_or_default();
+    let mut extra = preserve_fds;
+    if let Ok(n) = std::env::var("LISTEN_FDS") {
+        let n: u32 = n
+            .parse()
+            .with_context(|| format!("environment LISTEN_FDS={n:?}: not a number"))?;
+        extra += n;
+        env.retain(|kv| !kv.starts_with("LISTEN_FDS=") && !kv.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".into());
+    }
+    Ok((env, extra))
+}
+
+/// Write the pid file atomically (temp file + rename), as runc does.
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let dir = abs.parent().unwrap_or(Path::new("/"));
+    let name = abs.file_name().context("--pid-file: not a file path")?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, pid.to_string())
+        .with_context(|| format!("--pid-file {}: write", abs.display()))?;
+    std::fs::rename(&tmp, &abs).with_context(|| format!("--pid-file {}", abs.display()))
+}
+
+/// Load a locked container's record; a directory without one is a create that never
+/// finished (or is still running).
+fn load(entry: &Entry) -> Result<Option<Record>> {
+    entry.load()
+}
+
+fn pidfd_verified(rec: &Record) -> Result<std::os::fd::OwnedFd> {
+    let fd = crate::sys::pidfd::open(rec.pid).context("container init is gone")?;
+    // Verify after opening the pidfd: from now on the pid cannot be reused under us.
+    if !crate::procinfo::is_alive(rec.pid, rec.init_start_time) {
+        bail!("container init is gone");
+    }
+    Ok(fd)
+}
+
+/// `start`: only from `created`.
+pub fn start(g: &Global, id: &str) -> Result<()> {
+    crate::id::validate(id)?;
+    let st = store(g)?;
+    let entry = st.lock(id)?;
+    let rec = load(&entry)?.with_context(|| format!("container {id:?} is still being created"))?;
+    match status_of(&rec, entry.dir()) {
+        Status::Created => {}
+        Status::Running | Status::Paused => bail!("cannot start an already running container"),
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Creating => bail!("cannot start a container that is still being created"),
+    }
+    let pidfd = pidfd_verified(&rec)?;
+    let fifo = entry.exec_fifo();
+    let r = exec_fifo::release(&fifo, &pidfd);
+    let _ = std::fs::remove_file(&fifo);
+    r?;
+    hooks::run_all_warn(
+        rec.hooks.as_ref(),
+        Kind::Poststart,
+        &hook_state(&rec, Status::Running),
+    );
+    Ok(())
+}
+
+/// `kill`: the init, or with `all` every process in the container's cgroup.
+pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<()> {
+    crate::id::validate(id)?;
+    let st = store(g)?;
+    let entry = st.lock(id)?;
+    let rec = load(&entry)?.with_context(|| format!("container {id:?} is still being created"))?;
+    let status = status_of(&rec, entry.dir());
+    if status == Status::Stopped {
+        bail!("container not running");
+    }
+    if all {
+        return cgroup_of(&rec)?.kill_all(sig);
+    }
+    let pidfd = pidfd_verified(&rec)?;
+    crate::sys::pidfd::send_signal(&pidfd, sig)
+        .with_context(|| format!("sending signal {sig} to the container init"))
+}
+
+/// `delete`: a stopped (or created, as in runc) container; `force` kills a running one.
+pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
+    crate::id::validate(id)?;
+    let st = store(g)?;
+    let entry = st.lock(id)?;
+    let rec = load(&entry)?;
+    let Some(rec) = rec else {
+        // A create that died before its init existed: nothing runs, remove the directory.
+        return entry.remove();
+    };
+    let status = status_of(&rec, entry.dir());
+    match status {
+        Status::Stopped | Status::Created | Status::Creating => {}
+        Status::Running | Status::Paused if force => {}
+        s => bail!(
+            "cannot delete container {id} that is not stopped: {}",
+            s.as_str()
+        ),
+    }
+    destroy(entry, &rec, status)
+}
+
+/// Kill whatever is left, wait for the init, run poststop hooks, remove cgroups and state.
+fn destroy(entry: Entry, rec: &Record, status: Status) -> Result<()> {
+    let cg = cgroup_of(rec)?;
+    if status != Status::Stopped {
+        if let Ok(fd) = pidfd_verified(rec) {
+            let _ = crate::sys::pidfd::send_signal(&fd, libc::SIGKILL);
+            wait_exit(&fd, Duration::from_secs(10));
+        }
+    }
+    cg.kill_all(libc::SIGKILL)
+        .context("killing the container's remaining processes")?;
+    if status != Status::Creating {
+        hooks::run_all_warn(
+            rec.hooks.as_ref(),
+            Kind::Poststop,
+            &hook_state(rec, Status::Stopped),
+        );
+    }
+    cg.destroy()?;
+    entry.remove()
+}
+
+/// Wait until the process behind `pidfd` exits (zombie is enough) or the timeout passes.
+fn wait_exit(pidfd: &std::os::fd::OwnedFd, timeout: Duration) {
+    use std::os::fd::AsRawFd;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let mut p = [libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: poll on one pollfd we own.
+        let r = unsafe { libc::poll(p.as_mut_ptr(), 1, left.as_millis() as i32) };
+        if r != 0 && !(r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR))
+        {
+            return;
+        }
+    }
+}
+
+/// `state`: the container's state JSON.
+pub fn state(g: &Global, id: &str) -> Result<ListEntry> {
+    crate::id::validate(id)?;
+    let st = store(g)?;
+    let rec = st.read(id)?;
+    let dir = st.root().join(id);
+    Ok(entry_json(&rec, status_of(&rec, &dir)))
+}
+
+/// `list`: every container under the root.
+pub fn list(g: &Global) -> Result<Vec<ListEntry>> {
+    let st = store(g)?;
+    let mut out = Vec::new();
+    for id in st.ids()? {
+        // A container deleted while we list is simply skipped.
+        if let Ok(rec) = st.read(&id) {
+            let dir = st.root().join(&id);
+            out.push(entry_json(&rec, status_of(&rec, &dir)));
+        }
+    }
+    Ok(out)
+}
+
+/// runc's `list` table: tab-aligned columns (min width 12, padding 3).
+pub fn list_table(s: &[ListEntry]) -> String {
+    let mut rows: Vec<[String; 6]> = vec![[
+        "ID".into(),
+        "PID".into(),
+        "STATUS".into(),
+        "BUNDLE".into(),
+        "CREATED".into(),
+        "OWNER".into(),
+    ]];
+    for e in s {
+        rows.push([
+            e.id.clone(),
+            e.pid.to_string(),
+            e.status.clone(),
+            e.bundle.display().to_string(),
+            e.created.clone(),
+            e.owner.clone(),
+        ]);
+    }
+    let mut width = [0usize; 6];
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max((c.len() + 3).max(12));
+        }
+    }
+    let mut out = String::new();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            if i == 5 {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}", w = width[i]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `run`: create + start; attached, wait for the init and exit with its status.
+pub fn run(g: &Global, o: &CreateOptions, keep: bool, no_subreaper: bool) -> Result<i32> {
+    if o.detach {
+        create(g, o)?;
+        start(g, &o.id)?;
+        return Ok(0);
+    }
+    let forward = crate::process::attached::Forwarder::install(!no_subreaper)?;
+    let pid = create(g, o)?;
+    let result = start(g, &o.id).and_then(|_| forward.wait_for(pid));
+    if !keep {
+        let st = store(g)?;
+        if let Ok(entry) = st.lock(&o.id) {
+            if let Ok(Some(rec)) = load(&entry) {
+                let status = status_of(&rec, entry.dir());
+                destroy(entry, &rec, status)?;
+            } else {
+                entry.remove()?;
+            }
+        }
+    }
+    result
 }

@@ -1,1 +1,153 @@
-//! OCI hooks: run one with the state JSON on stdin, its env and args, and a timeout.
+//! OCI hooks: run one with the container state JSON on stdin, its `args` and `env`, and a
+//! `timeout` after which it is killed and the operation fails.
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{Hook, Hooks};
+
+/// The lifecycle points at which hooks run, with their config field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Prestart,
+    CreateRuntime,
+    CreateContainer,
+    StartContainer,
+    Poststart,
+    Poststop,
+}
+
+impl Kind {
+    pub fn field(self) -> &'static str {
+        match self {
+            Kind::Prestart => "prestart",
+            Kind::CreateRuntime => "createRuntime",
+            Kind::CreateContainer => "createContainer",
+            Kind::StartContainer => "startContainer",
+            Kind::Poststart => "poststart",
+            Kind::Poststop => "poststop",
+        }
+    }
+
+    /// The configured hooks of this kind.
+    pub fn of(self, h: &Hooks) -> Vec<Hook> {
+        #[allow(deprecated)]
+        let v = match self {
+            Kind::Prestart => h.prestart(),
+            Kind::CreateRuntime => h.create_runtime(),
+            Kind::CreateContainer => h.create_container(),
+            Kind::StartContainer => h.start_container(),
+            Kind::Poststart => h.poststart(),
+            Kind::Poststop => h.poststop(),
+        };
+        v.clone().unwrap_or_default()
+    }
+}
+
+/// Run every hook of `kind` in order; the first failure stops and is returned.
+pub fn run_all(hooks: Option<&Hooks>, kind: Kind, state_json: &str) -> Result<()> {
+    let Some(h) = hooks else { return Ok(()) };
+    for (i, hook) in kind.of(h).iter().enumerate() {
+        run_one(hook, state_json)
+            .with_context(|| format!("hooks.{}[{i}] {}", kind.field(), hook.path().display()))?;
+    }
+    Ok(())
+}
+
+/// Run every hook of `kind`, logging failures as warnings (poststart, poststop).
+pub fn run_all_warn(hooks: Option<&Hooks>, kind: Kind, state_json: &str) {
+    let Some(h) = hooks else { return };
+    for (i, hook) in kind.of(h).iter().enumerate() {
+        if let Err(e) = run_one(hook, state_json) {
+            crate::logging::warn(&format!(
+                "hooks.{}[{i}] {}: {e:#}",
+                kind.field(),
+                hook.path().display()
+            ));
+        }
+    }
+}
+
+/// Run one hook and wait for it, killing it at its timeout.
+pub fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
+    let mut cmd = Command::new(hook.path());
+    if let Some(args) = hook.args() {
+        if let Some((argv0, rest)) = args.split_first() {
+            cmd.arg0(argv0).args(rest);
+        }
+    }
+    cmd.env_clear();
+    for kv in hook.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().context("cannot run hook")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin is fine: ignore EPIPE.
+        let _ = stdin.write_all(state_json.as_bytes());
+    }
+    let deadline = hook
+        .timeout()
+        .map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
+    let status = wait_with_deadline(&mut child, deadline)?;
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let Some(status) = status else {
+        bail!(
+            "timed out after {} s and was killed",
+            hook.timeout().unwrap_or_default()
+        );
+    };
+    if !status.success() {
+        let err = err.trim();
+        bail!(
+            "failed with {status}{}{}",
+            if err.is_empty() { "" } else { ": " },
+            err.lines().last().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+/// Wait for `child`; `None` if the deadline passed (the child is then killed and reaped).
+fn wait_with_deadline(
+    child: &mut std::process::Child,
+    deadline: Option<Instant>,
+) -> Result<Option<std::process::ExitStatus>> {
+    let Some(deadline) = deadline else {
+        return Ok(Some(child.wait().context("waiting for hook")?));
+    };
+    let pidfd = crate::sys::pidfd::open(child.id() as i32).context("pidfd for hook")?;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut pfd = [libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: poll reads and writes the one pollfd we own.
+        let r = unsafe { libc::poll(pfd.as_mut_ptr(), 1, ms) };
+        if r > 0 {
+            return Ok(Some(child.wait().context("waiting for hook")?));
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+    }
+}

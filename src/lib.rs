@@ -14,12 +14,14 @@ pub mod id;
 pub mod logging;
 pub mod namespaces;
 pub mod process;
+pub mod procinfo;
 pub mod rootfs;
 pub mod security;
 pub mod signal;
 pub mod spec;
 pub mod state;
 pub mod sys;
+pub mod sysctl;
 
 /// Version printed by `hull --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,1 +1,150 @@
-//! Namespaces: which to create (clone flags) and which to join by path (setns).
+//! Namespaces: which to create (one `clone3` carries every new one) and which to join by
+//! path (opened and type-checked in the parent, joined with setns in the child).
+//!
+//! Two exceptions to "create in clone3": the cgroup namespace is unshared by the child only
+//! after the parent has placed it in its cgroups (so the namespace root is the container's
+//! cgroup); and pid/time namespaces given by path are joined by the parent itself just
+//! around the clone (they affect only children), then undone, so no second fork is needed.
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+/// A namespace to join: its index in `linux.namespaces`, type, path and open file.
+#[derive(Debug)]
+pub struct Join {
+    pub index: usize,
+    pub kind: LinuxNamespaceType,
+    pub path: PathBuf,
+    pub file: OwnedFd,
+}
+
+/// What the create path does with namespaces.
+#[derive(Debug, Default)]
+pub struct NsPlan {
+    /// CLONE_NEW* flags for clone3.
+    pub clone_flags: u64,
+    /// Unshared by the child once it is in its cgroups (CLONE_NEWCGROUP).
+    pub unshare_later: u64,
+    /// Joined by the child with setns, user namespace first.
+    pub child_joins: Vec<Join>,
+    /// pid/time namespaces joined by the parent for the duration of the clone.
+    pub parent_joins: Vec<Join>,
+    /// The container gets a new user namespace (the parent writes its id maps).
+    pub new_user: bool,
+    /// The container has a private UTS namespace (new or joined).
+    pub has_uts: bool,
+    /// The container has a private mount namespace (new or joined).
+    pub has_mount: bool,
+    /// New mount namespace (rootfs set up) rather than joined.
+    pub new_mount: bool,
+    /// Private network / ipc namespaces, for sysctl checks.
+    pub has_net: bool,
+    pub has_ipc: bool,
+}
+
+pub fn flag(kind: LinuxNamespaceType) -> u64 {
+    kind as i32 as u32 as u64
+}
+
+pub fn name(kind: LinuxNamespaceType) -> &'static str {
+    match kind {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// Build the namespace plan, opening and verifying every namespace path.
+pub fn plan(spec: &Spec) -> Result<NsPlan> {
+    let mut p = NsPlan::default();
+    let Some(nss) = spec.linux().as_ref().and_then(|l| l.namespaces().clone()) else {
+        return Ok(p);
+    };
+    for (i, ns) in nss.iter().enumerate() {
+        let kind = ns.typ();
+        let present = true;
+        match kind {
+            LinuxNamespaceType::Uts => p.has_uts = present,
+            LinuxNamespaceType::Mount => p.has_mount = present,
+            LinuxNamespaceType::Network => p.has_net = present,
+            LinuxNamespaceType::Ipc => p.has_ipc = present,
+            _ => {}
+        }
+        match ns.path() {
+            None => match kind {
+                LinuxNamespaceType::Cgroup => p.unshare_later |= flag(kind),
+                LinuxNamespaceType::User => {
+                    p.new_user = true;
+                    p.clone_flags |= flag(kind);
+                }
+                LinuxNamespaceType::Mount => {
+                    p.new_mount = true;
+                    p.clone_flags |= flag(kind);
+                }
+                _ => p.clone_flags |= flag(kind),
+            },
+            Some(path) => {
+                let j = open_join(i, kind, path.clone())?;
+                match kind {
+                    LinuxNamespaceType::Pid | LinuxNamespaceType::Time => p.parent_joins.push(j),
+                    _ => p.child_joins.push(j),
+                }
+            }
+        }
+    }
+    // The user namespace must be joined first: it decides what the others may do.
+    p.child_joins
+        .sort_by_key(|j| u8::from(j.kind != LinuxNamespaceType::User));
+    if p.child_joins
+        .iter()
+        .any(|j| j.kind == LinuxNamespaceType::User)
+        && p.clone_flags != 0
+    {
+        bail!(
+            "linux.namespaces: joining a user namespace by path together with creating new \
+             namespaces is not supported yet; give paths for all namespaces or none"
+        );
+    }
+    Ok(p)
+}
+
+fn open_join(index: usize, kind: LinuxNamespaceType, path: PathBuf) -> Result<Join> {
+    let field = format!("linux.namespaces[{index}].path");
+    let f = File::open(&path).with_context(|| format!("{field} {}", path.display()))?;
+    let actual = crate::sys::nsfs::ns_type(f.as_raw_fd())
+        .with_context(|| format!("{field} {}: not a namespace file", path.display()))?;
+    if actual as u32 as u64 != flag(kind) {
+        bail!(
+            "{field} {}: is not a {} namespace",
+            path.display(),
+            name(kind)
+        );
+    }
+    Ok(Join {
+        index,
+        kind,
+        path,
+        file: f.into(),
+    })
+}
+
+/// setns into `j` (the type was verified when it was opened).
+pub fn enter(j: &Join) -> Result<()> {
+    crate::sys::nsfs::setns(j.file.as_raw_fd(), flag(j.kind) as i32).with_context(|| {
+        format!(
+            "linux.namespaces[{}]: setns {} {}",
+            j.index,
+            name(j.kind),
+            j.path.display()
+        )
+    })
+}

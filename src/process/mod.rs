@@ -1,2 +1,11 @@
-//! The create path: the parent side (clone, sync, bookkeeping) and the child side (the
-//! container init: namespaces, rootfs, process setup, wait for start, execve).
+//! The create path. The parent side (`spawn`) prepares everything that can fail for a
+//! boring reason, clones the init into its namespaces with one `clone3`, maps ids, places
+//! it in its cgroups and answers its requests; the child side (`init`) performs syscalls in
+//! a fixed order, reports `Created`, blocks on the exec fifo until `start`, then execve's.
+
+pub mod attached;
+pub mod exec_fifo;
+pub mod init;
+pub mod lookup;
+pub mod spawn;
+pub mod sync;

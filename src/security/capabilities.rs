@@ -1,1 +1,96 @@
-//! Capability sets from `process.capabilities`.
+//! Capability sets from `process.capabilities`: checked against what this host can grant
+//! (in the parent, before anything is created) and applied by the init.
+
+use std::collections::HashSet;
+
+use anyhow::{bail, Context, Result};
+use caps::{CapSet, Capability, CapsHashSet};
+use oci_spec::runtime::LinuxCapabilities;
+
+type OciCaps = Option<HashSet<oci_spec::runtime::Capability>>;
+
+/// The five sets in the spec's order, with their field names.
+fn sets(c: &LinuxCapabilities) -> [(&'static str, &OciCaps); 5] {
+    [
+        ("bounding", c.bounding()),
+        ("effective", c.effective()),
+        ("inheritable", c.inheritable()),
+        ("permitted", c.permitted()),
+        ("ambient", c.ambient()),
+    ]
+}
+
+/// Convert a spec capability (serialized as `CAP_X`) to the caps crate's type.
+fn convert(c: &oci_spec::runtime::Capability) -> Result<Capability> {
+    let name = serde_json::to_value(c)?;
+    let name = name.as_str().unwrap_or_default();
+    name.parse::<Capability>()
+        .map_err(|_| anyhow::anyhow!("{name}: unknown capability"))
+}
+
+fn convert_set(field: &str, s: &OciCaps) -> Result<CapsHashSet> {
+    let mut out = CapsHashSet::new();
+    for c in s.iter().flatten() {
+        out.insert(convert(c).with_context(|| format!("process.capabilities.{field}"))?);
+    }
+    Ok(out)
+}
+
+/// Fail early, naming the capability, when a set asks for one this process cannot grant
+/// (absent from our own bounding set, as CAP_SYS_RESOURCE is on some hosts).
+pub fn check_available(c: &LinuxCapabilities) -> Result<()> {
+    let have = caps::read(None, CapSet::Bounding).context("reading hull's bounding set")?;
+    for (field, s) in sets(c) {
+        let want = convert_set(field, s)?;
+        let mut missing: Vec<String> = want.difference(&have).map(|c| c.to_string()).collect();
+        missing.sort();
+        if !missing.is_empty() {
+            bail!(
+                "process.capabilities.{field}: {} not available on this host (not in hull's \
+                 bounding set), so the container cannot be given it",
+                missing.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Drop every capability not in the bounding set. Needs CAP_SETPCAP: call while root.
+pub fn apply_bounding(c: &LinuxCapabilities) -> Result<()> {
+    let keep = convert_set("bounding", c.bounding())?;
+    let all = caps::runtime::thread_all_supported();
+    for cap in all.difference(&keep) {
+        caps::drop(None, CapSet::Bounding, *cap)
+            .with_context(|| format!("dropping {cap} from the bounding set"))?;
+    }
+    Ok(())
+}
+
+/// Set permitted, inheritable, effective and ambient. Call after the uid switch (with
+/// PR_SET_KEEPCAPS set across it).
+pub fn apply_rest(c: &LinuxCapabilities) -> Result<()> {
+    let permitted = convert_set("permitted", c.permitted())?;
+    let effective = convert_set("effective", c.effective())?;
+    let inheritable = convert_set("inheritable", c.inheritable())?;
+    let ambient = convert_set("ambient", c.ambient())?;
+    // Effective must stay a subset of permitted while we change permitted.
+    caps::set(
+        None,
+        CapSet::Effective,
+        &effective.intersection(&permitted).copied().collect(),
+    )
+    .context("process.capabilities.effective: set")?;
+    caps::set(None, CapSet::Permitted, &permitted)
+        .context("process.capabilities.permitted: set")?;
+    caps::set(None, CapSet::Inheritable, &inheritable)
+        .context("process.capabilities.inheritable: set")?;
+    caps::set(None, CapSet::Effective, &effective)
+        .context("process.capabilities.effective: set (must be a subset of permitted)")?;
+    caps::clear(None, CapSet::Ambient).context("clearing the ambient set")?;
+    for cap in &ambient {
+        caps::raise(None, CapSet::Ambient, *cap).with_context(|| {
+            format!("process.capabilities.ambient: {cap} must also be permitted and inheritable")
+        })?;
+    }
+    Ok(())
+}

@@ -1,4 +1,6 @@
-//! Process security: capabilities, rlimits, no_new_privs, user and groups, seccomp.
+//! Process security applied by the container init just before execve: rlimits, identity
+//! (uid/gid/groups/umask), capability sets and no_new_privs.
 
 pub mod capabilities;
+pub mod identity;
 pub mod rlimits;

@@ -1,1 +1,6 @@
-//! Thin `unsafe` syscall wrappers, each with a `// SAFETY:` line.
+//! Thin `unsafe` syscall wrappers, each with a `// SAFETY:` line. Logic lives above them.
+
+pub mod clone;
+pub mod fds;
+pub mod nsfs;
+pub mod pidfd;

@@ -1,0 +1,232 @@
+//! The parent side of the create path: everything that can fail for a boring reason
+//! happens here before `clone3`; then the init is cloned into its namespaces, its ids are
+//! mapped, it is placed in its cgroups and told to go, and the parent answers its requests
+//! until it reports `Created`. On any error the init is killed and the caller cleans up.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use anyhow::{bail, Context, Result};
+
+use super::init::InitContext;
+use super::sync::{self, Msg};
+use crate::cgroups::Cgroup;
+use crate::hooks::{self, Kind};
+use crate::namespaces::{self, NsPlan};
+use crate::spec::Plan;
+use crate::sys::clone::{fork_into, Forked};
+
+/// What the caller asks of the init.
+pub struct SpawnOptions<'a> {
+    pub id: &'a str,
+    pub plan: &'a Plan,
+    pub fifo: &'a OwnedFd,
+    pub extra_fds: u32,
+    pub env: Vec<String>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+}
+
+/// A cloned init that has not finished setup yet. Killing it on drop unless `release`d
+/// keeps a failed create from leaving a process behind.
+pub struct Child {
+    pub pid: i32,
+    armed: bool,
+}
+
+impl Child {
+    pub fn release(mut self) -> i32 {
+        self.armed = false;
+        self.pid
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.armed {
+            let pid = nix::unistd::Pid::from_raw(self.pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+    }
+}
+
+/// Check everything about namespaces and process setup that can be known before clone.
+pub fn check(plan: &Plan) -> Result<NsPlan> {
+    let ns = namespaces::plan(&plan.spec)?;
+    let linux = plan.spec.linux().as_ref();
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        crate::sysctl::validate(sysctl, &ns)?;
+    }
+    if plan
+        .spec
+        .hostname()
+        .as_deref()
+        .is_some_and(|h| !h.is_empty())
+        && !ns.has_uts
+    {
+        bail!("hostname: setting a hostname needs a private uts namespace in linux.namespaces");
+    }
+    if plan
+        .spec
+        .domainname()
+        .as_deref()
+        .is_some_and(|h| !h.is_empty())
+        && !ns.has_uts
+    {
+        bail!("domainname: setting a domainname needs a private uts namespace");
+    }
+    if !ns.has_mount {
+        bail!("linux.namespaces: a mount namespace is required to set up the rootfs");
+    }
+    let process = plan
+        .spec
+        .process()
+        .as_ref()
+        .context("process: required to create a container")?;
+    if let Some(c) = process.capabilities() {
+        crate::security::capabilities::check_available(c)?;
+    }
+    if process.terminal() == Some(true) {
+        bail!("process.terminal: terminals are not supported by this version of hull yet");
+    }
+    Ok(ns)
+}
+
+/// Clone the init and drive it to `Created`. `cgroup` has been created and limited.
+/// `on_clone` runs in the parent as soon as the init exists (to record its pid).
+pub fn spawn(
+    o: &SpawnOptions,
+    ns: &NsPlan,
+    cgroup: &Cgroup,
+    on_clone: impl FnOnce(i32) -> Result<()>,
+) -> Result<Child> {
+    let (parent_end, child_end) = sync::pair()?;
+    // Keep our own fds clear of the range handed to the container (3..3+extra).
+    let floor = 3 + o.extra_fds as i32;
+    let child_end = child_end.above(floor)?;
+    let fifo = crate::sys::fds::owned_above(o.fifo, floor).context("moving the exec fifo fd")?;
+    let fifo_fd = fifo.as_raw_fd();
+
+    let parent_pid = std::process::id() as i32;
+    let restore = enter_parent_joins(ns)?;
+    let forked = fork_into(ns.clone_flags);
+    leave_parent_joins(restore)?;
+    let forked = forked.context("clone3 of the container init")?;
+    match forked {
+        Forked::Child => {
+            drop(parent_end);
+            let ctx = InitContext {
+                id: o.id,
+                spec: &o.plan.spec,
+                bundle: &o.plan.bundle,
+                rootfs: &o.plan.rootfs,
+                ns,
+                sync: &child_end,
+                fifo: fifo_fd,
+                extra_fds: o.extra_fds,
+                env: &o.env,
+                no_pivot: o.no_pivot,
+                no_new_keyring: o.no_new_keyring,
+                parent_pid,
+            };
+            super::init::run(&ctx)
+        }
+        Forked::Parent(pid) => {
+            drop(fifo);
+            drop(child_end);
+            let child = Child { pid, armed: true };
+            on_clone(pid)?;
+            drive(o, ns, cgroup, &parent_end, pid)?;
+            Ok(child)
+        }
+    }
+}
+
+fn drive(
+    o: &SpawnOptions,
+    ns: &NsPlan,
+    cgroup: &Cgroup,
+    ch: &sync::Channel,
+    pid: i32,
+) -> Result<()> {
+    if ns.new_user {
+        write_id_maps(o.plan, pid)?;
+    }
+    cgroup
+        .add(pid)
+        .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
+    ch.send(&Msg::Go { host_pid: pid })?;
+    let state = hook_state(o, pid);
+    loop {
+        match ch.recv()? {
+            Some(Msg::MountsReady) => {
+                let hooks = o.plan.spec.hooks().as_ref();
+                hooks::run_all(hooks, Kind::Prestart, &state)?;
+                hooks::run_all(hooks, Kind::CreateRuntime, &state)?;
+                ch.send(&Msg::Continue)?;
+            }
+            Some(Msg::Created) => return Ok(()),
+            Some(Msg::Error(e)) => bail!("{e}"),
+            Some(m) => bail!("sync channel: unexpected {m:?} from the container init"),
+            None => {
+                let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                bail!("the container init exited during setup ({st:?})");
+            }
+        }
+    }
+}
+
+fn hook_state(o: &SpawnOptions, pid: i32) -> String {
+    serde_json::json!({
+        "ociVersion": crate::OCI_VERSION,
+        "id": o.id,
+        "status": "creating",
+        "pid": pid,
+        "bundle": o.plan.bundle,
+        "annotations": o.plan.spec.annotations().clone().unwrap_or_default(),
+    })
+    .to_string()
+}
+
+/// Write uid_map, setgroups and gid_map for a new user namespace (rootful: directly).
+fn write_id_maps(plan: &Plan, pid: i32) -> Result<()> {
+    let linux = plan.spec.linux().as_ref();
+    let fmt = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
+        m.into_iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    let uid = fmt(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid = fmt(linux.and_then(|l| l.gid_mappings().as_ref()));
+    let base = format!("/proc/{pid}");
+    std::fs::write(format!("{base}/uid_map"), &uid)
+        .with_context(|| format!("linux.uidMappings: write {base}/uid_map"))?;
+    std::fs::write(format!("{base}/gid_map"), &gid)
+        .with_context(|| format!("linux.gidMappings: write {base}/gid_map"))?;
+    Ok(())
+}
+
+/// Join pid/time namespaces given by path for the clone only; returns fds to undo it.
+fn enter_parent_joins(ns: &NsPlan) -> Result<Vec<(std::fs::File, i32)>> {
+    let mut restore = Vec::new();
+    for j in &ns.parent_joins {
+        let kind = namespaces::flag(j.kind) as i32;
+        let own = match kind {
+            libc::CLONE_NEWPID => "/proc/self/ns/pid",
+            _ => "/proc/self/ns/time",
+        };
+        let f = std::fs::File::open(own).with_context(|| format!("open {own}"))?;
+        namespaces::enter(j)?;
+        restore.push((f, kind));
+    }
+    Ok(restore)
+}
+
+fn leave_parent_joins(restore: Vec<(std::fs::File, i32)>) -> Result<()> {
+    for (f, kind) in restore {
+        crate::sys::nsfs::setns(f.as_raw_fd(), kind)
+            .context("returning to hull's own namespace after clone")?;
+    }
+    Ok(())
+}

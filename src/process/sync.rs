@@ -1,0 +1,165 @@
+//! The parent/child sync channel: a SOCK_SEQPACKET pair carrying small tagged messages, so
+//! each message arrives whole and EOF means the other side is gone. No JSON between our own
+//! processes; errors cross as one line of text that the parent reports as-is.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use anyhow::{bail, Context, Result};
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
+
+/// One message on the sync channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    /// Parent -> child: ids mapped and cgroups joined; carries the init's host pid.
+    Go { host_pid: i32 },
+    /// Child -> parent: mounts done, run prestart/createRuntime hooks now.
+    MountsReady,
+    /// Parent -> child: hooks done, continue.
+    Continue,
+    /// Child -> parent: set up and about to block until `start`.
+    Created,
+    /// Child -> parent: setup failed; the text is the whole error chain.
+    Error(String),
+}
+
+const GO: u8 = 1;
+const MOUNTS_READY: u8 = 2;
+const CONTINUE: u8 = 3;
+const CREATED: u8 = 4;
+const ERROR: u8 = 5;
+
+/// Largest message; errors longer than this are cut.
+const MAX: usize = 4096;
+
+impl Msg {
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Msg::Go { host_pid } => {
+                let mut v = vec![GO];
+                v.extend_from_slice(&host_pid.to_le_bytes());
+                v
+            }
+            Msg::MountsReady => vec![MOUNTS_READY],
+            Msg::Continue => vec![CONTINUE],
+            Msg::Created => vec![CREATED],
+            Msg::Error(s) => {
+                let mut v = vec![ERROR];
+                let b = s.as_bytes();
+                v.extend_from_slice(&b[..b.len().min(MAX - 1)]);
+                v
+            }
+        }
+    }
+
+    fn decode(b: &[u8]) -> Result<Msg> {
+        Ok(match (b.first(), b.len()) {
+            (Some(&GO), 5) => Msg::Go {
+                host_pid: i32::from_le_bytes([b[1], b[2], b[3], b[4]]),
+            },
+            (Some(&MOUNTS_READY), 1) => Msg::MountsReady,
+            (Some(&CONTINUE), 1) => Msg::Continue,
+            (Some(&CREATED), 1) => Msg::Created,
+            (Some(&ERROR), _) => Msg::Error(String::from_utf8_lossy(&b[1..]).into_owned()),
+            _ => bail!("sync channel: malformed message {b:?}"),
+        })
+    }
+}
+
+/// One end of the channel.
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// A connected pair (parent end, child end), close-on-exec.
+pub fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("socketpair for the sync channel")?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The same channel on an fd numbered at least `floor` (keeps the fds handed to the
+    /// container, 3..floor, free).
+    pub fn above(self, floor: RawFd) -> Result<Channel> {
+        if self.fd.as_raw_fd() >= floor {
+            return Ok(self);
+        }
+        let fd = crate::sys::fds::owned_above(&self.fd, floor).context("moving the sync fd")?;
+        Ok(Channel { fd })
+    }
+
+    pub fn send(&self, m: &Msg) -> Result<()> {
+        let b = m.encode();
+        loop {
+            match socket::send(self.fd.as_raw_fd(), &b, MsgFlags::MSG_NOSIGNAL) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(io::Error::from(e)).context("sync channel: send"),
+            }
+        }
+    }
+
+    /// Receive one message; `None` at EOF (the peer closed or died).
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        let mut buf = [0u8; MAX];
+        loop {
+            match socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Ok(0) => return Ok(None),
+                Ok(n) => return Msg::decode(&buf[..n]).map(Some),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(io::Error::from(e)).context("sync channel: receive"),
+            }
+        }
+    }
+
+    /// Receive and require `want`; an `Error` becomes the error, EOF says the peer died.
+    pub fn expect(&self, want: &Msg) -> Result<()> {
+        match self.recv()? {
+            Some(m) if &m == want => Ok(()),
+            Some(Msg::Error(e)) => bail!("{e}"),
+            Some(m) => bail!("sync channel: expected {want:?}, got {m:?}"),
+            None => bail!("sync channel: the other side exited while waiting for {want:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_whole() {
+        let (a, b) = pair().unwrap();
+        for m in [
+            Msg::Go { host_pid: 4242 },
+            Msg::MountsReady,
+            Msg::Continue,
+            Msg::Created,
+            Msg::Error("mounts[3]: bad".into()),
+        ] {
+            a.send(&m).unwrap();
+            assert_eq!(b.recv().unwrap(), Some(m));
+        }
+        drop(a);
+        assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn expect_turns_error_message_into_error() {
+        let (a, b) = pair().unwrap();
+        a.send(&Msg::Error("cwd: no such dir".into())).unwrap();
+        let e = b.expect(&Msg::Created).unwrap_err();
+        assert_eq!(e.to_string(), "cwd: no such dir");
+    }
+}

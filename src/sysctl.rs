@@ -1,0 +1,96 @@
+//! `linux.sysctl`: only keys that belong to one of the container's own namespaces may be
+//! set (checked in the parent before anything is created), written by the init through
+//! its own procfs after pivot_root.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use anyhow::{bail, Context, Result};
+
+use crate::namespaces::NsPlan;
+
+const IPC_KEYS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// Refuse keys outside the container's namespaces, naming the key and the namespace needed.
+pub fn validate(sysctl: &HashMap<String, String>, ns: &NsPlan) -> Result<()> {
+    let mut keys: Vec<&String> = sysctl.keys().collect();
+    keys.sort();
+    for key in keys {
+        let k = key.replace('/', ".");
+        let need = if IPC_KEYS.contains(&k.as_str()) || k.starts_with("fs.mqueue.") {
+            ("ipc", ns.has_ipc)
+        } else if k.starts_with("net.") {
+            ("network", ns.has_net)
+        } else if k == "kernel.hostname" || k == "kernel.domainname" {
+            ("uts", ns.has_uts)
+        } else {
+            bail!("linux.sysctl {key:?}: not namespaced, so a container may not set it");
+        };
+        if !need.1 {
+            bail!(
+                "linux.sysctl {key:?}: needs a private {} namespace in linux.namespaces",
+                need.0
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Write each value under /proc/sys (the container's procfs, after pivot_root).
+pub fn apply(sysctl: &HashMap<String, String>) -> Result<()> {
+    for (key, value) in sysctl {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("linux.sysctl {key:?}: open {path}"))?;
+        verify_procfs(&f).with_context(|| format!("linux.sysctl {key:?}: {path}"))?;
+        f.write_all(value.as_bytes())
+            .with_context(|| format!("linux.sysctl {key:?}: write {value:?} to {path}"))?;
+    }
+    Ok(())
+}
+
+/// Refuse to write through a file that is not on procfs (a bind mount or symlink trick).
+pub fn verify_procfs(f: &std::fs::File) -> Result<()> {
+    let st = nix::sys::statfs::fstatfs(f).context("fstatfs")?;
+    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        bail!("not on procfs; refusing to write");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(ipc: bool, net: bool, uts: bool) -> NsPlan {
+        NsPlan {
+            has_ipc: ipc,
+            has_net: net,
+            has_uts: uts,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn namespaced_keys_need_their_namespace() {
+        let m = |k: &str| HashMap::from([(k.to_string(), "1".to_string())]);
+        assert!(validate(&m("net.ipv4.ip_forward"), &ns(false, true, false)).is_ok());
+        assert!(validate(&m("kernel.shmmax"), &ns(true, false, false)).is_ok());
+        assert!(validate(&m("fs.mqueue.msg_max"), &ns(true, false, false)).is_ok());
+        let e = validate(&m("net.ipv4.ip_forward"), &ns(true, false, true)).unwrap_err();
+        assert!(e.to_string().contains("private network namespace"), "{e}");
+        let e = validate(&m("vm.swappiness"), &ns(true, true, true)).unwrap_err();
+        assert!(e.to_string().contains("not namespaced"), "{e}");
+    }
+}
