@@ -83,8 +83,15 @@ fn enum_field(
     what: &str,
 ) -> Result<(), String> {
     for (i, item) in array(v.pointer(pointer)).iter().enumerate() {
-        let Some(typ) = item.get("type").and_then(Value::as_str) else {
-            continue;
+        let typ = match item.get("type") {
+            None => continue,
+            Some(Value::String(s)) => s.as_str(),
+            Some(other) => {
+                return Err(format!(
+                    "{field}[{i}].type must be a string, not {}",
+                    kind(other)
+                ))
+            }
         };
         if !allowed.contains(&typ) {
             return Err(format!(
