@@ -163,9 +163,18 @@ mod tests {
     }
 
     #[test]
-    fn wrongly_typed_values_are_left_for_deserialization() {
+    fn wrongly_typed_containers_are_left_for_deserialization() {
         let v =
-            json!({"ociVersion": "1.0.0", "linux": {"namespaces": [{"type": 3}], "devices": "x"}});
+            json!({"ociVersion": "1.0.0", "process": {"rlimits": 3}, "linux": {"devices": "x"}});
         assert_eq!(check(&v), Ok(()));
+    }
+
+    #[test]
+    fn non_string_enum_type_is_named_with_its_json_kind() {
+        let v = json!({"ociVersion": "1.0.0", "linux": {"namespaces": [{"type": 3}]}});
+        assert_eq!(
+            check(&v).unwrap_err(),
+            "linux.namespaces[0].type must be a string, not a number"
+        );
     }
 }
