@@ -1,5 +1,6 @@
 //! `hull spec` writes what `runc spec` writes (only `ociVersion` may differ), refuses to
-//! overwrite, and its output loads with `hull::spec::load`.
+//! overwrite, and its output loads with `hull::spec::load`; `hull features` prints a document
+//! that parses as the runtime spec's `Features`.
 
 use std::path::Path;
 use std::process::Command;
@@ -128,4 +129,19 @@ fn hull_spec_output_loads_as_a_plan() {
             "sh"
         );
     }
+}
+
+#[test]
+fn hull_features_prints_a_runtime_spec_features_document() {
+    let out = Command::new(hull_bin()).arg("features").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f: oci_spec::runtime::Features = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f.oci_version_min(), "1.0.0");
+    assert_eq!(f.oci_version_max(), hull::OCI_VERSION);
+    let linux = f.linux().as_ref().unwrap();
+    assert_eq!(linux.namespaces().as_ref().unwrap().len(), 8);
 }
