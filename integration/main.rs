@@ -5,3 +5,5 @@
 mod common;
 
 mod cli_surface;
+mod spec_cmd;
+mod spec_fixtures;

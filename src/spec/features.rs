@@ -1,6 +1,125 @@
 //! The runtime-spec features document (features.md) for what this build supports.
+//!
+//! Each list is a constant so a feature is switched on in one place when it lands.
+
+use serde_json::json;
+
+use super::names::capability_names;
+
+/// Hooks hull runs (all six lifecycle points).
+pub const HOOKS: &[&str] = &[
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
+
+/// mount(8) option names hull understands in `mounts[].options`.
+pub const MOUNT_OPTIONS: &[&str] = &[
+    "ro",
+    "rw",
+    "nosuid",
+    "suid",
+    "nodev",
+    "dev",
+    "noexec",
+    "exec",
+    "sync",
+    "async",
+    "dirsync",
+    "remount",
+    "mand",
+    "nomand",
+    "atime",
+    "noatime",
+    "diratime",
+    "nodiratime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "bind",
+    "rbind",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "private",
+    "rprivate",
+    "unbindable",
+    "runbindable",
+    "tmpcopyup",
+    "idmap",
+    "ridmap",
+];
+
+/// Namespace types hull can create or join.
+pub const NAMESPACES: &[&str] = &[
+    "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts",
+];
+
+/// cgroup managers compiled in: (v1, v2, systemd, systemdUser).
+pub const CGROUP_V1: bool = true;
+pub const CGROUP_V2: bool = true;
+pub const CGROUP_SYSTEMD: bool = false;
+pub const CGROUP_SYSTEMD_USER: bool = false;
+
+/// Security modules hull can apply.
+pub const SECCOMP: bool = false;
+pub const APPARMOR: bool = false;
+pub const SELINUX: bool = false;
 
 /// Features JSON; lists only what hull implements at this commit.
 pub fn features() -> serde_json::Value {
-    serde_json::json!({ "ociVersionMin": "1.0.0", "ociVersionMax": crate::OCI_VERSION })
+    json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": crate::OCI_VERSION,
+        "hooks": HOOKS,
+        "mountOptions": MOUNT_OPTIONS,
+        "linux": {
+            "namespaces": NAMESPACES,
+            "capabilities": capability_names(),
+            "cgroup": {
+                "v1": CGROUP_V1,
+                "v2": CGROUP_V2,
+                "systemd": CGROUP_SYSTEMD,
+                "systemdUser": CGROUP_SYSTEMD_USER,
+            },
+            "seccomp": { "enabled": SECCOMP },
+            "apparmor": { "enabled": APPARMOR },
+            "selinux": { "enabled": SELINUX },
+        },
+        "annotations": {},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{Features, LinuxNamespaceType};
+
+    #[test]
+    fn features_parse_as_the_runtime_spec_features_type() {
+        let f: Features = serde_json::from_value(features()).unwrap();
+        assert_eq!(f.oci_version_min(), "1.0.0");
+        assert_eq!(f.oci_version_max(), crate::OCI_VERSION);
+        assert_eq!(f.hooks().as_deref().unwrap(), HOOKS);
+        let linux = f.linux().as_ref().unwrap();
+        let ns = linux.namespaces().as_ref().unwrap();
+        assert_eq!(ns.len(), 8);
+        assert!(ns.contains(&LinuxNamespaceType::Time));
+        let caps = linux.capabilities().as_ref().unwrap();
+        assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"), "{caps:?}");
+        assert_eq!(linux.cgroup().as_ref().unwrap().v1(), &Some(true));
+        assert_eq!(linux.seccomp().as_ref().unwrap().enabled(), &Some(false));
+    }
+
+    #[test]
+    fn supported_namespaces_are_valid_namespace_types() {
+        for ns in NAMESPACES {
+            assert!(crate::spec::names::NAMESPACE_TYPES.contains(ns), "{ns}");
+        }
+    }
 }

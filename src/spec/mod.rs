@@ -1,13 +1,23 @@
 //! config.json -> a validated, immutable `Plan`: the only model of the config that the
 //! rest of hull reads. Parsing and every check happen here, before anything is created.
+//!
+//! Loading runs in three steps, each failing with one line `<config path>: <field> <problem>`:
+//! `read` (file -> JSON value, with size, UTF-8 and syntax checks), `raw` (checks that need
+//! the JSON as written, because oci-spec fills in defaults or accepts loose spellings), then
+//! deserialization into `oci_spec::runtime::Spec` (type errors name the field path) and
+//! `validate` (the runtime spec's rules on the typed config).
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use oci_spec::runtime::Spec;
 
 pub mod default;
 pub mod features;
+pub mod names;
+mod raw;
+mod read;
+mod validate;
 
 /// A loaded and validated bundle.
 #[derive(Debug, Clone)]
@@ -22,8 +32,73 @@ pub struct Plan {
     pub spec: Spec,
 }
 
+/// Name of the configuration file inside a bundle.
+pub const CONFIG_FILE: &str = "config.json";
+
 /// Read and validate `BUNDLE/config.json`. Every error names the file and the JSON field.
 pub fn load(bundle: &Path) -> Result<Plan> {
-    let _ = bundle;
-    anyhow::bail!("spec::load: not implemented")
+    let bundle = read::bundle_dir(bundle)?;
+    let config_path = bundle.join(CONFIG_FILE);
+    let fail = |msg: String| anyhow!("{}: {msg}", config_path.display());
+
+    let value = read::config_value(&config_path).map_err(fail)?;
+    raw::check(&value).map_err(fail)?;
+    let spec = deserialize(value).map_err(fail)?;
+    let rootfs = validate::spec(&spec, &bundle).map_err(fail)?;
+    Ok(Plan {
+        bundle,
+        config_path,
+        rootfs,
+        spec,
+    })
+}
+
+/// JSON value -> typed spec; a type error names the JSON path of the offending field.
+fn deserialize(value: serde_json::Value) -> Result<Spec, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        describe_serde_error(&path, &inner)
+    })
+}
+
+/// `path` is serde_path_to_error's rendering ("." for the top level).
+fn describe_serde_error(path: &str, inner: &str) -> String {
+    let missing = inner
+        .strip_prefix("missing field `")
+        .and_then(|s| s.strip_suffix('`'));
+    match (path, missing) {
+        (".", Some(field)) => format!("{field} is required"),
+        (_, Some(field)) => format!("{path}.{field} is required"),
+        (".", None) => format!("the top level is malformed: {inner}"),
+        (_, None) => format!("{path} is malformed: {inner}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_serde_error;
+
+    #[test]
+    fn missing_field_is_reported_as_required_under_its_parent() {
+        assert_eq!(
+            describe_serde_error("process", "missing field `cwd`"),
+            "process.cwd is required"
+        );
+        assert_eq!(
+            describe_serde_error(".", "missing field `x`"),
+            "x is required"
+        );
+    }
+
+    #[test]
+    fn type_error_names_the_field_path() {
+        assert_eq!(
+            describe_serde_error(
+                "process.args",
+                "invalid type: string \"sh\", expected a sequence"
+            ),
+            "process.args is malformed: invalid type: string \"sh\", expected a sequence"
+        );
+    }
 }

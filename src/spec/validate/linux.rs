@@ -1,0 +1,132 @@
+//! Rules for `linux`: namespaces, id mappings, sysctl names, device nodes, masked and
+//! read-only paths, rootfs propagation.
+
+use std::collections::HashSet;
+
+use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType};
+
+use super::super::names::PROPAGATIONS;
+use super::absolute;
+
+pub fn check(l: &Linux) -> Result<(), String> {
+    namespaces(l)?;
+    id_mappings(l)?;
+    sysctl(l)?;
+    devices(l)?;
+    for (field, list) in [
+        ("linux.maskedPaths", l.masked_paths()),
+        ("linux.readonlyPaths", l.readonly_paths()),
+    ] {
+        for (i, p) in list.as_deref().unwrap_or(&[]).iter().enumerate() {
+            absolute(&format!("{field}[{i}]"), p.as_ref())?;
+        }
+    }
+    if let Some(p) = l.rootfs_propagation() {
+        if !PROPAGATIONS.contains(&p.as_str()) {
+            return Err(format!(
+                "linux.rootfsPropagation {p:?} is not a propagation type (expected one of: {})",
+                PROPAGATIONS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn namespaces(l: &Linux) -> Result<(), String> {
+    let mut seen = HashSet::new();
+    for (i, ns) in l.namespaces().as_deref().unwrap_or(&[]).iter().enumerate() {
+        if !seen.insert(ns.typ()) {
+            return Err(format!(
+                "linux.namespaces[{i}].type {:?} is listed more than once",
+                spec_name(ns.typ())
+            ));
+        }
+        if let Some(p) = ns.path() {
+            absolute(&format!("linux.namespaces[{i}].path"), p)?;
+        }
+    }
+    Ok(())
+}
+
+/// Mappings are needed exactly when hull creates a user namespace (one with no `path`).
+fn id_mappings(l: &Linux) -> Result<(), String> {
+    let user = l
+        .namespaces()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .find(|ns| ns.typ() == LinuxNamespaceType::User);
+    let creates_user_ns = user.is_some_and(|ns| ns.path().is_none());
+    for (field, maps) in [
+        ("linux.uidMappings", l.uid_mappings()),
+        ("linux.gidMappings", l.gid_mappings()),
+    ] {
+        let maps: &[LinuxIdMapping] = maps.as_deref().unwrap_or(&[]);
+        if creates_user_ns && maps.is_empty() {
+            return Err(format!(
+                "{field} is required when a user namespace is created"
+            ));
+        }
+        if user.is_none() && !maps.is_empty() {
+            return Err(format!(
+                "{field} is set but linux.namespaces has no user namespace"
+            ));
+        }
+        for (i, m) in maps.iter().enumerate() {
+            if m.size() == 0 {
+                return Err(format!("{field}[{i}].size must be greater than zero"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keys are dot- or slash-separated names under /proc/sys, without empty or `..` parts.
+fn sysctl(l: &Linux) -> Result<(), String> {
+    let Some(map) = l.sysctl() else {
+        return Ok(());
+    };
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    for key in keys {
+        let bad = key
+            .split(['.', '/'])
+            .any(|part| part.is_empty() || part == ".." || part.contains(['\0', ' ', '\n']));
+        if bad {
+            return Err(format!(
+                "linux.sysctl key {key:?} is not a sysctl name (dot- or slash-separated, no empty or \"..\" parts)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn devices(l: &Linux) -> Result<(), String> {
+    for (i, d) in l.devices().as_deref().unwrap_or(&[]).iter().enumerate() {
+        let field = format!("linux.devices[{i}]");
+        if d.path().as_os_str().is_empty() {
+            return Err(format!("{field}.path is required"));
+        }
+        absolute(&format!("{field}.path"), d.path())?;
+        for (key, n) in [("major", d.major()), ("minor", d.minor())] {
+            if n < 0 {
+                return Err(format!("{field}.{key} must not be negative (got {n})"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The name config.json uses for a namespace type.
+fn spec_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Time => "time",
+    }
+}

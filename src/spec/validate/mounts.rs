@@ -1,0 +1,25 @@
+//! Rules for `mounts`: destinations are absolute and stay inside the container's root;
+//! idmapped mounts carry both maps.
+
+use oci_spec::runtime::Mount;
+
+use super::{absolute, escapes_root};
+
+pub fn check(mounts: &[Mount]) -> Result<(), String> {
+    for (i, m) in mounts.iter().enumerate() {
+        let field = format!("mounts[{i}]");
+        let dest = m.destination();
+        absolute(&format!("{field}.destination"), dest)?;
+        if escapes_root(dest) {
+            return Err(format!(
+                "{field}.destination {dest:?} escapes the container's root through \"..\""
+            ));
+        }
+        match (m.uid_mappings().is_some(), m.gid_mappings().is_some()) {
+            (true, false) => return Err(format!("{field}.uidMappings requires gidMappings too")),
+            (false, true) => return Err(format!("{field}.gidMappings requires uidMappings too")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
