@@ -33,8 +33,9 @@ pub(crate) fn write(dir: &Path, r: &Record) -> Result<()> {
         .with_context(|| format!("cannot create {}", tmp.display()))?;
     f.write_all(&bytes)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    // The data must be on disk before the rename publishes it; the directory itself is not
-    // synced: --root is normally a tmpfs (/run), and a crash loses every container anyway.
+    // The data must be on disk before the rename publishes it, so a crash cannot leave a
+    // renamed but empty file. The directory is not synced: a crash that loses the rename
+    // also killed every container, so the older record is as good as the newer one.
     f.sync_all()
         .with_context(|| format!("cannot fsync {}", tmp.display()))?;
     drop(f);
