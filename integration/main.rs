@@ -7,3 +7,4 @@ mod common;
 mod cli_surface;
 mod spec_cmd;
 mod spec_fixtures;
+mod state_store;

@@ -2,12 +2,36 @@
 //! `state.json` (written atomically), a lock file (flock) that serializes commands on one
 //! id, and the exec fifo. Reads never see a half-written file; `reserve` of an existing id
 //! fails and leaves the first untouched.
+//!
+//! Layout and protocol:
+//! - `reserve` builds a hidden `ROOT/.hull~new~…` directory holding a locked `lock` file,
+//!   then `renameat2(RENAME_NOREPLACE)`s it to `ROOT/ID`: the id appears already locked,
+//!   and of two racing reservations exactly one wins.
+//! - `lock` flocks `ROOT/ID/lock` and then checks the path still names the file it locked,
+//!   so a waiter whose container was removed meanwhile gets "does not exist".
+//! - `Entry::remove` renames `ROOT/ID` to a hidden name (the id disappears at once), then
+//!   deletes it, all while holding the lock.
+//! - `read` opens `ROOT/ID/state.json` directly: its cost does not depend on how many
+//!   containers exist. Hidden names contain `~`, which no valid id can, so they are never
+//!   listed and never collide with a container.
+
+mod lock;
+mod names;
+mod statefile;
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
 use serde::{Deserialize, Serialize};
+
+use lock::{is_missing, Held};
+use names::{check_id, is_container_name, temp_name};
 
 /// What hull records about a container in `ROOT/ID/state.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -38,6 +62,33 @@ pub struct Record {
     pub created_done: bool,
 }
 
+/// The store's typed failures; reach them with `err.downcast_ref::<StoreError>()`.
+/// Their `Display` is the exact line hull prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// `container "ID" does not exist`
+    NotFound(String),
+    /// `container "ID" already exists`
+    AlreadyExists(String),
+    /// The id is reserved but no state has been saved yet: a `create` is in progress (or
+    /// died before saving). Map this to status `creating`.
+    NotSaved(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::NotFound(id) => write!(f, "container {id:?} does not exist"),
+            StoreError::AlreadyExists(id) => write!(f, "container {id:?} already exists"),
+            StoreError::NotSaved(id) => {
+                write!(f, "container {id:?} is being created (no state saved yet)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
 /// The store rooted at `--root`.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -49,10 +100,13 @@ pub struct Store {
 pub struct Entry {
     dir: PathBuf,
     id: String,
+    root: PathBuf,
+    _lock: Held,
 }
 
 impl Store {
-    /// Open (creating with mode 0700 if needed) the store at `root`.
+    /// Open the store at `root`. Nothing is created here: a missing root reads as an empty
+    /// store, and `reserve` creates it (mode 0700, parents as needed).
     pub fn open(root: &Path) -> Result<Store> {
         Ok(Store {
             root: root.to_path_buf(),
@@ -63,28 +117,164 @@ impl Store {
         &self.root
     }
 
-    /// Create `ROOT/ID` and hold its lock. Fails with `container "ID" already exists`.
+    /// Create `ROOT/ID` and hold its lock. Fails with `container "ID" already exists`
+    /// (`StoreError::AlreadyExists`) and leaves the existing container untouched.
     pub fn reserve(&self, id: &str) -> Result<Entry> {
-        let _ = id;
-        anyhow::bail!("state::reserve: not implemented")
+        check_id(id)?;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.root)
+            .with_context(|| format!("cannot create state directory {}", self.root.display()))?;
+        let dir = self.root.join(id);
+        let (tmp, held) = self.make_temp_dir()?;
+        match renameat2(
+            AT_FDCWD,
+            &tmp,
+            AT_FDCWD,
+            &dir,
+            RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Ok(()) => Ok(self.entry(id, held)),
+            Err(e) => {
+                discard(&tmp);
+                drop(held);
+                match e {
+                    Errno::EEXIST => Err(StoreError::AlreadyExists(id.to_string()).into()),
+                    // The filesystem of --root lacks RENAME_NOREPLACE.
+                    Errno::EINVAL => self.reserve_without_noreplace(id),
+                    e => Err(anyhow::anyhow!("cannot create {}: {e}", dir.display())),
+                }
+            }
+        }
     }
 
-    /// Lock an existing container. Fails with `container "ID" does not exist`.
+    /// Lock an existing container, waiting for any other holder. Fails with
+    /// `container "ID" does not exist` (`StoreError::NotFound`), also when the container
+    /// was removed while this call waited.
     pub fn lock(&self, id: &str) -> Result<Entry> {
-        let _ = id;
-        anyhow::bail!("state::lock: not implemented")
+        check_id(id)?;
+        match lock::lock_existing(&self.root.join(id))? {
+            Some(held) => Ok(self.entry(id, held)),
+            None => Err(StoreError::NotFound(id.to_string()).into()),
+        }
     }
 
     /// Read a container's record without taking its lock (state.json is replaced
     /// atomically, so a reader sees the old or the new file, never a mix).
+    /// Fails with `StoreError::NotFound` if the id does not exist and
+    /// `StoreError::NotSaved` if it is reserved but nothing was saved yet; see `read_opt`.
     pub fn read(&self, id: &str) -> Result<Record> {
-        let _ = id;
-        anyhow::bail!("state::read: not implemented")
+        match self.read_opt(id)? {
+            Some(r) => Ok(r),
+            None => Err(StoreError::NotSaved(id.to_string()).into()),
+        }
     }
 
-    /// Ids of every container directory, sorted.
+    /// Like `read`, but `Ok(None)` when `ROOT/ID` exists without a state.json yet (a
+    /// `create` holds the id: status "creating"). Missing id: `StoreError::NotFound`.
+    /// Touches only `ROOT/ID/state.json` (and `ROOT/ID` when that is missing): no scan.
+    pub fn read_opt(&self, id: &str) -> Result<Option<Record>> {
+        check_id(id)?;
+        let dir = self.root.join(id);
+        if let Some(r) = statefile::read(&dir)? {
+            if r.id != id {
+                anyhow::bail!(
+                    "{} records container {:?}, not {id:?}",
+                    dir.join(statefile::STATE_FILE).display(),
+                    r.id
+                );
+            }
+            return Ok(Some(r));
+        }
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => Ok(None),
+            Ok(_) => Err(StoreError::NotFound(id.to_string()).into()),
+            Err(e) if is_missing(&e) => Err(StoreError::NotFound(id.to_string()).into()),
+            Err(e) => Err(e).with_context(|| format!("cannot stat {}", dir.display())),
+        }
+    }
+
+    /// Ids of every container directory, sorted; empty when ROOT does not exist. Hidden
+    /// temp directories and entries that are not valid ids are skipped.
     pub fn ids(&self) -> Result<Vec<String>> {
-        anyhow::bail!("state::ids: not implemented")
+        let rd = match std::fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot list state directory {}", self.root.display())
+                })
+            }
+        };
+        let mut ids = Vec::new();
+        for ent in rd {
+            let ent = ent
+                .with_context(|| format!("cannot list state directory {}", self.root.display()))?;
+            let Some(name) = ent.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if !is_container_name(&name) {
+                continue;
+            }
+            match ent.file_type() {
+                Ok(t) if t.is_dir() => ids.push(name),
+                _ => continue,
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    fn entry(&self, id: &str, held: Held) -> Entry {
+        Entry {
+            dir: self.root.join(id),
+            id: id.to_string(),
+            root: self.root.clone(),
+            _lock: held,
+        }
+    }
+
+    /// A fresh hidden directory `ROOT/.hull~new~…` (mode 0700) holding a locked lock file.
+    fn make_temp_dir(&self) -> Result<(PathBuf, Held)> {
+        let tmp = loop {
+            let tmp = self.root.join(temp_name("new"));
+            match DirBuilder::new().mode(0o700).create(&tmp) {
+                Ok(()) => break tmp,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot create {}", tmp.display()))
+                }
+            }
+        };
+        match lock::create_locked(&tmp) {
+            Ok(held) => Ok((tmp, held)),
+            Err(e) => {
+                discard(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Fallback for filesystems without `RENAME_NOREPLACE`: `mkdir` is still exclusive,
+    /// but the lock file appears a moment after the directory; a `lock` in that window
+    /// reports "does not exist" and a `read` reports `NotSaved`, both true enough.
+    fn reserve_without_noreplace(&self, id: &str) -> Result<Entry> {
+        let dir = self.root.join(id);
+        match DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::AlreadyExists(id.to_string()).into())
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+        }
+        match lock::create_locked(&dir) {
+            Ok(held) => Ok(self.entry(id, held)),
+            Err(e) => {
+                discard(&dir);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -99,17 +289,42 @@ impl Entry {
     pub fn exec_fifo(&self) -> PathBuf {
         self.dir.join("exec.fifo")
     }
-    /// Write state.json atomically (temp file, fsync, rename).
+    /// Write state.json atomically (temp file, fsync, rename; mode 0600).
     pub fn save(&self, r: &Record) -> Result<()> {
-        let _ = r;
-        anyhow::bail!("state::save: not implemented")
+        statefile::write(&self.dir, r)
     }
     /// Read state.json; `Ok(None)` while a create has reserved the id but not saved yet.
     pub fn load(&self) -> Result<Option<Record>> {
-        anyhow::bail!("state::load: not implemented")
+        statefile::read(&self.dir)
     }
-    /// Remove the container directory and everything in it, then release the lock.
+    /// Remove the container directory and everything in it, then release the lock. The id
+    /// disappears atomically first (rename to a hidden name); if deleting the contents
+    /// then fails, the error names the hidden directory left behind.
     pub fn remove(self) -> Result<()> {
-        anyhow::bail!("state::remove: not implemented")
+        let grave = self.root.join(temp_name("del"));
+        std::fs::rename(&self.dir, &grave).with_context(|| {
+            format!(
+                "cannot remove container {:?}: renaming {} to {} failed",
+                self.id,
+                self.dir.display(),
+                grave.display()
+            )
+        })?;
+        std::fs::remove_dir_all(&grave).with_context(|| {
+            format!(
+                "container {:?} is gone, but deleting its old directory {} failed",
+                self.id,
+                grave.display()
+            )
+        })
+        // `self` (and with it the lock) is dropped here, after the directory is gone.
     }
 }
+
+/// Best-effort removal of a directory this process just created.
+fn discard(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,62 @@
+//! `ROOT/ID/state.json`: written atomically (temp file in the same directory, write, fsync,
+//! rename over the old file), so a lock-free reader sees the old or the new record, never
+//! a mix. Only the lock holder writes, so one fixed temp name suffices.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::lock::is_missing;
+use super::Record;
+
+/// Name of the record file inside a container directory.
+pub(crate) const STATE_FILE: &str = "state.json";
+/// The temp file a save writes before renaming it over `state.json`.
+const TEMP_FILE: &str = ".state.json~tmp";
+
+/// Replace `dir/state.json` with `r` (mode 0600).
+pub(crate) fn write(dir: &Path, r: &Record) -> Result<()> {
+    let bytes = serde_json::to_vec(r)
+        .with_context(|| format!("cannot encode the state of container {:?}", r.id))?;
+    let tmp = dir.join(TEMP_FILE);
+    let dest = dir.join(STATE_FILE);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    f.write_all(&bytes)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    // The data must be on disk before the rename publishes it, so a crash cannot leave a
+    // renamed but empty file. The directory is not synced: a crash that loses the rename
+    // also killed every container, so the older record is as good as the newer one.
+    f.sync_all()
+        .with_context(|| format!("cannot fsync {}", tmp.display()))?;
+    drop(f);
+    std::fs::rename(&tmp, &dest)
+        .with_context(|| format!("cannot rename {} over {}", tmp.display(), dest.display()))
+}
+
+/// Read `dir/state.json`; `Ok(None)` when it does not exist (yet), including when `dir`
+/// itself is missing: the caller tells those apart.
+pub(crate) fn read(dir: &Path) -> Result<Option<Record>> {
+    let path = dir.join(STATE_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if is_missing(&e) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let r = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not a valid hull state file (delete the container directory if it is stale)",
+            path.display()
+        )
+    })?;
+    Ok(Some(r))
+}
