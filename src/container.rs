@@ -380,9 +380,26 @@ fn wait_exit(pidfd: &std::os::fd::OwnedFd, timeout: Duration) {
 pub fn state(g: &Global, id: &str) -> Result<ListEntry> {
     crate::id::validate(id)?;
     let st = store(g)?;
-    let rec = st.read(id)?;
     let dir = st.root().join(id);
-    Ok(entry_json(&rec, status_of(&rec, &dir)))
+    match st.read_opt(id)? {
+        Some(rec) => Ok(entry_json(&rec, status_of(&rec, &dir))),
+        None => Ok(creating_entry(id)),
+    }
+}
+
+/// A reserved id whose create has not recorded anything yet (or crashed before it could).
+fn creating_entry(id: &str) -> ListEntry {
+    ListEntry {
+        oci_version: crate::OCI_VERSION.into(),
+        id: id.into(),
+        pid: 0,
+        status: Status::Creating.as_str().into(),
+        bundle: PathBuf::new(),
+        rootfs: PathBuf::new(),
+        created: String::new(),
+        owner: String::new(),
+        annotations: BTreeMap::new(),
+    }
 }
 
 /// `list`: every container under the root.
@@ -391,9 +408,13 @@ pub fn list(g: &Global) -> Result<Vec<ListEntry>> {
     let mut out = Vec::new();
     for id in st.ids()? {
         // A container deleted while we list is simply skipped.
-        if let Ok(rec) = st.read(&id) {
-            let dir = st.root().join(&id);
-            out.push(entry_json(&rec, status_of(&rec, &dir)));
+        match st.read_opt(&id) {
+            Ok(Some(rec)) => {
+                let dir = st.root().join(&id);
+                out.push(entry_json(&rec, status_of(&rec, &dir)));
+            }
+            Ok(None) => out.push(creating_entry(&id)),
+            Err(_) => {}
         }
     }
     Ok(out)

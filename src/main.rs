@@ -5,7 +5,7 @@ use clap::Parser;
 fn main() {
     let cli = hull::cli::Cli::parse();
     if cli.version {
-        print!("{}", hull::cli::version_text());
+        hull::cli::print(&hull::cli::version_text());
         return;
     }
     let g = cli.global;

@@ -3,9 +3,7 @@
 use super::Global;
 
 pub fn run(_g: &Global) -> anyhow::Result<i32> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&crate::spec::features::features())?
-    );
+    let doc = serde_json::to_string_pretty(&crate::spec::features::features())?;
+    super::print(&format!("{doc}\n"));
     Ok(0)
 }

@@ -35,6 +35,6 @@ pub fn run(g: &Global, a: ListArgs) -> anyhow::Result<i32> {
             other => anyhow::bail!("invalid format option {other:?}: use table or json"),
         }
     }
-    print!("{out}");
+    super::print(&out);
     Ok(0)
 }

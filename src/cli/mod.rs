@@ -57,8 +57,9 @@ pub struct Global {
     /// Use systemd for cgroups (cgroupsPath "slice:prefix:name")
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Ignore cgroup permission errors: true, false or auto
-    #[arg(long, default_value = "auto", global = true)]
+    /// Ignore cgroup permission errors: true, false or auto (before the subcommand only,
+    /// as in runc; `spec --rootless` is a different flag)
+    #[arg(long, default_value = "auto")]
     pub rootless: String,
     /// Path to criu (accepted for compatibility; checkpoint/restore is not supported)
     #[arg(long, default_value = "criu", global = true)]
@@ -127,6 +128,14 @@ pub fn dispatch(g: &Global, cmd: Command) -> anyhow::Result<i32> {
         Command::Spec(a) => spec::run(g, a),
         Command::Features => features::run(g),
     }
+}
+
+/// Write command output to stdout. A reader that went away (`hull list | head`) is not
+/// an error worth a panic: the output is simply cut.
+pub fn print(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes()).and_then(|_| out.flush());
 }
 
 /// The error for a subcommand whose behaviour has not landed: exit 1, never fake success.

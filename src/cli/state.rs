@@ -12,6 +12,6 @@ pub struct StateArgs {
 
 pub fn run(g: &Global, a: StateArgs) -> anyhow::Result<i32> {
     let st = crate::container::state(g, &a.id)?;
-    println!("{}", serde_json::to_string_pretty(&st)?);
+    super::print(&format!("{}\n", serde_json::to_string_pretty(&st)?));
     Ok(0)
 }
