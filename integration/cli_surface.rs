@@ -19,8 +19,15 @@ fn version_prints_name_version_and_spec() {
 #[test]
 fn unimplemented_subcommands_fail_with_exit_1() {
     let h = Hull::new();
-    for args in [&["pause", "x"][..], &["resume", "x"], &["events", "--stats", "x"]] {
+    for args in [
+        &["pause", "x"][..],
+        &["resume", "x"],
+        &["events", "--stats", "x"],
+    ] {
         let err = h.fails(args);
-        assert!(err.contains("not implemented") || err.contains("does not exist"), "{err}");
+        assert!(
+            err.contains("not implemented") || err.contains("does not exist"),
+            "{err}"
+        );
     }
 }

@@ -39,7 +39,18 @@ mod tests {
     #[test]
     fn rejects_path_tricks_and_oversize() {
         let long = "a".repeat(1025);
-        for id in ["", ".", "..", "../x", "a/b", "/abs", "a b", "a\0b", "ü", long.as_str()] {
+        for id in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "/abs",
+            "a b",
+            "a\0b",
+            "ü",
+            long.as_str(),
+        ] {
             assert!(validate(id).is_err(), "{id:?} must be rejected");
         }
     }

@@ -119,7 +119,9 @@ fn line(format: Format, level: Level, msg: &str) -> String {
 pub fn log(level: Level, msg: &str) {
     let msg = msg.replace('\n', " ");
     let mut guard = SINK.lock().unwrap_or_else(|e| e.into_inner());
-    let (format, debug) = guard.as_ref().map_or((Format::Text, false), |s| (s.format, s.debug));
+    let (format, debug) = guard
+        .as_ref()
+        .map_or((Format::Text, false), |s| (s.format, s.debug));
     let wanted = level >= Level::Warning || debug;
     if let Some(Sink { file: Some(f), .. }) = guard.as_mut() {
         if wanted {

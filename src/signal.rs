@@ -9,7 +9,10 @@ pub fn parse(s: &str) -> Result<i32> {
         if (1..=libc::SIGRTMAX()).contains(&n) {
             return Ok(n);
         }
-        bail!("invalid signal {s:?}: number out of range 1..{}", libc::SIGRTMAX());
+        bail!(
+            "invalid signal {s:?}: number out of range 1..{}",
+            libc::SIGRTMAX()
+        );
     }
     let up = s.to_ascii_uppercase();
     let name = up.strip_prefix("SIG").unwrap_or(&up);
@@ -31,7 +34,9 @@ fn rt(orig: &str, base: i32, rest: &str, dir: i32) -> Result<i32> {
         "" => 0,
         r => {
             let (sign, num) = r.split_at(1);
-            let n: i32 = num.parse().map_err(|_| anyhow::anyhow!("invalid signal {orig:?}"))?;
+            let n: i32 = num
+                .parse()
+                .map_err(|_| anyhow::anyhow!("invalid signal {orig:?}"))?;
             match (sign, dir) {
                 ("+", 1) => n,
                 ("-", -1) => -n,

@@ -11,5 +11,9 @@ pub struct PauseArgs {
 }
 
 pub fn run(_g: &Global, _a: PauseArgs, pause: bool) -> anyhow::Result<i32> {
-    Err(super::not_implemented(if pause { "pause" } else { "resume" }))
+    Err(super::not_implemented(if pause {
+        "pause"
+    } else {
+        "resume"
+    }))
 }
