@@ -3,21 +3,107 @@
 //! masked and read-only paths and a read-only root. Every target is resolved inside the
 //! rootfs through fds, so no symlink in the image can lead a mount outside it.
 
+use std::os::fd::AsFd;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use nix::fcntl::OFlag;
 use oci_spec::runtime::Spec;
+
+mod cgroup_mount;
+pub mod devices;
+mod masked;
+pub mod mount_options;
+mod mountinfo;
+pub mod mounts;
+mod pivot;
+mod propagation;
+pub mod safe_path;
+
+use crate::sys::mount_api::{move_mount_fd, open_tree, AT_RECURSIVE, OPEN_TREE_CLONE};
+
+fn rootfs_propagation(spec: &Spec) -> Option<&str> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+}
+
+/// True when this process is in a user namespace (its uid map is not the identity map of
+/// the whole range), where mknod is refused and devices are bind-mounted instead.
+pub fn in_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => {
+            let fields: Vec<&str> = map.split_whitespace().collect();
+            fields != ["0", "0", "4294967295"]
+        }
+        Err(_) => false,
+    }
+}
 
 /// Everything before pivot_root: propagation, root bind, mounts, devices, /dev links.
 /// Runs in the child, in its own mount namespace.
 pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<()> {
-    let _ = (spec, rootfs);
-    anyhow::bail!("rootfs::prepare: not implemented")
+    let flags = propagation::root_flags(rootfs_propagation(spec))?;
+    propagation::set_root(flags)?;
+    propagation::make_parent_mount_private(rootfs)?;
+
+    let host_rootfs = safe_path::open_host_path(rootfs, OFlag::O_DIRECTORY)
+        .with_context(|| format!("opening the rootfs {}", rootfs.display()))?;
+    open_tree(
+        host_rootfs.as_fd(),
+        "",
+        OPEN_TREE_CLONE | AT_RECURSIVE | libc::AT_EMPTY_PATH as u32,
+    )
+    .and_then(|t| move_mount_fd(t.as_fd(), host_rootfs.as_fd()))
+    .with_context(|| format!("bind-mounting the rootfs {} onto itself", rootfs.display()))?;
+    // Reopen: the fd above still names the directory under the new bind.
+    let root = safe_path::open_host_path(rootfs, OFlag::O_DIRECTORY)
+        .with_context(|| format!("opening the rootfs {}", rootfs.display()))?;
+
+    let ctx = mounts::Ctx {
+        root: root.as_fd(),
+        userns: in_user_namespace(),
+    };
+    for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
+        mounts::mount_entry(&ctx, i, m)?;
+    }
+
+    if devices::needs_dev_setup(spec) {
+        let list = devices::device_list(spec)?;
+        devices::create_devices(root.as_fd(), &list, ctx.userns)?;
+        devices::create_dev_links(root.as_fd(), devices::has_devpts(spec))?;
+    }
+    Ok(())
 }
 
 /// pivot_root into `rootfs` (or MS_MOVE + chroot with `no_pivot`), then masked paths,
 /// read-only paths and a read-only root. Afterwards the cwd is the new `/`.
 pub fn finish(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<()> {
-    let _ = (spec, rootfs, no_pivot);
-    anyhow::bail!("rootfs::finish: not implemented")
+    if no_pivot {
+        pivot::move_into(rootfs)?;
+    } else {
+        pivot::pivot_into(rootfs)?;
+    }
+    if let Some(p) = rootfs_propagation(spec) {
+        propagation::set_root(propagation::root_flags(Some(p))?)?;
+    }
+    let root = masked::open_root()?;
+    let linux = spec.linux().as_ref();
+    let ro = linux
+        .and_then(|l| l.readonly_paths().clone())
+        .unwrap_or_default();
+    masked::readonly_paths(root.as_fd(), &ro)?;
+    let masked_list = linux
+        .and_then(|l| l.masked_paths().clone())
+        .unwrap_or_default();
+    masked::masked_paths(root.as_fd(), &masked_list)?;
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        masked::readonly_root(root.as_fd())?;
+    }
+    Ok(())
 }

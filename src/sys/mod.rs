@@ -2,5 +2,7 @@
 
 pub mod clone;
 pub mod fds;
+pub mod mount_api;
 pub mod nsfs;
+pub mod openat2;
 pub mod pidfd;

@@ -1,0 +1,234 @@
+//! A `cgroup` entry in `mounts`: on a pure v2 host a cgroup2 mount; on a v1 or hybrid host
+//! a tmpfs with one directory per hierarchy the host has mounted (and `unified` for the v2
+//! part of a hybrid host). Each hierarchy is a fresh mount narrowed to the container's own
+//! cgroup (from /proc/self/cgroup), so a container without a cgroup namespace sees only its
+//! subtree, and one with a cgroup namespace sees the namespace root.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::unistd::symlinkat;
+
+use super::mount_options::MountOptions;
+use super::mountinfo::{self, MountInfo};
+use super::mounts::{new_fs, Ctx};
+use super::propagation;
+use super::safe_path::{open_in_root, open_parent_in_root, Create};
+use crate::sys::mount_api::{
+    fsconfig_create, fsconfig_set, fsmount, fsopen, mount_setattr, move_mount_fd, open_tree,
+    MountAttr, AT_RECURSIVE, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
+    MOUNT_ATTR_RDONLY, OPEN_TREE_CLONE,
+};
+
+/// One hierarchy the host has mounted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Hierarchy {
+    /// Directory name under the destination (basename of the host mount point).
+    name: String,
+    /// v1: the controllers (`cpu`, `name=systemd`); empty for cgroup2.
+    controllers: Vec<String>,
+    host: MountInfo,
+}
+
+fn hierarchies(mounts: &[MountInfo]) -> Vec<Hierarchy> {
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for m in mounts
+        .iter()
+        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
+    {
+        let controllers: Vec<String> = if m.fstype == "cgroup2" {
+            Vec::new()
+        } else {
+            m.super_options
+                .split(',')
+                .filter(|o| {
+                    !matches!(*o, "rw" | "ro" | "xattr" | "noprefix")
+                        && !o.starts_with("release_agent=")
+                        && !o.starts_with("clone_children")
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        let Some(name) = m.mount_point.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if out
+            .iter()
+            .any(|h| h.controllers == controllers && h.host.fstype == m.fstype)
+        {
+            continue;
+        }
+        out.push(Hierarchy {
+            name: name.to_string(),
+            controllers,
+            host: m.clone(),
+        });
+    }
+    out
+}
+
+/// The container's cgroup path in a hierarchy, from /proc/self/cgroup text.
+fn own_path(proc_cgroup: &str, controllers: &[String]) -> Option<String> {
+    proc_cgroup.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+        let mine: Vec<&str> = if ctrls.is_empty() {
+            Vec::new()
+        } else {
+            ctrls.split(',').collect()
+        };
+        let same = mine.len() == controllers.len()
+            && controllers.iter().all(|c| mine.contains(&c.as_str()));
+        same.then(|| path.to_string())
+    })
+}
+
+/// Mount the cgroup filesystem(s) at `dest` (already lexically clean).
+pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions) -> Result<()> {
+    let all = hierarchies(&mountinfo::read_self()?);
+    let proc_cgroup =
+        std::fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
+    let attrs = opts.attrs.set
+        & (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    let v1 = all.iter().any(|h| h.host.fstype == "cgroup");
+    if !v1 {
+        let h = all
+            .first()
+            .ok_or_else(|| anyhow!("the host has no cgroup filesystem mounted"))?;
+        let mnt = hierarchy_mount(ctx, h, &proc_cgroup, attrs)?;
+        let target = open_in_root(ctx.root, dest, Create::Dir).context("resolving the target")?;
+        move_mount_fd(mnt.as_fd(), target.as_fd()).context("mount cgroup2")?;
+        return propagation::apply(mnt.as_fd(), &opts.propagation).context("setting propagation");
+    }
+    let mut tmp = MountOptions::default();
+    tmp.attrs.set = attrs & !MOUNT_ATTR_RDONLY;
+    tmp.data.push(("mode".to_string(), Some("755".to_string())));
+    let tmpfs = new_fs("tmpfs", "tmpfs", &tmp)?;
+    let target = open_in_root(ctx.root, dest, Create::Dir).context("resolving the target")?;
+    move_mount_fd(tmpfs.as_fd(), target.as_fd()).context("mount tmpfs")?;
+    for h in &all {
+        let sub = dest.join(&h.name);
+        let mnt = hierarchy_mount(ctx, h, &proc_cgroup, attrs)
+            .with_context(|| format!("cgroup hierarchy {}", h.name))?;
+        let t = open_in_root(ctx.root, &sub, Create::Dir)
+            .with_context(|| format!("creating {}", sub.display()))?;
+        move_mount_fd(mnt.as_fd(), t.as_fd())
+            .with_context(|| format!("mount cgroup hierarchy {}", h.name))?;
+        if h.name.contains(',') {
+            for c in h.name.split(',') {
+                let (dir, link) = open_parent_in_root(ctx.root, &dest.join(c), false)?;
+                match symlinkat(h.name.as_str(), dir.as_fd(), link.as_str()) {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => return Err(e).context(format!("symlink {c} -> {}", h.name)),
+                }
+            }
+        }
+    }
+    if attrs & MOUNT_ATTR_RDONLY != 0 {
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_RDONLY,
+            ..MountAttr::default()
+        };
+        mount_setattr(tmpfs.as_fd(), 0, &attr).context("remounting the cgroup tmpfs read-only")?;
+    }
+    propagation::apply(tmpfs.as_fd(), &opts.propagation).context("setting propagation")
+}
+
+/// A detached mount of hierarchy `h` rooted at the container's own cgroup.
+fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) -> Result<OwnedFd> {
+    let path = own_path(proc_cgroup, &h.controllers)
+        .ok_or_else(|| anyhow!("this process is in no cgroup of hierarchy {}", h.name))?;
+    if path.split('/').any(|c| c == "..") {
+        bail!(
+            "the container's cgroup {path} lies outside its cgroup namespace: create the \
+             cgroup namespace after joining the container's cgroup"
+        );
+    }
+    let rel = path.trim_start_matches('/');
+    let fresh = (|| -> std::io::Result<OwnedFd> {
+        let fs = fsopen(&h.host.fstype)?;
+        fsconfig_set(fs.as_fd(), "source", Some(&h.host.fstype))?;
+        for c in &h.controllers {
+            match c.split_once('=') {
+                Some((k, v)) => fsconfig_set(fs.as_fd(), k, Some(v))?,
+                None => fsconfig_set(fs.as_fd(), c, None)?,
+            }
+        }
+        fsconfig_create(fs.as_fd())?;
+        fsmount(fs.as_fd(), attrs)
+    })();
+    let (base, rel) = match fresh {
+        Ok(m) => (m, rel.to_string()),
+        // A user namespace without its own cgroup namespace may not mount cgroups: clone
+        // the host's mount of the hierarchy instead.
+        Err(e) if ctx.userns && e.raw_os_error() == Some(libc::EPERM) => {
+            let host_rel = Path::new(&path)
+                .strip_prefix(&h.host.root)
+                .map(PathBuf::from)
+                .map_err(|_| anyhow!("cgroup {path} is not below the host mount of {}", h.name))?;
+            let host = h.host.mount_point.join(host_rel);
+            let tree = open_tree(
+                at_fdcwd(),
+                host.to_str()
+                    .ok_or_else(|| anyhow!("non-UTF-8 cgroup path"))?,
+                OPEN_TREE_CLONE,
+            )
+            .with_context(|| format!("cloning {}", host.display()))?;
+            let attr = MountAttr {
+                attr_set: attrs,
+                ..MountAttr::default()
+            };
+            if attrs != 0 {
+                mount_setattr(tree.as_fd(), AT_RECURSIVE, &attr).context("setting mount flags")?;
+            }
+            return Ok(tree);
+        }
+        Err(e) => return Err(e).context(format!("mounting a fresh {}", h.host.fstype)),
+    };
+    if rel.is_empty() {
+        return Ok(base);
+    }
+    open_tree(base.as_fd(), &rel, OPEN_TREE_CLONE)
+        .with_context(|| format!("narrowing the mount to the container's cgroup {path}"))
+}
+
+fn at_fdcwd() -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: AT_FDCWD is a sentinel the kernel accepts wherever a dirfd is expected; it is
+    // never closed.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(libc::AT_FDCWD) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n\
+        40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd\n\
+        41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n\
+        42 31 0:29 / /mnt/cpu-again rw,relatime - cgroup cgroup rw,cpu\n";
+
+    #[test]
+    fn hierarchies_are_found_once_each_with_their_controllers() {
+        let h = hierarchies(&mountinfo::parse(HYBRID));
+        let names: Vec<&str> = h.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["cpu", "systemd", "unified"]);
+        assert_eq!(h[1].controllers, ["name=systemd"]);
+        assert!(h[2].controllers.is_empty());
+    }
+
+    #[test]
+    fn own_path_matches_the_hierarchy_line() {
+        let pc = "12:cpu,cpuacct:/a/b\n1:name=systemd:/s\n0::/u\n";
+        assert_eq!(
+            own_path(pc, &["cpuacct".into(), "cpu".into()]).as_deref(),
+            Some("/a/b")
+        );
+        assert_eq!(
+            own_path(pc, &["name=systemd".into()]).as_deref(),
+            Some("/s")
+        );
+        assert_eq!(own_path(pc, &[]).as_deref(), Some("/u"));
+        assert_eq!(own_path(pc, &["memory".into()]), None);
+    }
+}

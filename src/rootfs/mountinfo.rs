@@ -1,0 +1,87 @@
+//! A minimal reader of `/proc/self/mountinfo`: the few fields rootfs setup needs (mount
+//! point, root within the filesystem, propagation tags, filesystem type, super options).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+/// One line of mountinfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountInfo {
+    /// Path of the mount's root within its filesystem (field 4).
+    pub root: PathBuf,
+    /// Where it is mounted (field 5).
+    pub mount_point: PathBuf,
+    /// Optional fields such as `shared:1` or `master:2`.
+    pub tags: Vec<String>,
+    pub fstype: String,
+    pub source: String,
+    pub super_options: String,
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parse mountinfo text; malformed lines are skipped.
+pub fn parse(text: &str) -> Vec<MountInfo> {
+    text.lines().filter_map(parse_line).collect()
+}
+
+fn parse_line(line: &str) -> Option<MountInfo> {
+    let (pre, post) = line.split_once(" - ")?;
+    let pre: Vec<&str> = pre.split(' ').collect();
+    let post: Vec<&str> = post.split(' ').collect();
+    if pre.len() < 6 || post.len() < 3 {
+        return None;
+    }
+    Some(MountInfo {
+        root: PathBuf::from(unescape(pre[3])),
+        mount_point: PathBuf::from(unescape(pre[4])),
+        tags: pre[6..].iter().map(|s| s.to_string()).collect(),
+        fstype: post[0].to_string(),
+        source: unescape(post[1]),
+        super_options: post[2].to_string(),
+    })
+}
+
+/// The current process's mount table.
+pub fn read_self() -> Result<Vec<MountInfo>> {
+    let text =
+        std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    Ok(parse(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tags_and_escaped_mount_points() {
+        let t = "36 35 98:0 /mnt1 /mnt/a\\040b rw,noatime master:1 shared:2 - ext3 /dev/root rw,errors=continue\n\
+                 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+        let m = parse(t);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].mount_point, PathBuf::from("/mnt/a b"));
+        assert_eq!(m[0].root, PathBuf::from("/mnt1"));
+        assert_eq!(m[0].tags, vec!["master:1", "shared:2"]);
+        assert_eq!(m[1].fstype, "cgroup2");
+        assert!(m[1].tags.is_empty());
+    }
+}

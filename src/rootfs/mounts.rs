@@ -1,0 +1,230 @@
+//! One `mounts[]` entry made inside the rootfs: a bind (clone of the source tree) or a new
+//! filesystem (fsopen/fsconfig/fsmount), given its attributes detached, then attached onto
+//! the target fd resolved inside the rootfs, then given its propagation.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::fcntl::OFlag;
+use nix::sys::stat::fstat;
+use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
+use oci_spec::runtime::Mount;
+
+use super::cgroup_mount;
+use super::mount_options::MountOptions;
+use super::propagation;
+use super::safe_path::{open_host_path, open_in_root, Create};
+use crate::sys::mount_api::{
+    fs_error_message, fsconfig_create, fsconfig_set, fsmount, mount_setattr, move_mount_fd,
+    open_tree, MountAttr, AT_RECURSIVE, OPEN_TREE_CLONE,
+};
+
+/// Files under /proc that may be covered by a mount (lxcfs and similar do this).
+const PROC_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// What the rootfs setup knows while making mounts.
+pub struct Ctx<'a> {
+    /// O_PATH fd of the rootfs root (after the root bind).
+    pub root: BorrowedFd<'a>,
+    /// Running in a user namespace (no mknod, some filesystems refused).
+    pub userns: bool,
+}
+
+/// `mounts[i]` made inside the rootfs; errors read `mounts[i] TYPE on DEST: ...`.
+pub fn mount_entry(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
+    let dest = m.destination();
+    let typ = m.typ().clone().unwrap_or_default();
+    let label = format!(
+        "mounts[{index}] {} on {}",
+        if typ.is_empty() { "(no type)" } else { &typ },
+        dest.display()
+    );
+    mount_entry_inner(ctx, m, &typ).map_err(|e| anyhow!("{label}: {e:#}"))
+}
+
+fn mount_entry_inner(ctx: &Ctx<'_>, m: &Mount, typ: &str) -> Result<()> {
+    let dest = m.destination();
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]))?;
+    let bind = opts.bind || typ == "bind";
+    let clean = lexical_clean(dest);
+    if clean == Path::new("/") {
+        bail!("mounting over the container's / is not allowed; use root.path");
+    }
+    if typ == "cgroup" && !bind {
+        return cgroup_mount::mount_cgroup(ctx, &clean, &opts);
+    }
+    let (mnt, is_dir) = if bind {
+        let source = m
+            .source()
+            .as_ref()
+            .ok_or_else(|| anyhow!("a bind mount needs a source"))?;
+        bind_tree(source, &opts)?
+    } else {
+        if typ.is_empty() {
+            bail!("type is required for a mount that is not a bind");
+        }
+        let source = m
+            .source()
+            .as_ref()
+            .map(|s| s.to_string_lossy().into_owned());
+        match new_fs(typ, source.as_deref().unwrap_or(typ), &opts) {
+            Ok(mnt) => (mnt, true),
+            // In a user namespace that does not own a network namespace, sysfs cannot be
+            // mounted: bind the host's /sys instead, as runc does.
+            Err(e) if typ == "sysfs" && ctx.userns && is_eperm(&e) => {
+                let mut o = opts.clone();
+                o.recursive = true;
+                bind_tree(Path::new("/sys"), &o)?
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let create = if is_dir { Create::Dir } else { Create::File };
+    let target = open_in_root(ctx.root, &clean, create)
+        .with_context(|| format!("resolving {} inside the rootfs", clean.display()))?;
+    check_proc_target(&clean, typ, bind, target.as_fd())?;
+    move_mount_fd(mnt.as_fd(), target.as_fd()).context("mount")?;
+    propagation::apply(mnt.as_fd(), &opts.propagation).context("setting propagation")?;
+    Ok(())
+}
+
+fn is_eperm(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(libc::EPERM))
+    })
+}
+
+/// `..` and `.` removed lexically, clamped at `/`: the path as the config means it.
+pub fn lexical_clean(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Refuse mounts that land on procfs anywhere but /proc itself (with a proc mount) or the
+/// few files tools such as lxcfs cover (CVE-2019-19921 class: a symlink in the image
+/// steering a mount onto /proc/self/attr and the like).
+fn check_proc_target(clean: &Path, typ: &str, bind: bool, target: BorrowedFd<'_>) -> Result<()> {
+    let on_proc = fstatfs(target)
+        .map(|s| s.filesystem_type() == PROC_SUPER_MAGIC)
+        .unwrap_or(false);
+    let under_proc = clean.starts_with("/proc");
+    if !on_proc && !under_proc {
+        return Ok(());
+    }
+    if clean == Path::new("/proc") && !on_proc && (typ == "proc" || bind) {
+        return Ok(());
+    }
+    if PROC_ALLOWED.iter().any(|a| clean == Path::new(a)) {
+        return Ok(());
+    }
+    bail!(
+        "the target is inside /proc, where only a proc mount at /proc and a few files are allowed"
+    )
+}
+
+/// A detached copy of the host path `source` (its whole tree with `rbind`), with the
+/// requested attributes applied. Returns the mount and whether it is a directory.
+fn bind_tree(source: &Path, opts: &MountOptions) -> Result<(OwnedFd, bool)> {
+    let src = open_host_path(source, OFlag::empty())
+        .with_context(|| format!("opening the bind source {}", source.display()))?;
+    let st = fstat(src.as_fd()).context("fstat of the bind source")?;
+    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    let mut flags = OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as u32;
+    if opts.recursive {
+        flags |= AT_RECURSIVE;
+    }
+    let tree = open_tree(src.as_fd(), "", flags)
+        .with_context(|| format!("cloning the mount of {}", source.display()))?;
+    set_attrs(tree.as_fd(), opts)?;
+    Ok((tree, is_dir))
+}
+
+/// Top-mount attributes, then recursive ones, on a (detached) mount.
+fn set_attrs(mnt: BorrowedFd<'_>, opts: &MountOptions) -> Result<()> {
+    if !opts.attrs.is_empty() {
+        let attr = MountAttr {
+            attr_set: opts.attrs.set,
+            attr_clr: opts.attrs.clr,
+            ..MountAttr::default()
+        };
+        mount_setattr(mnt, 0, &attr).context("setting mount flags")?;
+    }
+    if !opts.rec_attrs.is_empty() {
+        let attr = MountAttr {
+            attr_set: opts.rec_attrs.set,
+            attr_clr: opts.rec_attrs.clr,
+            ..MountAttr::default()
+        };
+        mount_setattr(mnt, AT_RECURSIVE, &attr).context("setting recursive mount flags")?;
+    }
+    Ok(())
+}
+
+/// A new, detached filesystem of type `typ` configured with the options' data.
+pub fn new_fs(typ: &str, source: &str, opts: &MountOptions) -> Result<OwnedFd> {
+    let fs = crate::sys::mount_api::fsopen(typ)
+        .with_context(|| format!("filesystem type {typ:?} is not available"))?;
+    let explain = |what: String, e: std::io::Error| match fs_error_message(fs.as_fd()) {
+        Some(msg) => anyhow!("{what}: {e} ({msg})"),
+        None => anyhow!("{what}: {e}"),
+    };
+    fsconfig_set(fs.as_fd(), "source", Some(source))
+        .map_err(|e| explain(format!("source={source}"), e))?;
+    for (k, v) in &opts.data {
+        fsconfig_set(fs.as_fd(), k, v.as_deref()).map_err(|e| {
+            let what = match v {
+                Some(v) => format!("option {k}={v}"),
+                None => format!("option {k}"),
+            };
+            explain(what, e)
+        })?;
+    }
+    fsconfig_create(fs.as_fd()).map_err(|e| explain("mount".to_string(), e))?;
+    let mnt = fsmount(fs.as_fd(), opts.attrs.set).map_err(|e| explain("mount".to_string(), e))?;
+    if opts.attrs.clr & !crate::sys::mount_api::MOUNT_ATTR_ATIME_MASK != 0
+        || !opts.rec_attrs.is_empty()
+    {
+        set_attrs(mnt.as_fd(), opts)?;
+    }
+    Ok(mnt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexical_clean_clamps_dotdot_at_root() {
+        assert_eq!(
+            lexical_clean(Path::new("/proc/../etc")),
+            PathBuf::from("/etc")
+        );
+        assert_eq!(
+            lexical_clean(Path::new("../../x/./y")),
+            PathBuf::from("/x/y")
+        );
+        assert_eq!(lexical_clean(Path::new("/..")), PathBuf::from("/"));
+    }
+}
