@@ -4,4 +4,5 @@
 
 mod common;
 
+mod cgroups;
 mod cli_surface;
