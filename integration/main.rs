@@ -4,6 +4,7 @@
 
 mod common;
 
+mod cgroups;
 mod cli_surface;
 mod spec_cmd;
 mod spec_fixtures;

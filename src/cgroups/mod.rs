@@ -3,51 +3,270 @@
 //!
 //! hull refuses to use a hierarchy root or its caller's own cgroup as a container cgroup, and
 //! never writes outside the container's own subtree.
+//!
+//! Where limits go: on a pure v2 host every limit is written to the cgroup2 directory. On a
+//! legacy or hybrid host each limit goes to the v1 hierarchy of its controller; the hybrid
+//! host's cgroup2 hierarchy (usually `/sys/fs/cgroup/unified`, carrying no or few
+//! controllers) is joined so the container's processes are grouped there too (runc does the
+//! same), and is used for a limit only when its controller is not mounted on v1 but is
+//! enabled for the container's cgroup2 directory (hugetlb, rdma), and for the `unified` map.
+//! Freezing uses the v1 freezer when mounted, else `cgroup.freeze`; `kill_all(SIGKILL)` uses
+//! `cgroup.kill` whenever the cgroup2 directory has one, hybrid hosts included.
 
-use anyhow::Result;
+mod convert;
+pub mod devices;
+pub mod freezer;
+mod fsio;
+pub mod layout;
+mod path;
+mod tree;
+mod v1;
+pub mod v2;
+
+pub use layout::Mode;
+
+use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
+use std::path::{Component, Path, PathBuf};
 
 /// A container's cgroups: one directory per mounted hierarchy. Serializable so `delete`,
 /// `kill --all` and `pause` find exactly what `create` made.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Cgroup {}
+pub struct Cgroup {
+    /// The host's layout when the container was planned.
+    pub mode: Mode,
+    /// The container's directory on each hierarchy (v1 ones first, then cgroup2).
+    pub dirs: Vec<Dir>,
+}
+
+/// The container's cgroup on one hierarchy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Dir {
+    /// The hierarchy's mount point, e.g. /sys/fs/cgroup/memory.
+    pub mount: PathBuf,
+    /// v1: the controllers of the hierarchy (e.g. ["cpu","cpuacct"], ["name=systemd"]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controllers: Vec<String>,
+    /// Whether this is the cgroup2 hierarchy.
+    #[serde(default)]
+    pub v2: bool,
+    /// The cgroup path relative to the mount, e.g. "/hull/ctr1".
+    pub path: String,
+}
+
+impl Dir {
+    /// The directory, after checking again that it lies strictly below the mount (state.json
+    /// could have been edited): every mutating operation goes through here.
+    pub fn dir(&self) -> Result<PathBuf> {
+        let rel = Path::new(self.path.trim_start_matches('/'));
+        let mut depth = 0;
+        for c in rel.components() {
+            match c {
+                Component::Normal(_) => depth += 1,
+                Component::CurDir => {}
+                _ => bail!(
+                    "cgroup path {:?} on {}: not a plain path below the hierarchy",
+                    self.path,
+                    self.mount.display()
+                ),
+            }
+        }
+        if depth == 0 || !self.path.starts_with('/') || !self.mount.is_absolute() {
+            bail!(
+                "cgroup path {:?} on {}: refusing to act on a hierarchy root",
+                self.path,
+                self.mount.display()
+            );
+        }
+        Ok(self.mount.join(rel))
+    }
+
+    /// "memory", "cpu,cpuacct" or "cgroup2", for messages.
+    pub fn name(&self) -> String {
+        if self.v2 {
+            "cgroup2".to_string()
+        } else {
+            self.controllers.join(",")
+        }
+    }
+}
 
 impl Cgroup {
     /// Resolve where the container's cgroups go (runc's cgroupsPath rules). Touches nothing.
     pub fn plan(cgroups_path: Option<&str>, id: &str, systemd: bool) -> Result<Cgroup> {
-        let _ = (cgroups_path, id, systemd);
-        Ok(Cgroup {})
+        if systemd {
+            if !Path::new("/run/systemd/system").exists() {
+                bail!(
+                    "--systemd-cgroup: systemd is not running on this host \
+                     (/run/systemd/system is absent); run without --systemd-cgroup"
+                );
+            }
+            bail!(
+                "--systemd-cgroup: the systemd cgroup driver is not implemented in hull yet; \
+                 run without --systemd-cgroup"
+            );
+        }
+        let layout = layout::Layout::detect()?;
+        let own = layout::ProcCgroups::of_self()?;
+        Cgroup::plan_in(&layout, &own, cgroups_path, id)
     }
+
+    /// `plan` against a given layout and own-cgroup table (for tests and callers that
+    /// already read them).
+    pub fn plan_in(
+        layout: &layout::Layout,
+        own: &layout::ProcCgroups,
+        cgroups_path: Option<&str>,
+        id: &str,
+    ) -> Result<Cgroup> {
+        let dirs = path::resolve(layout, own, cgroups_path, id)?
+            .into_iter()
+            .map(|(h, p)| Dir {
+                mount: h.mount.clone(),
+                controllers: h.controllers.clone(),
+                v2: h.v2,
+                path: p,
+            })
+            .collect();
+        Ok(Cgroup {
+            mode: layout.mode(),
+            dirs,
+        })
+    }
+
     /// Create the directories on every hierarchy.
     pub fn create(&self) -> Result<()> {
-        Ok(())
+        tree::create(self)
     }
+
     /// Write the limits.
     pub fn apply(&self, res: &LinuxResources) -> Result<()> {
-        let _ = res;
-        Ok(())
+        match self.mode {
+            Mode::Unified => match self.v2_dir()? {
+                Some(d) => v2::apply(&d, res),
+                None => Ok(()),
+            },
+            Mode::Legacy | Mode::Hybrid => v1::apply(self, res),
+        }
     }
+
     /// Move `pid` into the cgroup on every hierarchy.
     pub fn add(&self, pid: i32) -> Result<()> {
-        let _ = pid;
-        Ok(())
+        tree::add(self, pid)
     }
-    /// Every pid in the container's cgroup (empty if none).
+
+    /// Every pid in the container's cgroup (empty if none): the union over every hierarchy,
+    /// sub-cgroups included, sorted.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        Ok(Vec::new())
+        tree::pids(self)
     }
+
     /// Signal every process in the cgroup so none escapes by forking.
     pub fn kill_all(&self, sig: i32) -> Result<()> {
-        let _ = sig;
-        Ok(())
+        freezer::kill_all(self, sig)
     }
+
     /// Remove the directories, retrying while the kernel still has exiting tasks.
     pub fn destroy(&self) -> Result<()> {
-        Ok(())
+        tree::destroy(self)
     }
+
     /// Whether the freezer says the cgroup is frozen.
     pub fn is_frozen(&self) -> Result<bool> {
-        Ok(false)
+        freezer::is_frozen(self)
+    }
+
+    /// Freeze every process in the cgroup; returns once the kernel reports it frozen.
+    pub fn freeze(&self) -> Result<()> {
+        freezer::set(self, true)
+    }
+
+    /// Undo `freeze`.
+    pub fn thaw(&self) -> Result<()> {
+        freezer::set(self, false)
+    }
+
+    /// The container's directory on every hierarchy.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.dirs.iter().filter_map(|d| d.dir().ok()).collect()
+    }
+
+    /// The container's directory on the v1 hierarchy carrying `controller`, if mounted.
+    pub fn v1_dir(&self, controller: &str) -> Result<Option<PathBuf>> {
+        match self
+            .dirs
+            .iter()
+            .find(|d| !d.v2 && d.controllers.iter().any(|c| c == controller))
+        {
+            Some(d) => d.dir().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The container's cgroup2 directory, if cgroup2 is mounted.
+    pub fn v2_dir(&self) -> Result<Option<PathBuf>> {
+        match self.dirs.iter().find(|d| d.v2) {
+            Some(d) => d.dir().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The directory of every hierarchy, checked.
+    fn checked_dirs(&self) -> Result<Vec<(&Dir, PathBuf)>> {
+        self.dirs
+            .iter()
+            .map(|d| d.dir().map(|p| (d, p)))
+            .collect::<Result<Vec<_>>>()
+            .context("cgroups: the recorded cgroup is unusable")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_refuses_root_and_dotdot_even_from_edited_state() {
+        let mut d = Dir {
+            mount: "/sys/fs/cgroup/memory".into(),
+            controllers: vec!["memory".into()],
+            v2: false,
+            path: "/".into(),
+        };
+        assert!(d.dir().is_err());
+        d.path = "/a/../..".into();
+        assert!(d.dir().is_err());
+        d.path = "".into();
+        assert!(d.dir().is_err());
+        d.path = "/a/b".into();
+        assert_eq!(d.dir().unwrap(), PathBuf::from("/sys/fs/cgroup/memory/a/b"));
+    }
+
+    #[test]
+    fn systemd_driver_gives_a_clear_error() {
+        let e = Cgroup::plan(Some("/x"), "c", true).unwrap_err().to_string();
+        assert!(e.starts_with("--systemd-cgroup:"), "{e}");
+    }
+
+    #[test]
+    fn cgroup_round_trips_through_json() {
+        let layout = layout::Layout::parse(
+            "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+        )
+        .unwrap();
+        let own = layout::ProcCgroups::parse("4:memory:/\n0::/\n");
+        let c = Cgroup::plan_in(&layout, &own, Some("/hull/c1"), "c1").unwrap();
+        assert_eq!(c.mode, Mode::Hybrid);
+        let back: Cgroup = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(
+            c.paths(),
+            vec![
+                PathBuf::from("/sys/fs/cgroup/memory/hull/c1"),
+                PathBuf::from("/sys/fs/cgroup/unified/hull/c1")
+            ]
+        );
     }
 }
