@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
+use oci_spec::runtime::LinuxResources;
 use serde::Serialize;
 
 use crate::cgroups::Cgroup;
@@ -167,9 +168,7 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<i32> {
     };
     cgroup.create()?;
     undo.cgroup = Some(cgroup.clone());
-    if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
-        cgroup.apply(res)?;
-    }
+    cgroup.apply(&resources_with_device_rules(&plan.spec))?;
     let fifo = exec_fifo::create(&entry.exec_fifo())?;
     undo.entry = Some(entry);
     let entry = undo.entry.as_ref().expect("just set");
@@ -217,6 +216,23 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<i32> {
     undo.entry = None;
     undo.cgroup = None;
     Ok(child.release())
+}
+
+/// `linux.resources` with the full device rule list runc writes: the spec's rules, runc's
+/// default allowed devices, and an allow rule for every `linux.devices` node.
+fn resources_with_device_rules(spec: &oci_spec::runtime::Spec) -> LinuxResources {
+    let linux = spec.linux().as_ref();
+    let mut res = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let rules = crate::cgroups::devices::container_rules(
+        res.devices().as_deref().unwrap_or_default(),
+        linux
+            .and_then(|l| l.devices().as_deref())
+            .unwrap_or_default(),
+    );
+    res.set_devices(Some(rules));
+    res
 }
 
 /// The user process's environment and how many extra fds it gets (LISTEN_FDS + N).

@@ -33,8 +33,6 @@ pub struct InitContext<'a> {
     pub env: &'a [String],
     pub no_pivot: bool,
     pub no_new_keyring: bool,
-    /// pid of the parent, to notice if it died before PDEATHSIG was armed.
-    pub parent_pid: i32,
 }
 
 /// Run the init. Never returns.
@@ -54,9 +52,8 @@ enum Never {}
 fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     // Die with the parent while it still supervises setup.
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).context("set pdeathsig")?;
-    if nix::unistd::getppid().as_raw() != ctx.parent_pid {
-        exit_now(1);
-    }
+    // A parent that died before this point closed its end of the sync channel: the wait
+    // for Go below sees EOF and the init exits. (getppid() is 0 in a new pid namespace.)
     // Non-dumpable until execve: no other process (in the container or not) can open
     // /proc/PID/exe of this hull image or ptrace it (CVE-2019-5736 class).
     nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;

@@ -107,7 +107,6 @@ pub fn spawn(
     let fifo = crate::sys::fds::owned_above(o.fifo, floor).context("moving the exec fifo fd")?;
     let fifo_fd = fifo.as_raw_fd();
 
-    let parent_pid = std::process::id() as i32;
     let restore = enter_parent_joins(ns)?;
     let forked = fork_into(ns.clone_flags);
     leave_parent_joins(restore)?;
@@ -127,7 +126,6 @@ pub fn spawn(
                 env: &o.env,
                 no_pivot: o.no_pivot,
                 no_new_keyring: o.no_new_keyring,
-                parent_pid,
             };
             super::init::run(&ctx)
         }

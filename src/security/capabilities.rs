@@ -87,10 +87,15 @@ pub fn apply_rest(c: &LinuxCapabilities) -> Result<()> {
     caps::set(None, CapSet::Effective, &effective)
         .context("process.capabilities.effective: set (must be a subset of permitted)")?;
     caps::clear(None, CapSet::Ambient).context("clearing the ambient set")?;
-    for cap in &ambient {
-        caps::raise(None, CapSet::Ambient, *cap).with_context(|| {
-            format!("process.capabilities.ambient: {cap} must also be permitted and inheritable")
-        })?;
+    // The kernel only lets a capability be ambient if it is permitted and inheritable.
+    // runc's own default config lists ambient caps without inheritable ones and runc skips
+    // them silently; callers rely on that config working, so hull skips them the same way.
+    for cap in ambient
+        .intersection(&permitted)
+        .filter(|c| inheritable.contains(c))
+    {
+        caps::raise(None, CapSet::Ambient, *cap)
+            .with_context(|| format!("process.capabilities.ambient: raise {cap}"))?;
     }
     Ok(())
 }
