@@ -48,7 +48,7 @@ pub struct Entry {
     dir: PathBuf,
     id: String,
     root: PathBuf,
-    _lock: Held,
+    lock: Held,
 }
 
 impl Store {
@@ -178,7 +178,7 @@ impl Store {
             dir: self.root.join(id),
             id: id.to_string(),
             root: self.root.clone(),
-            _lock: held,
+            lock: held,
         }
     }
 
@@ -240,7 +240,7 @@ impl Entry {
     /// the container init must close it before it blocks on the exec fifo, or every later
     /// command on this id waits until the init execs.
     pub fn lock_fd(&self) -> BorrowedFd<'_> {
-        self._lock.as_fd()
+        self.lock.as_fd()
     }
     /// Write state.json atomically (temp file, fsync, rename; mode 0600).
     pub fn save(&self, r: &Record) -> Result<()> {
