@@ -15,79 +15,26 @@
 //!   containers exist. Hidden names contain `~`, which no valid id can, so they are never
 //!   listed and never collide with a container.
 
+mod error;
 mod lock;
 mod names;
+mod record;
 mod statefile;
 
-use std::collections::BTreeMap;
-use std::fmt;
+pub use error::StoreError;
+pub use record::Record;
+
 use std::fs::DirBuilder;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
-use serde::{Deserialize, Serialize};
 
 use lock::{is_missing, Held};
 use names::{check_id, is_container_name, temp_name};
-
-/// What hull records about a container in `ROOT/ID/state.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct Record {
-    #[serde(rename = "ociVersion")]
-    pub oci_version: String,
-    pub id: String,
-    /// Host pid of the container init (0 until the init exists).
-    pub pid: i32,
-    /// Start time of the init (`/proc/PID/stat` field 22), so a reused pid is not mistaken
-    /// for the container.
-    pub init_start_time: u64,
-    pub bundle: PathBuf,
-    pub rootfs: PathBuf,
-    /// RFC 3339 creation time with nanoseconds.
-    pub created: String,
-    pub owner: String,
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-    /// The container's cgroups, as placed at create time (opaque to the store).
-    #[serde(default)]
-    pub cgroup: serde_json::Value,
-    /// Hooks from config.json that run after create (poststart, poststop).
-    #[serde(default)]
-    pub hooks: Option<oci_spec::runtime::Hooks>,
-    /// Set once the init has reported `created`.
-    #[serde(default)]
-    pub created_done: bool,
-}
-
-/// The store's typed failures; reach them with `err.downcast_ref::<StoreError>()`.
-/// Their `Display` is the exact line hull prints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    /// `container "ID" does not exist`
-    NotFound(String),
-    /// `container "ID" already exists`
-    AlreadyExists(String),
-    /// The id is reserved but no state has been saved yet: a `create` is in progress (or
-    /// died before saving). Map this to status `creating`.
-    NotSaved(String),
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::NotFound(id) => write!(f, "container {id:?} does not exist"),
-            StoreError::AlreadyExists(id) => write!(f, "container {id:?} already exists"),
-            StoreError::NotSaved(id) => {
-                write!(f, "container {id:?} is being created (no state saved yet)")
-            }
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// The store rooted at `--root`.
 #[derive(Debug, Clone)]
@@ -101,7 +48,7 @@ pub struct Entry {
     dir: PathBuf,
     id: String,
     root: PathBuf,
-    _lock: Held,
+    lock: Held,
 }
 
 impl Store {
@@ -231,7 +178,7 @@ impl Store {
             dir: self.root.join(id),
             id: id.to_string(),
             root: self.root.clone(),
-            _lock: held,
+            lock: held,
         }
     }
 
@@ -288,6 +235,12 @@ impl Entry {
     /// `ROOT/ID/exec.fifo`.
     pub fn exec_fifo(&self) -> PathBuf {
         self.dir.join("exec.fifo")
+    }
+    /// The fd holding the lock (`O_CLOEXEC`). A forked child inherits the lock with it:
+    /// the container init must close it before it blocks on the exec fifo, or every later
+    /// command on this id waits until the init execs.
+    pub fn lock_fd(&self) -> BorrowedFd<'_> {
+        self.lock.as_fd()
     }
     /// Write state.json atomically (temp file, fsync, rename; mode 0600).
     pub fn save(&self, r: &Record) -> Result<()> {

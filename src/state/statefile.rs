@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::lock::is_missing;
-use super::Record;
+use super::record::Record;
 
 /// Name of the record file inside a container directory.
 pub(crate) const STATE_FILE: &str = "state.json";

@@ -1,7 +1,7 @@
 //! Unit tests of the store on a private temp root: layout, modes, errors, round-trips.
 
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::*;
@@ -85,12 +85,18 @@ fn reserve_creates_private_root_and_dir_holding_the_lock() {
     assert_eq!(mode(e.dir()), 0o700);
     assert!(e.dir().join("lock").is_file());
     // The lock fd is close-on-exec.
-    let flags = nix::fcntl::fcntl(&*e._lock, nix::fcntl::FcntlArg::F_GETFD).unwrap();
-    assert_ne!(
-        flags & libc::FD_CLOEXEC,
-        0,
-        "lock fd {} lacks FD_CLOEXEC",
-        e._lock.as_raw_fd()
+    let flags = nix::fcntl::fcntl(e.lock_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
+    let fd = e.lock_fd().as_raw_fd();
+    assert_ne!(flags & libc::FD_CLOEXEC, 0, "lock fd {fd} lacks FD_CLOEXEC");
+    // And it really holds the flock on ROOT/c1/lock.
+    let ino = std::fs::metadata(e.dir().join("lock")).unwrap().ino();
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    let mine = format!("FLOCK  ADVISORY  WRITE {} ", std::process::id());
+    assert!(
+        locks
+            .lines()
+            .any(|l| l.contains(&mine) && l.contains(&format!(":{ino} "))),
+        "no flock on inode {ino} in /proc/locks:\n{locks}"
     );
     // Nothing saved yet: read says "being created", read_opt says None.
     assert_eq!(
