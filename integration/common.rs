@@ -45,15 +45,68 @@ impl Drop for TempDir {
     }
 }
 
-/// A private `--root` for hull: every container still listed there is force-deleted on drop.
+/// A private `--root` for hull: every container still listed there is force-deleted on
+/// drop, then the cgroup parents of the bundles it handed out are removed.
 pub struct Hull {
     pub root: TempDir,
+    cgroup_parents: std::cell::RefCell<Vec<String>>,
 }
 
 impl Hull {
     pub fn new() -> Hull {
         Hull {
             root: TempDir::new("root"),
+            cgroup_parents: Default::default(),
+        }
+    }
+
+    /// A busybox bundle running `args`, with its own cgroup parent
+    /// (`/hull-it-PID-N/ctr` on every hierarchy) that this guard removes on drop.
+    pub fn bundle(&self, args: &[&str]) -> Bundle {
+        let b = Bundle::busybox(args);
+        let parent = unique_id("cg");
+        let path = format!("/{parent}/ctr");
+        b.edit(|c| c["linux"]["cgroupsPath"] = serde_json::json!(path));
+        self.cgroup_parents.borrow_mut().push(parent);
+        b
+    }
+
+    /// `hull create` with the container's stdio on files in the bundle
+    /// (`stdout`, `stderr`); returns hull's own exit status and stderr.
+    pub fn create(&self, b: &Bundle, id: &str, extra: &[&str]) -> (Option<i32>, String) {
+        let err = b.path().join("hull-stderr");
+        let mut args = vec!["create", "--bundle", b.path_str()];
+        args.extend_from_slice(extra);
+        args.push(id);
+        let st = self
+            .cmd(&args)
+            .stdout(std::fs::File::create(b.path().join("stdout")).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .status()
+            .unwrap();
+        (st.code(), std::fs::read_to_string(err).unwrap_or_default())
+    }
+
+    /// The status field of `hull state ID`.
+    pub fn status(&self, id: &str) -> String {
+        let out = self.ok(&["state", id]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["status"].as_str().unwrap().to_string()
+    }
+
+    /// Poll `state` until the container has status `want` (5 s at most).
+    pub fn wait_status(&self, id: &str, want: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let s = self.status(id);
+            if s == want {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{id}: status {s}, wanted {want}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
 
@@ -116,7 +169,53 @@ impl Drop for Hull {
                 .stderr(Stdio::null())
                 .status();
         }
+        for parent in self.cgroup_parents.borrow().iter() {
+            for h in cgroup_mounts() {
+                let _ = std::fs::remove_dir(h.join(parent));
+            }
+        }
     }
+}
+
+/// Mount points of every cgroup hierarchy (v1 and v2), from /proc/self/mountinfo.
+pub fn cgroup_mounts() -> Vec<PathBuf> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mi.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split_whitespace().next()?;
+            (fstype == "cgroup" || fstype == "cgroup2")
+                .then(|| PathBuf::from(pre.split_whitespace().nth(4).unwrap()))
+        })
+        .collect()
+}
+
+/// Directories named `name` directly or deeper under any cgroup hierarchy root
+/// (`find -name`), to prove nothing was left behind.
+pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for h in cgroup_mounts() {
+        let o = Command::new("find")
+            .arg(&h)
+            .args(["-maxdepth", "4", "-type", "d", "-name", name])
+            .output()
+            .unwrap();
+        for l in String::from_utf8_lossy(&o.stdout).lines() {
+            out.push(PathBuf::from(l));
+        }
+    }
+    out
+}
+
+/// The host's mount table without per-line ids that change (for before/after comparisons).
+pub fn host_mounts() -> Vec<String> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut v: Vec<String> = mi
+        .lines()
+        .map(|l| l.split_whitespace().skip(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    v.sort();
+    v
 }
 
 /// A bundle whose rootfs holds Debian's static busybox with its applet links, and a

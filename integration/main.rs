@@ -6,6 +6,7 @@ mod common;
 
 mod cgroups;
 mod cli_surface;
+mod lifecycle;
 mod spec_cmd;
 mod spec_fixtures;
 mod state_store;

@@ -148,6 +148,8 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         crate::sys::fds::set_cloexec(fd, false).with_context(|| format!("preserved fd {fd}"))?;
     }
 
+    // The init must outlive `hull create`: disarm the parent-death signal first.
+    nix::sys::prctl::set_pdeathsig(None).context("clear pdeathsig")?;
     ctx.sync.send(&Msg::Created)?;
     // From here on the parent is gone: errors go to `start` through the fifo.
     let fifo = super::exec_fifo::wait_for_start(ctx.fifo)?;

@@ -1,0 +1,321 @@
+//! The OCI lifecycle on real busybox containers: create/start/run/kill/delete, exit codes,
+//! status transitions, runc's error wording, and that delete leaves nothing behind.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn run(h: &Hull, b: &Bundle, id: &str) -> (Option<i32>, String, String) {
+    let o = h.run(&["run", "--bundle", b.path_str(), id]);
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn run_exits_with_the_container_status() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", "echo out; exit 7"]);
+    let (code, out, err) = run(&h, &b, &unique_id("exit"));
+    assert_eq!(code, Some(7), "stderr: {err}");
+    assert_eq!(out, "out\n");
+    assert!(
+        h.dirs().is_empty(),
+        "run without --keep must delete the container"
+    );
+}
+
+/// `kill -9 $$` from inside cannot work: the kernel ignores SIGKILL sent to a pid
+/// namespace's init from inside it (runc exits 0 there too). The signal comes from outside.
+#[test]
+fn run_of_a_container_killed_by_signal_exits_128_plus_n() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", "echo ready; sleep 30"]);
+    let id = unique_id("sig");
+    let mut child = h
+        .cmd(&["run", "--bundle", b.path_str(), &id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    h.ok(&["kill", &id, "KILL"]);
+    assert_eq!(child.wait().unwrap().code(), Some(137));
+}
+
+#[test]
+fn sigterm_sent_to_hull_run_reaches_the_container() {
+    let h = Hull::new();
+    let b = h.bundle(&[
+        "sh",
+        "-c",
+        "trap 'echo got-term; exit 42' TERM; echo ready; while true; do sleep 0.05; done",
+    ]);
+    let id = unique_id("fwd");
+    let mut child = h
+        .cmd(&["run", "--bundle", b.path_str(), &id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let st = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(st.code(), Some(42));
+    assert_eq!(rest, "got-term\n");
+}
+
+#[test]
+fn create_start_state_transitions_and_pid_file() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", "read x; echo started"]);
+    b.edit(|c| c["process"]["args"] = serde_json::json!(["sh", "-c", "sleep 0.3; echo started"]));
+    let id = unique_id("life");
+    let pid_file = b.path().join("init.pid");
+    let (code, err) = h.create(&b, &id, &["--pid-file", pid_file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(
+        st["bundle"],
+        b.path().canonicalize().unwrap().to_str().unwrap()
+    );
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(st["pid"], pid);
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // The user process has not run yet.
+    assert_eq!(
+        std::fs::read_to_string(b.path().join("stdout")).unwrap(),
+        ""
+    );
+    h.ok(&["start", &id]);
+    assert_eq!(h.status(&id), "running");
+    h.wait_status(&id, "stopped");
+    assert_eq!(
+        std::fs::read_to_string(b.path().join("stdout")).unwrap(),
+        "started\n"
+    );
+    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
+    assert_eq!(st["pid"], 0, "a stopped container reports pid 0");
+    h.ok(&["delete", &id]);
+    assert!(h.dirs().is_empty());
+}
+
+#[test]
+fn lifecycle_errors_use_runc_wording_and_change_nothing() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    let id = unique_id("err");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    h.ok(&["start", &id]);
+    let err = h.fails(&["start", &id]);
+    assert!(
+        err.contains("cannot start an already running container"),
+        "{err}"
+    );
+    let err = h.fails(&["delete", &id]);
+    assert!(
+        err.contains(&format!(
+            "cannot delete container {id} that is not stopped: running"
+        )),
+        "{err}"
+    );
+    assert_eq!(h.status(&id), "running");
+    h.ok(&["kill", &id, "KILL"]);
+    h.wait_status(&id, "stopped");
+    let err = h.fails(&["kill", &id, "TERM"]);
+    assert!(err.contains("container not running"), "{err}");
+    let err = h.fails(&["start", &id]);
+    assert!(
+        err.contains("cannot start a container that has stopped"),
+        "{err}"
+    );
+    h.ok(&["delete", &id]);
+    assert!(h.dirs().is_empty());
+}
+
+#[test]
+fn kill_accepts_names_and_numbers_and_defaults_to_term() {
+    let h = Hull::new();
+    // The init traps the catchable signals and reports which one arrived.
+    let script = "trap 'echo TERM; exit 0' TERM; trap 'echo INT; exit 0' INT; \
+                  trap 'echo USR1; exit 0' USR1; while true; do sleep 0.05; done";
+    for (sig, want) in [
+        (None, "TERM"),
+        (Some("SIGINT"), "INT"),
+        (Some("10"), "USR1"),
+        (Some("usr1"), "USR1"),
+    ] {
+        let b = h.bundle(&["sh", "-c", script]);
+        let id = unique_id("kill");
+        assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+        h.ok(&["start", &id]);
+        let mut args = vec!["kill", id.as_str()];
+        args.extend(sig);
+        h.ok(&args);
+        h.wait_status(&id, "stopped");
+        let out = std::fs::read_to_string(b.path().join("stdout")).unwrap();
+        assert_eq!(out.trim(), want, "kill {sig:?}");
+        h.ok(&["delete", &id]);
+    }
+}
+
+#[test]
+fn create_then_delete_force_leaves_no_process_cgroup_mount_or_file() {
+    let h = Hull::new();
+    let before = host_mounts();
+    let b = h.bundle(&["sleep", "30"]);
+    let cg = b.path().to_path_buf();
+    let _ = cg;
+    let id = unique_id("force");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
+    let pid = st["pid"].as_i64().unwrap() as i32;
+    let parent = {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(b.config_path()).unwrap()).unwrap();
+        v["linux"]["cgroupsPath"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let in_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(in_cgroup.contains(&format!("/{parent}/ctr")), "{in_cgroup}");
+    assert!(!cgroup_dirs_named("ctr")
+        .iter()
+        .all(|p| !p.to_string_lossy().contains(&parent)));
+    h.ok(&["delete", "--force", &id]);
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid));
+    assert!(h.dirs().is_empty(), "state dir left: {:?}", h.dirs());
+    let left: Vec<_> = cgroup_dirs_named("ctr")
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(&parent))
+        .collect();
+    assert!(left.is_empty(), "cgroups left: {left:?}");
+    assert_eq!(host_mounts(), before, "host mount table changed");
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(true)
+}
+
+#[test]
+fn duplicate_id_fails_and_leaves_the_first_untouched() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    let id = unique_id("dup");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    let b2 = h.bundle(&["true"]);
+    let (code, err) = h.create(&b2, &id, &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!("container \"{id}\" already exists")),
+        "{err}"
+    );
+    assert_eq!(h.status(&id), "created");
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn unknown_ids_and_missing_bundles_fail_cleanly() {
+    let h = Hull::new();
+    for cmd in ["state", "delete", "start", "kill"] {
+        let err = h.fails(&[cmd, "nosuch"]);
+        assert!(
+            err.contains("container \"nosuch\" does not exist"),
+            "{cmd}: {err}"
+        );
+    }
+    let err = h.fails(&["create", "--bundle", "/nonexistent", "x"]);
+    assert!(err.contains("/nonexistent"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(h.dirs().is_empty());
+    let err = h.fails(&["create", "--bundle", "/tmp", "../x"]);
+    assert!(err.contains("invalid container id"), "{err}");
+}
+
+#[test]
+fn list_shows_containers_in_table_and_json() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    let id = unique_id("list");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    let table = h.ok(&["list"]);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("ID "));
+    let row = lines.next().unwrap();
+    assert!(row.starts_with(&id) && row.contains("created"), "{row}");
+    let v: serde_json::Value = serde_json::from_str(&h.ok(&["list", "--format", "json"])).unwrap();
+    assert_eq!(v[0]["id"], id.as_str());
+    assert_eq!(v[0]["status"], "created");
+    assert_eq!(h.ok(&["list", "-q"]), format!("{id}\n"));
+    h.ok(&["delete", "--force", &id]);
+    assert_eq!(h.ok(&["list", "--format", "json"]).trim(), "null");
+}
+
+#[test]
+fn invalid_fixtures_fail_create_and_leave_nothing_behind() {
+    let h = Hull::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("spec-fixtures/invalid");
+    let mut n = 0;
+    let before = host_mounts();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let t = TempDir::new("fixture");
+        std::fs::create_dir(t.path().join("rootfs")).unwrap();
+        std::fs::copy(&p, t.path().join("config.json")).unwrap();
+        let id = unique_id("bad");
+        let o = h.run(&["create", "--bundle", t.path().to_str().unwrap(), &id]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{}: {err}", p.display());
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{}: one line: {err}",
+            p.display()
+        );
+        assert!(h.dirs().is_empty(), "{}: left {:?}", p.display(), h.dirs());
+        n += 1;
+    }
+    assert!(n >= 25, "only {n} invalid fixtures");
+    assert_eq!(host_mounts(), before);
+}
+
+#[test]
+fn start_reports_a_missing_executable_at_create() {
+    let h = Hull::new();
+    let b = h.bundle(&["/no/such/binary"]);
+    let id = unique_id("noexec");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("/no/such/binary"), "{err}");
+    assert!(h.dirs().is_empty(), "{:?}", h.dirs());
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let _ = deadline;
+}
