@@ -5,3 +5,4 @@
 mod common;
 
 mod cli_surface;
+mod rootfs_setup;
