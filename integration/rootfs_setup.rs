@@ -40,6 +40,25 @@ fn spec_from(json: serde_json::Value) -> Spec {
 /// Fork; in the child: new mount namespace, prepare, finish, then `probe` (run inside the
 /// new root) whose lines are sent back. Returns what the child reported.
 fn run_in_child(spec: &Spec, rootfs: &Path, no_pivot: bool, probe: fn() -> Vec<String>) -> Outcome {
+    run_in_child_ns(spec, rootfs, no_pivot, false, probe)
+}
+
+/// Map root to root only (one id), which a process may do for itself in a new user
+/// namespace: enough to be "in a user namespace" for the rootfs code.
+fn map_self_as_root() -> anyhow::Result<()> {
+    std::fs::write("/proc/self/setgroups", "deny")?;
+    std::fs::write("/proc/self/uid_map", "0 0 1")?;
+    std::fs::write("/proc/self/gid_map", "0 0 1")?;
+    Ok(())
+}
+
+fn run_in_child_ns(
+    spec: &Spec,
+    rootfs: &Path,
+    no_pivot: bool,
+    userns: bool,
+    probe: fn() -> Vec<String>,
+) -> Outcome {
     let before = host_mounts();
     let (rd, wr): (OwnedFd, OwnedFd) = pipe().unwrap();
     // SAFETY: the child only runs the rootfs code and plain syscalls, writes to the pipe
@@ -48,7 +67,12 @@ fn run_in_child(spec: &Spec, rootfs: &Path, no_pivot: bool, probe: fn() -> Vec<S
         ForkResult::Child => {
             drop(rd);
             let result = (|| -> anyhow::Result<Vec<String>> {
-                unshare(CloneFlags::CLONE_NEWNS)?;
+                if userns {
+                    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)?;
+                    map_self_as_root()?;
+                } else {
+                    unshare(CloneFlags::CLONE_NEWNS)?;
+                }
                 hull::rootfs::prepare(spec, rootfs)?;
                 hull::rootfs::finish(spec, rootfs, no_pivot)?;
                 Ok(probe())
@@ -429,7 +453,8 @@ fn a_bad_mount_option_error_names_the_mount() {
     }));
     let err = run_in_child(&spec, &rootfs, false, probe_nothing).unwrap_err();
     assert!(
-        err.starts_with("mounts[1] tmpfs on /tmp: option size=lots:"),
+        err.starts_with("mounts[1] tmpfs on /tmp: option size=lots")
+            && err.contains("Invalid argument"),
         "{err}"
     );
 }
@@ -470,4 +495,97 @@ fn no_pivot_moves_the_rootfs_onto_root_and_chroots() {
     let lines = run_in_child(&spec, &rootfs, true, probe_root)
         .unwrap_or_else(|e| panic!("setup failed: {e}"));
     assert_eq!(lines, ["busybox true", "cwd Some(\"/\")"]);
+}
+
+fn probe_devices() -> Vec<String> {
+    ["/dev/null", "/dev/zero", "/dev/tty"]
+        .iter()
+        .map(|d| match std::fs::metadata(d) {
+            Ok(m) => format!(
+                "{d} {} {}:{}",
+                m.file_type().is_char_device(),
+                nix::sys::stat::major(m.rdev()),
+                nix::sys::stat::minor(m.rdev())
+            ),
+            Err(e) => format!("{d} {e}"),
+        })
+        .collect()
+}
+
+#[test]
+fn in_a_user_namespace_devices_are_bind_mounted_from_the_host() {
+    let dir = TempDir::new("rootfs-userns");
+    let rootfs = busybox_rootfs(&dir);
+    let spec = spec_from(serde_json::json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": rootfs},
+        "mounts": [{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}],
+        "linux": {"maskedPaths": ["/etc/passwd-missing"]}
+    }));
+    let lines = run_in_child_ns(&spec, &rootfs, false, true, probe_devices)
+        .unwrap_or_else(|e| panic!("setup failed: {e}"));
+    assert_eq!(
+        lines,
+        [
+            "/dev/null true 1:3",
+            "/dev/zero true 1:5",
+            "/dev/tty true 5:0"
+        ]
+    );
+}
+
+fn probe_root_propagation() -> Vec<String> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    mi.lines()
+        .filter(|l| l.split(' ').nth(4) == Some("/"))
+        .map(|l| format!("root-shared {}", l.contains(" shared:")))
+        .collect()
+}
+
+#[test]
+fn rshared_rootfs_propagation_leaves_the_new_root_shared() {
+    let dir = TempDir::new("rootfs-rshared");
+    let rootfs = busybox_rootfs(&dir);
+    let spec = spec_from(serde_json::json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": rootfs},
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+        "linux": {"rootfsPropagation": "rshared"}
+    }));
+    let lines = run_in_child(&spec, &rootfs, false, probe_root_propagation)
+        .unwrap_or_else(|e| panic!("setup failed: {e}"));
+    assert_eq!(lines, ["root-shared true"]);
+}
+
+fn probe_cgroup2() -> Vec<String> {
+    let me = std::process::id().to_string();
+    let procs = std::fs::read_to_string("/cg/cgroup.procs").unwrap_or_default();
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    vec![
+        format!("own {}", procs.lines().any(|l| l == me)),
+        format!(
+            "opts {:?}",
+            mount_opts(&mi, "/cg").map(|o| o.split(' ').take(2).collect::<Vec<_>>().join(" "))
+        ),
+    ]
+}
+
+#[test]
+fn a_cgroup2_entry_mounts_the_hosts_v2_hierarchy_at_the_containers_cgroup() {
+    let dir = TempDir::new("rootfs-cgroup2");
+    let rootfs = busybox_rootfs(&dir);
+    let spec = spec_from(serde_json::json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": rootfs},
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/cg", "type": "cgroup2", "source": "cgroup", "options": ["ro", "nosuid"]},
+        ]
+    }));
+    let lines = run_in_child(&spec, &rootfs, false, probe_cgroup2)
+        .unwrap_or_else(|e| panic!("setup failed: {e}"));
+    assert_eq!(
+        lines,
+        ["own true", "opts Some(\"ro,nosuid,relatime cgroup2\")"]
+    );
 }
