@@ -18,9 +18,30 @@ use crate::common::*;
 /// What the child observed: `Ok(lines)` after a successful setup, or the setup error.
 type Outcome = Result<Vec<String>, String>;
 
-/// Host mount table without the fields that legitimately change (none should).
+/// The test process's (the host's) mount table.
 fn host_mounts() -> String {
     std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+}
+
+/// Nothing the child did may show in the host's table. Other sessions share this machine
+/// and may mount things of their own, so only mounts on `/` or below the test's directory
+/// (the rootfs's parent) count as leaks.
+fn assert_no_new_host_mounts(before: &str, rootfs: &Path) {
+    let after = host_mounts();
+    let scratch = rootfs.parent().unwrap();
+    let leaked: Vec<&str> = after
+        .lines()
+        .filter(|l| !before.lines().any(|b| b == *l))
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|mp| mp == "/" || Path::new(mp).starts_with(scratch))
+        })
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "mounts leaked onto the host: {leaked:#?}"
+    );
 }
 
 /// A rootfs with busybox and the directories a config usually names.
@@ -93,7 +114,7 @@ fn run_in_child_ns(
             let mut out = String::new();
             std::fs::File::from(rd).read_to_string(&mut out).unwrap();
             assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
-            assert_eq!(before, host_mounts(), "the host mount table changed");
+            assert_no_new_host_mounts(&before, rootfs);
             let mut lines = out.lines().map(str::to_string);
             match lines.next().as_deref() {
                 Some("OK") => Ok(lines.collect()),
