@@ -173,7 +173,7 @@ fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) 
                 .map_err(|_| anyhow!("cgroup {path} is not below the host mount of {}", h.name))?;
             let host = h.host.mount_point.join(host_rel);
             let tree = open_tree(
-                at_fdcwd(),
+                crate::sys::mount_api::at_fdcwd(),
                 host.to_str()
                     .ok_or_else(|| anyhow!("non-UTF-8 cgroup path"))?,
                 OPEN_TREE_CLONE,
@@ -195,12 +195,6 @@ fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) 
     }
     open_tree(base.as_fd(), &rel, OPEN_TREE_CLONE)
         .with_context(|| format!("narrowing the mount to the container's cgroup {path}"))
-}
-
-fn at_fdcwd() -> std::os::fd::BorrowedFd<'static> {
-    // SAFETY: AT_FDCWD is a sentinel the kernel accepts wherever a dirfd is expected; it is
-    // never closed.
-    unsafe { std::os::fd::BorrowedFd::borrow_raw(libc::AT_FDCWD) }
 }
 
 #[cfg(test)]
