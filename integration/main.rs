@@ -7,6 +7,7 @@ mod common;
 mod cgroups;
 mod cli_surface;
 mod lifecycle;
+mod rootfs_setup;
 mod spec_cmd;
 mod spec_fixtures;
 mod state_store;

@@ -89,6 +89,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     set_names(ctx.spec)?;
 
     if ctx.ns.new_mount {
+        // Relative bind-mount sources are relative to the bundle, as in runc.
+        nix::unistd::chdir(ctx.bundle)
+            .with_context(|| format!("chdir to the bundle {}", ctx.bundle.display()))?;
         crate::rootfs::prepare(ctx.spec, ctx.rootfs)?;
     }
     ctx.sync.send(&Msg::MountsReady)?;

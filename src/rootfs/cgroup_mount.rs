@@ -85,8 +85,12 @@ fn own_path(proc_cgroup: &str, controllers: &[String]) -> Option<String> {
 }
 
 /// Mount the cgroup filesystem(s) at `dest` (already lexically clean).
-pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions) -> Result<()> {
-    let all = hierarchies(&mountinfo::read_self()?);
+/// With `only_v2` (a `cgroup2` entry), only the host's cgroup2 hierarchy is mounted.
+pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions, only_v2: bool) -> Result<()> {
+    let mut all = hierarchies(&mountinfo::read_self()?);
+    if only_v2 {
+        all.retain(|h| h.host.fstype == "cgroup2");
+    }
     let proc_cgroup =
         std::fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
     let attrs = opts.attrs.set
@@ -95,7 +99,7 @@ pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions) -> Result<(
     if !v1 {
         let h = all
             .first()
-            .ok_or_else(|| anyhow!("the host has no cgroup filesystem mounted"))?;
+            .ok_or_else(|| anyhow!("the host has no cgroup2 filesystem mounted"))?;
         let mnt = hierarchy_mount(ctx, h, &proc_cgroup, attrs)?;
         let target = open_in_root(ctx.root, dest, Create::Dir).context("resolving the target")?;
         move_mount_fd(mnt.as_fd(), target.as_fd()).context("mount cgroup2")?;
@@ -169,7 +173,7 @@ fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) 
                 .map_err(|_| anyhow!("cgroup {path} is not below the host mount of {}", h.name))?;
             let host = h.host.mount_point.join(host_rel);
             let tree = open_tree(
-                at_fdcwd(),
+                crate::sys::mount_api::at_fdcwd(),
                 host.to_str()
                     .ok_or_else(|| anyhow!("non-UTF-8 cgroup path"))?,
                 OPEN_TREE_CLONE,
@@ -191,12 +195,6 @@ fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) 
     }
     open_tree(base.as_fd(), &rel, OPEN_TREE_CLONE)
         .with_context(|| format!("narrowing the mount to the container's cgroup {path}"))
-}
-
-fn at_fdcwd() -> std::os::fd::BorrowedFd<'static> {
-    // SAFETY: AT_FDCWD is a sentinel the kernel accepts wherever a dirfd is expected; it is
-    // never closed.
-    unsafe { std::os::fd::BorrowedFd::borrow_raw(libc::AT_FDCWD) }
 }
 
 #[cfg(test)]

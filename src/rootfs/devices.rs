@@ -147,7 +147,7 @@ fn create_one(root: BorrowedFd<'_>, d: &Device, bind: bool) -> Result<()> {
             .path
             .to_str()
             .ok_or_else(|| anyhow!("device path is not UTF-8"))?;
-        let tree = open_tree(at_fdcwd(), host, OPEN_TREE_CLONE)
+        let tree = open_tree(crate::sys::mount_api::at_fdcwd(), host, OPEN_TREE_CLONE)
             .with_context(|| format!("cloning the host's {host}"))?;
         move_mount_fd(tree.as_fd(), target.as_fd()).context("bind-mounting the host device")?;
         return Ok(());
@@ -202,12 +202,6 @@ pub fn create_dev_links(root: BorrowedFd<'_>, ptmx: bool) -> Result<()> {
         symlinkat("pts/ptmx", dev.as_fd(), "ptmx").context("symlink /dev/ptmx -> pts/ptmx")?;
     }
     Ok(())
-}
-
-fn at_fdcwd() -> BorrowedFd<'static> {
-    // SAFETY: AT_FDCWD is a sentinel the kernel accepts wherever a dirfd is expected; it is
-    // never closed.
-    unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) }
 }
 
 #[cfg(test)]

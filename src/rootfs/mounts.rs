@@ -51,7 +51,7 @@ pub fn mount_entry(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
         if typ.is_empty() { "(no type)" } else { &typ },
         dest.display()
     );
-    mount_entry_inner(ctx, m, &typ).map_err(|e| anyhow!("{label}: {e:#}"))
+    mount_entry_inner(ctx, m, &typ).context(label)
 }
 
 fn mount_entry_inner(ctx: &Ctx<'_>, m: &Mount, typ: &str) -> Result<()> {
@@ -62,8 +62,11 @@ fn mount_entry_inner(ctx: &Ctx<'_>, m: &Mount, typ: &str) -> Result<()> {
     if clean == Path::new("/") {
         bail!("mounting over the container's / is not allowed; use root.path");
     }
-    if typ == "cgroup" && !bind {
-        return cgroup_mount::mount_cgroup(ctx, &clean, &opts);
+    if !proc_target_allowed(&clean, typ, bind, false) {
+        bail!("{PROC_REFUSED}");
+    }
+    if (typ == "cgroup" || typ == "cgroup2") && !bind {
+        return cgroup_mount::mount_cgroup(ctx, &clean, &opts, typ == "cgroup2");
     }
     let (mnt, is_dir) = if bind {
         let source = m
@@ -81,12 +84,17 @@ fn mount_entry_inner(ctx: &Ctx<'_>, m: &Mount, typ: &str) -> Result<()> {
             .map(|s| s.to_string_lossy().into_owned());
         match new_fs(typ, source.as_deref().unwrap_or(typ), &opts) {
             Ok(mnt) => (mnt, true),
-            // In a user namespace that does not own a network namespace, sysfs cannot be
-            // mounted: bind the host's /sys instead, as runc does.
-            Err(e) if typ == "sysfs" && ctx.userns && is_eperm(&e) => {
+            // A user namespace that does not own the network (IPC) namespace may not mount
+            // sysfs (mqueue): bind the host's instead, as runc does.
+            Err(e) if ctx.userns && is_eperm(&e) && (typ == "sysfs" || typ == "mqueue") => {
                 let mut o = opts.clone();
                 o.recursive = true;
-                bind_tree(Path::new("/sys"), &o)?
+                let host = if typ == "sysfs" {
+                    "/sys"
+                } else {
+                    "/dev/mqueue"
+                };
+                bind_tree(Path::new(host), &o)?
             }
             Err(e) => return Err(e),
         }
@@ -94,7 +102,12 @@ fn mount_entry_inner(ctx: &Ctx<'_>, m: &Mount, typ: &str) -> Result<()> {
     let create = if is_dir { Create::Dir } else { Create::File };
     let target = open_in_root(ctx.root, &clean, create)
         .with_context(|| format!("resolving {} inside the rootfs", clean.display()))?;
-    check_proc_target(&clean, typ, bind, target.as_fd())?;
+    let on_proc = fstatfs(target.as_fd())
+        .map(|s| s.filesystem_type() == PROC_SUPER_MAGIC)
+        .unwrap_or(false);
+    if !proc_target_allowed(&clean, typ, bind, on_proc) {
+        bail!("{PROC_REFUSED}");
+    }
     move_mount_fd(mnt.as_fd(), target.as_fd()).context("mount")?;
     propagation::apply(mnt.as_fd(), &opts.propagation).context("setting propagation")?;
     Ok(())
@@ -122,26 +135,22 @@ pub fn lexical_clean(p: &Path) -> PathBuf {
     out
 }
 
-/// Refuse mounts that land on procfs anywhere but /proc itself (with a proc mount) or the
-/// few files tools such as lxcfs cover (CVE-2019-19921 class: a symlink in the image
-/// steering a mount onto /proc/self/attr and the like).
-fn check_proc_target(clean: &Path, typ: &str, bind: bool, target: BorrowedFd<'_>) -> Result<()> {
-    let on_proc = fstatfs(target)
-        .map(|s| s.filesystem_type() == PROC_SUPER_MAGIC)
-        .unwrap_or(false);
-    let under_proc = clean.starts_with("/proc");
-    if !on_proc && !under_proc {
-        return Ok(());
+const PROC_REFUSED: &str =
+    "the target is inside /proc, where only a proc mount at /proc and a few files are allowed";
+
+/// Whether a mount may land at `clean`, given whether its resolved target is on procfs:
+/// only a proc mount (or a bind) at /proc itself and a few files tools such as lxcfs
+/// cover (CVE-2019-19921 class: a symlink in the image steering a mount onto
+/// /proc/self/attr and the like). Checked lexically before anything is created, and
+/// again on the resolved target.
+fn proc_target_allowed(clean: &Path, typ: &str, bind: bool, on_proc: bool) -> bool {
+    if !on_proc && !clean.starts_with("/proc") {
+        return true;
     }
     if clean == Path::new("/proc") && !on_proc && (typ == "proc" || bind) {
-        return Ok(());
+        return true;
     }
-    if PROC_ALLOWED.iter().any(|a| clean == Path::new(a)) {
-        return Ok(());
-    }
-    bail!(
-        "the target is inside /proc, where only a proc mount at /proc and a few files are allowed"
-    )
+    PROC_ALLOWED.iter().any(|a| clean == Path::new(a))
 }
 
 /// A detached copy of the host path `source` (its whole tree with `rbind`), with the
@@ -186,9 +195,11 @@ fn set_attrs(mnt: BorrowedFd<'_>, opts: &MountOptions) -> Result<()> {
 pub fn new_fs(typ: &str, source: &str, opts: &MountOptions) -> Result<OwnedFd> {
     let fs = crate::sys::mount_api::fsopen(typ)
         .with_context(|| format!("filesystem type {typ:?} is not available"))?;
+    // Keep the io::Error as the source (its errno matters to the caller) and add the
+    // kernel's own explanation, when it left one, to the context.
     let explain = |what: String, e: std::io::Error| match fs_error_message(fs.as_fd()) {
-        Some(msg) => anyhow!("{what}: {e} ({msg})"),
-        None => anyhow!("{what}: {e}"),
+        Some(msg) => anyhow::Error::new(e).context(format!("{what} ({msg})")),
+        None => anyhow::Error::new(e).context(what),
     };
     fsconfig_set(fs.as_fd(), "source", Some(source))
         .map_err(|e| explain(format!("source={source}"), e))?;
@@ -214,6 +225,23 @@ pub fn new_fs(typ: &str, source: &str, opts: &MountOptions) -> Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_proc_itself_and_listed_files_may_be_mounted_in_proc() {
+        let p = Path::new;
+        assert!(proc_target_allowed(p("/proc"), "proc", false, false));
+        assert!(!proc_target_allowed(p("/proc"), "tmpfs", false, false));
+        assert!(!proc_target_allowed(p("/proc"), "proc", false, true));
+        assert!(proc_target_allowed(p("/proc/meminfo"), "bind", true, true));
+        assert!(!proc_target_allowed(
+            p("/proc/self/attr"),
+            "tmpfs",
+            false,
+            false
+        ));
+        assert!(!proc_target_allowed(p("/p/attr"), "tmpfs", false, true));
+        assert!(proc_target_allowed(p("/srv/proc"), "tmpfs", false, false));
+    }
 
     #[test]
     fn lexical_clean_clamps_dotdot_at_root() {

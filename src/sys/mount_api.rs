@@ -40,6 +40,13 @@ pub struct MountAttr {
     pub userns_fd: u64,
 }
 
+/// `AT_FDCWD` as a borrowed fd, for calls that take a path relative to the cwd.
+pub fn at_fdcwd() -> BorrowedFd<'static> {
+    // SAFETY: AT_FDCWD is a sentinel the kernel accepts wherever a dirfd is expected; it is
+    // never closed.
+    unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) }
+}
+
 fn cstr(s: &str) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
