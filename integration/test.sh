@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every test hull has, from a fresh Debian bookworm machine, as root: installs what the
+# tests need, checks formatting and lints, then runs unit and integration tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" = 0 ] || { echo "integration/test.sh: run as root (tests create real containers)" >&2; exit 1; }
+
+# Debian packages the tests use: busybox-static (the rootfs), runc (comparisons),
+# findutils/util-linux (host-side checks).
+need=()
+for p in busybox-static runc findutils util-linux; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
