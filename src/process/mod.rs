@@ -7,5 +7,6 @@ pub mod attached;
 pub mod exec_fifo;
 pub mod init;
 pub mod lookup;
+pub mod setup;
 pub mod spawn;
 pub mod sync;
