@@ -524,3 +524,47 @@ fn cgroup_destroy_removes_every_directory_including_sub_cgroups() {
     }
     cg.destroy().unwrap(); // already gone is fine
 }
+
+#[test]
+fn cgroup_stats_report_real_usage_and_limits() {
+    let mut t = TestParent::new();
+    let cg = Cgroup::plan(Some(&t.path("stats")), "stats", false).unwrap();
+    cg.create().unwrap();
+    cg.apply(&res(
+        r#"{"pids": {"limit": 20}, "memory": {"limit": 67108864}}"#,
+    ))
+    .unwrap();
+    let pid = t.spawn(SPIN);
+    cg.add(pid).unwrap();
+    wait_until("the spinner used some CPU", || progresses(pid));
+    let s = cg.stats().unwrap();
+    assert_eq!((s.pids.current, s.pids.limit), (1, 20));
+    assert_eq!(s.memory.usage.limit, 67108864);
+    assert!(s.memory.usage.usage > 0);
+    assert!(s.cpu.usage.total > 0 && !s.cpu.usage.percpu.is_empty());
+    assert!(!s.cpuset.cpus.is_empty());
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["pids"]["limit"], 20);
+}
+
+#[test]
+fn cgroup_sub_places_an_exec_process_in_an_existing_sub_cgroup() {
+    let mut t = TestParent::new();
+    let cg = Cgroup::plan(Some(&t.path("subexec")), "subexec", false).unwrap();
+    cg.create().unwrap();
+    let e = cg.sub(&["inner".to_string()]).unwrap_err().to_string();
+    assert!(e.contains("does not exist"), "{e}");
+    // The sub-cgroup as a user would make it (with cpus/mems on v1 cpuset).
+    let inner = Cgroup::plan(Some(&t.path("subexec/inner")), "x", false).unwrap();
+    inner.create().unwrap();
+    let sub = cg.sub(&["inner".to_string()]).unwrap();
+    assert_eq!(sub, inner);
+    let pid = t.spawn_sleep();
+    sub.add(pid).unwrap();
+    assert_eq!(proc_cgroup(pid, None), Some(t.path("subexec/inner")));
+    assert_eq!(cg.pids().unwrap(), vec![pid], "pids() includes sub-cgroups");
+    cg.kill_all(libc::SIGKILL).unwrap();
+    t.wait_first();
+    cg.destroy().unwrap();
+    assert!(cg.paths().iter().all(|p| !p.exists()));
+}

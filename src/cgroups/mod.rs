@@ -19,6 +19,8 @@ pub mod freezer;
 mod fsio;
 pub mod layout;
 mod path;
+pub mod stats;
+mod sub;
 mod tree;
 mod v1;
 pub mod v2;
