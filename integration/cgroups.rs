@@ -6,6 +6,8 @@
 
 use hull::cgroups::layout::{Layout, Mode};
 use hull::cgroups::{freezer, Cgroup, Dir};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -40,9 +42,14 @@ impl TestParent {
         format!("/{}/{leaf}", self.name)
     }
 
+    /// Run `/bin/sh -c script`. The script must not fork before it has been added to a
+    /// cgroup (the fork would land outside it): use `spawn_tree` for a tree.
     fn spawn(&mut self, script: &str) -> i32 {
-        let child = Command::new("/bin/sh")
-            .args(["-c", script])
+        self.spawn_cmd(Command::new("/bin/sh").args(["-c", script]))
+    }
+
+    fn spawn_cmd(&mut self, cmd: &mut Command) -> i32 {
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -51,6 +58,23 @@ impl TestParent {
         let pid = child.id() as i32;
         self.children.push(child);
         pid
+    }
+
+    /// A `sleep 100` with no shell in between.
+    fn spawn_sleep(&mut self) -> i32 {
+        self.spawn_cmd(Command::new("/bin/sleep").arg("100"))
+    }
+
+    /// Wait (at most 5 s, so a regression fails instead of hanging) for the first child.
+    fn wait_first(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(st) = self.children[0].try_wait().unwrap() {
+                return st;
+            }
+            assert!(Instant::now() < deadline, "the first child did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Our parent directory on each hierarchy (only ever `mount/hull-test-...`).
@@ -90,6 +114,15 @@ impl Drop for TestParent {
             for d in subtree_deepest_first(r) {
                 let _ = std::fs::write(d.join("freezer.state"), "THAWED");
                 let _ = std::fs::write(d.join("cgroup.freeze"), "0");
+            }
+        }
+        // Every process still inside our own test cgroups is one this test put there.
+        for r in &roots {
+            for d in subtree_deepest_first(r) {
+                let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
             }
         }
         for c in &mut self.children {
@@ -169,7 +202,7 @@ fn cgroup_places_a_real_process_on_every_v1_controller_and_the_unified_hierarchy
     let cg = Cgroup::plan(Some(&t.path("place")), "place", false).unwrap();
     assert_eq!(cg.mode, Mode::Hybrid);
     cg.create().unwrap();
-    let pid = t.spawn("sleep 100");
+    let pid = t.spawn_sleep();
     cg.add(pid).unwrap();
     let want = t.path("place");
     for h in &t.layout.v1 {
@@ -279,6 +312,14 @@ fn cgroup_errors_name_the_setting_or_file() {
         .unwrap_err()
         .to_string();
     assert!(e.starts_with("cgroup cpuset.cpus: write 999:"), "{e}");
+    // hugetlb is on neither v1 nor enabled below the unified root on this host.
+    let e = cg
+        .apply(&res(
+            r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}]}"#,
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hugetlb"), "{e}");
 }
 
 #[test]
@@ -325,11 +366,45 @@ fn cgroup_kill_all_sigkill_kills_the_whole_tree() {
     cg.create().unwrap();
     spawn_tree(&mut t, &cg);
     cg.kill_all(libc::SIGKILL).unwrap();
-    let st = t.children[0].wait().unwrap();
+    let st = t.wait_first();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(st.signal(), Some(libc::SIGKILL));
     wait_until("the cgroup is empty", || cg.pids().unwrap().is_empty());
     cg.destroy().unwrap();
+}
+
+#[test]
+fn cgroup_kill_all_sigkill_kills_a_paused_container() {
+    let mut t = TestParent::new();
+    let cg = Cgroup::plan(Some(&t.path("killpaused")), "killpaused", false).unwrap();
+    cg.create().unwrap();
+    spawn_tree(&mut t, &cg);
+    cg.freeze().unwrap();
+    cg.kill_all(libc::SIGKILL).unwrap();
+    let st = t.wait_first();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(st.signal(), Some(libc::SIGKILL));
+    wait_until("the cgroup is empty", || cg.pids().unwrap().is_empty());
+}
+
+#[test]
+fn cgroup_kill_all_sigterm_leaves_a_paused_container_paused() {
+    let mut t = TestParent::new();
+    let cg = Cgroup::plan(Some(&t.path("termpaused")), "termpaused", false).unwrap();
+    cg.create().unwrap();
+    spawn_tree(&mut t, &cg);
+    cg.freeze().unwrap();
+    cg.kill_all(libc::SIGTERM).unwrap();
+    assert!(cg.is_frozen().unwrap());
+    assert_eq!(
+        cg.pids().unwrap().len(),
+        3,
+        "a frozen process acted on SIGTERM"
+    );
+    cg.thaw().unwrap();
+    let st = t.wait_first();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(st.signal(), Some(libc::SIGTERM));
 }
 
 #[test]
@@ -340,7 +415,7 @@ fn cgroup_kill_all_sigterm_freezes_signals_every_pid_and_thaws() {
     spawn_tree(&mut t, &cg);
     cg.kill_all(libc::SIGTERM).unwrap();
     assert!(!cg.is_frozen().unwrap(), "kill_all left the cgroup frozen");
-    let st = t.children[0].wait().unwrap();
+    let st = t.wait_first();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(st.signal(), Some(libc::SIGTERM));
     wait_until("the cgroup is empty", || cg.pids().unwrap().is_empty());
@@ -379,7 +454,7 @@ fn cgroup2_core_files_work_on_the_unified_hierarchy() {
 
     assert!(dir.join("cgroup.kill").exists());
     cg.kill_all(libc::SIGKILL).unwrap();
-    let st = t.children[0].wait().unwrap();
+    let st = t.wait_first();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(st.signal(), Some(libc::SIGKILL));
     cg.destroy().unwrap();
@@ -439,13 +514,57 @@ fn cgroup_destroy_removes_every_directory_including_sub_cgroups() {
     cg.create().unwrap();
     let mem = cg.v1_dir("memory").unwrap().unwrap();
     std::fs::create_dir(mem.join("inner")).unwrap();
-    let pid = t.spawn("sleep 100");
+    let pid = t.spawn_sleep();
     cg.add(pid).unwrap();
     cg.kill_all(libc::SIGKILL).unwrap();
-    t.children[0].wait().unwrap();
+    t.wait_first();
     cg.destroy().unwrap();
     for p in cg.paths() {
         assert!(!p.exists(), "{} survived destroy", p.display());
     }
     cg.destroy().unwrap(); // already gone is fine
+}
+
+#[test]
+fn cgroup_stats_report_real_usage_and_limits() {
+    let mut t = TestParent::new();
+    let cg = Cgroup::plan(Some(&t.path("stats")), "stats", false).unwrap();
+    cg.create().unwrap();
+    cg.apply(&res(
+        r#"{"pids": {"limit": 20}, "memory": {"limit": 67108864}}"#,
+    ))
+    .unwrap();
+    // Processes forked inside the cgroup: their pages and CPU time are charged to it (v1
+    // memory does not move charges of a process that joins later).
+    spawn_tree(&mut t, &cg);
+    let s = cg.stats().unwrap();
+    assert_eq!((s.pids.current, s.pids.limit), (3, 20));
+    assert_eq!(s.memory.usage.limit, 67108864);
+    assert!(s.memory.usage.usage > 0);
+    assert!(s.cpu.usage.total > 0 && !s.cpu.usage.percpu.is_empty());
+    assert!(!s.cpuset.cpus.is_empty());
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["pids"]["limit"], 20);
+}
+
+#[test]
+fn cgroup_sub_places_an_exec_process_in_an_existing_sub_cgroup() {
+    let mut t = TestParent::new();
+    let cg = Cgroup::plan(Some(&t.path("subexec")), "subexec", false).unwrap();
+    cg.create().unwrap();
+    let e = cg.sub(&["inner".to_string()]).unwrap_err().to_string();
+    assert!(e.contains("does not exist"), "{e}");
+    // The sub-cgroup as a user would make it (with cpus/mems on v1 cpuset).
+    let inner = Cgroup::plan(Some(&t.path("subexec/inner")), "x", false).unwrap();
+    inner.create().unwrap();
+    let sub = cg.sub(&["inner".to_string()]).unwrap();
+    assert_eq!(sub, inner);
+    let pid = t.spawn_sleep();
+    sub.add(pid).unwrap();
+    assert_eq!(proc_cgroup(pid, None), Some(t.path("subexec/inner")));
+    assert_eq!(cg.pids().unwrap(), vec![pid], "pids() includes sub-cgroups");
+    cg.kill_all(libc::SIGKILL).unwrap();
+    t.wait_first();
+    cg.destroy().unwrap();
+    assert!(cg.paths().iter().all(|p| !p.exists()));
 }

@@ -120,7 +120,15 @@ pub fn kill_all(cg: &Cgroup, sig: i32) -> Result<()> {
     if signal == Signal::SIGKILL {
         if let Some(d) = cg.v2_dir()? {
             if fsio::has(&d, "cgroup.kill") {
-                return fsio::write(&d, "cgroup.kill", "1");
+                fsio::write(&d, "cgroup.kill", "1")?;
+                // On a hybrid host a paused container sits in the v1 freezer, whose frozen
+                // tasks cannot die until thawed.
+                if let Some(Freezer::V1(f)) = freezer(cg)? {
+                    if f.exists() && fsio::read(&f, "freezer.state")? != "THAWED" {
+                        set_v1(&f, false)?;
+                    }
+                }
+                return Ok(());
             }
         }
     }

@@ -73,7 +73,8 @@ impl Layout {
     }
 
     /// Parse mountinfo text. The first mount of each distinct controller set wins, as the
-    /// kernel gives the same cgroups at every mount of one hierarchy.
+    /// kernel gives the same cgroups at every mount of one hierarchy, except that a mount
+    /// of the hierarchy's root beats an earlier mount of a subtree.
     pub fn parse(mountinfo: &str) -> Result<Layout> {
         let mut layout = Layout::default();
         for (n, line) in mountinfo.lines().enumerate() {
@@ -90,13 +91,17 @@ impl Layout {
             let fstype = fields[sep + 1];
             let (root, mount) = (unescape(fields[3]), PathBuf::from(unescape(fields[4])));
             match fstype {
-                "cgroup2" if layout.v2.is_none() => {
-                    layout.v2 = Some(Hierarchy {
+                "cgroup2" => {
+                    let h = Hierarchy {
                         mount,
                         root,
                         controllers: Vec::new(),
                         v2: true,
-                    });
+                    };
+                    match &layout.v2 {
+                        Some(old) if !better(old, &h) => {}
+                        _ => layout.v2 = Some(h),
+                    }
                 }
                 "cgroup" => {
                     let controllers: Vec<String> = fields[sep + 3]
@@ -104,17 +109,24 @@ impl Layout {
                         .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
                         .map(str::to_string)
                         .collect();
-                    if controllers.is_empty()
-                        || layout.v1.iter().any(|h| h.controllers == controllers)
-                    {
+                    if controllers.is_empty() {
                         continue;
                     }
-                    layout.v1.push(Hierarchy {
+                    let h = Hierarchy {
                         mount,
                         root,
                         controllers,
                         v2: false,
-                    });
+                    };
+                    match layout
+                        .v1
+                        .iter_mut()
+                        .find(|o| o.controllers == h.controllers)
+                    {
+                        Some(old) if better(old, &h) => *old = h,
+                        Some(_) => {}
+                        None => layout.v1.push(h),
+                    }
                 }
                 _ => {}
             }
@@ -199,6 +211,13 @@ fn strip_root(path: &str, root: &str) -> String {
     }
 }
 
+/// Whether `new` should replace `old` as the mount of one hierarchy: the first mount wins,
+/// unless it shows only a subtree (a bind mount or a cgroup namespace's view, e.g. a nested
+/// container's mount propagated back to the host) and `new` shows the whole hierarchy.
+fn better(old: &Hierarchy, new: &Hierarchy) -> bool {
+    old.root != "/" && new.root == "/"
+}
+
 /// Undo mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
 fn unescape(s: &str) -> String {
     let b = s.as_bytes();
@@ -259,6 +278,16 @@ mod tests {
         assert_eq!(Layout::parse(v2).unwrap().mode(), Mode::Unified);
         let v1 = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
         assert_eq!(Layout::parse(v1).unwrap().mode(), Mode::Legacy);
+    }
+
+    #[test]
+    fn a_mount_of_the_whole_hierarchy_beats_an_earlier_subtree_mount() {
+        let mi = "1 1 0:1 /ctr /run/c/rootfs/sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+                  2 1 0:1 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+                  3 1 0:1 /x /elsewhere rw - cgroup cgroup rw,memory\n";
+        let l = Layout::parse(mi).unwrap();
+        assert_eq!(l.v1.len(), 1);
+        assert_eq!(l.v1[0].mount, PathBuf::from("/sys/fs/cgroup/memory"));
     }
 
     #[test]

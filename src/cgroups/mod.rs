@@ -11,7 +11,12 @@
 //! same), and is used for a limit only when its controller is not mounted on v1 but is
 //! enabled for the container's cgroup2 directory (hugetlb, rdma), and for the `unified` map.
 //! Freezing uses the v1 freezer when mounted, else `cgroup.freeze`; `kill_all(SIGKILL)` uses
-//! `cgroup.kill` whenever the cgroup2 directory has one, hybrid hosts included.
+//! `cgroup.kill` whenever the cgroup2 directory has one, hybrid hosts included (then thaws a
+//! v1-frozen cgroup, whose tasks could not die otherwise).
+//!
+//! Callers create, then apply, then add (realtime cpu limits must precede the tasks), and
+//! destroy on any later failure. destroy removes the container's directory and everything
+//! below it, never the parents `create` made (runc leaves those too).
 
 mod convert;
 pub mod devices;
@@ -19,6 +24,8 @@ pub mod freezer;
 mod fsio;
 pub mod layout;
 mod path;
+pub mod stats;
+mod sub;
 mod tree;
 mod v1;
 pub mod v2;
