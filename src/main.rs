@@ -3,7 +3,15 @@
 use clap::Parser;
 
 fn main() {
-    let cli = hull::cli::Cli::parse();
+    let cli = match hull::cli::Cli::try_parse() {
+        Ok(c) => c,
+        // Usage errors exit 1 as in runc; --help exits 0.
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     if cli.version {
         hull::cli::print(&hull::cli::version_text());
         return;

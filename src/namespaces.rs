@@ -39,8 +39,6 @@ pub struct NsPlan {
     pub has_uts: bool,
     /// The container has a private mount namespace (new or joined).
     pub has_mount: bool,
-    /// New mount namespace (rootfs set up) rather than joined.
-    pub new_mount: bool,
     /// Private network / ipc namespaces, for sysctl checks.
     pub has_net: bool,
     pub has_ipc: bool,
@@ -84,10 +82,6 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
                 LinuxNamespaceType::Cgroup => p.unshare_later |= flag(kind),
                 LinuxNamespaceType::User => {
                     p.new_user = true;
-                    p.clone_flags |= flag(kind);
-                }
-                LinuxNamespaceType::Mount => {
-                    p.new_mount = true;
                     p.clone_flags |= flag(kind);
                 }
                 _ => p.clone_flags |= flag(kind),

@@ -16,6 +16,15 @@ pub struct EventsArgs {
     pub id: String,
 }
 
-pub fn run(_g: &Global, _a: EventsArgs) -> anyhow::Result<i32> {
-    Err(super::not_implemented("events"))
+pub fn run(g: &Global, a: EventsArgs) -> anyhow::Result<i32> {
+    if a.stats {
+        let ev = crate::container::stats_event(g, &a.id)?;
+        super::print(&format!("{ev}\n"));
+        return Ok(0);
+    }
+    let interval = crate::container::parse_interval(&a.interval)?;
+    crate::container::events(g, &a.id, interval, &mut |line| {
+        super::print(&format!("{line}\n"))
+    })?;
+    Ok(0)
 }

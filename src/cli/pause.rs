@@ -10,10 +10,11 @@ pub struct PauseArgs {
     pub id: String,
 }
 
-pub fn run(_g: &Global, _a: PauseArgs, pause: bool) -> anyhow::Result<i32> {
-    Err(super::not_implemented(if pause {
-        "pause"
+pub fn run(g: &Global, a: PauseArgs, pause: bool) -> anyhow::Result<i32> {
+    if pause {
+        crate::container::pause(g, &a.id)?;
     } else {
-        "resume"
-    }))
+        crate::container::resume(g, &a.id)?;
+    }
+    Ok(0)
 }

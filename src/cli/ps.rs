@@ -16,6 +16,14 @@ pub struct PsArgs {
     pub ps_args: Vec<String>,
 }
 
-pub fn run(_g: &Global, _a: PsArgs) -> anyhow::Result<i32> {
-    Err(super::not_implemented("ps"))
+pub fn run(g: &Global, a: PsArgs) -> anyhow::Result<i32> {
+    match a.format.as_str() {
+        "json" => {
+            let pids = crate::container::pids(g, &a.id)?;
+            super::print(&format!("{}\n", serde_json::to_string(&pids)?));
+        }
+        "table" => super::print(&crate::container::ps_table(g, &a.id, &a.ps_args)?),
+        other => anyhow::bail!("invalid format option {other:?}: use table or json"),
+    }
+    Ok(0)
 }

@@ -1,6 +1,11 @@
 //! `hull update`: change the resource limits of a running container.
 
+use std::io::Read;
+
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use oci_spec::runtime::LinuxResources;
+use serde_json::{json, Value};
 
 use super::Global;
 
@@ -41,6 +46,110 @@ pub struct UpdateArgs {
     pub id: String,
 }
 
-pub fn run(_g: &Global, _a: UpdateArgs) -> anyhow::Result<i32> {
-    Err(super::not_implemented("update"))
+pub fn run(g: &Global, a: UpdateArgs) -> anyhow::Result<i32> {
+    let res = resources(&a)?;
+    crate::container::update(g, &a.id, &res)?;
+    Ok(0)
+}
+
+/// The LinuxResources to apply: `--resources FILE|-` as the base, flags on top.
+fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
+    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
+        bail!("--l3-cache-schema/--mem-bw-schema: Intel RDT is not supported by hull");
+    }
+    let mut v = match a.resources.as_deref() {
+        None => json!({}),
+        Some(src) => {
+            let text = if src == "-" {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .context("--resources -: reading stdin")?;
+                s
+            } else {
+                std::fs::read_to_string(src).with_context(|| format!("--resources {src}"))?
+            };
+            serde_json::from_str(&text)
+                .with_context(|| format!("--resources {src}: not LinuxResources JSON"))?
+        }
+    };
+    let mut set = |section: &str, key: &str, val: Value| {
+        if !v[section].is_object() {
+            v[section] = json!({});
+        }
+        v[section][key] = val;
+    };
+    if let Some(w) = a.blkio_weight {
+        set("blockIO", "weight", json!(w));
+    }
+    if let Some(x) = a.cpu_period {
+        set("cpu", "period", json!(x));
+    }
+    if let Some(x) = a.cpu_quota {
+        set("cpu", "quota", json!(x));
+    }
+    if let Some(x) = a.cpu_share {
+        set("cpu", "shares", json!(x));
+    }
+    if let Some(x) = a.cpu_rt_period {
+        set("cpu", "realtimePeriod", json!(x));
+    }
+    if let Some(x) = a.cpu_rt_runtime {
+        set("cpu", "realtimeRuntime", json!(x));
+    }
+    if let Some(x) = &a.cpuset_cpus {
+        set("cpu", "cpus", json!(x));
+    }
+    if let Some(x) = &a.cpuset_mems {
+        set("cpu", "mems", json!(x));
+    }
+    for (flag, key, val) in [
+        ("--memory", "limit", &a.memory),
+        ("--memory-reservation", "reservation", &a.memory_reservation),
+        ("--memory-swap", "swap", &a.memory_swap),
+    ] {
+        if let Some(x) = val {
+            set("memory", key, json!(parse_bytes(flag, x)?));
+        }
+    }
+    if let Some(x) = a.pids_limit {
+        set("pids", "limit", json!(x));
+    }
+    serde_json::from_value(v).context("update: the resulting resources are not valid")
+}
+
+/// Byte sizes as runc's update accepts them: plain numbers, -1, or units (k, m, g, t; KiB-based).
+fn parse_bytes(flag: &str, s: &str) -> Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let t = t.trim_end_matches('b').trim_end_matches('i');
+    let (num, mul) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: i64 = num
+        .trim()
+        .parse()
+        .with_context(|| format!("{flag} {s:?}: not a size (e.g. 512m, 1g, 1048576, -1)"))?;
+    n.checked_mul(mul)
+        .with_context(|| format!("{flag} {s:?}: too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_parse_like_runc_update() {
+        assert_eq!(parse_bytes("--memory", "1048576").unwrap(), 1 << 20);
+        assert_eq!(parse_bytes("--memory", "20m").unwrap(), 20 << 20);
+        assert_eq!(parse_bytes("--memory", "1G").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("--memory", "-1").unwrap(), -1);
+        assert!(parse_bytes("--memory", "lots").is_err());
+    }
 }

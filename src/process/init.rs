@@ -90,7 +90,8 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     }
     set_names(ctx.spec)?;
 
-    if ctx.ns.new_mount {
+    // A mount namespace joined by path gets the rootfs set up inside it too, as in runc.
+    if ctx.ns.has_mount {
         // Relative bind-mount sources are relative to the bundle, as in runc.
         nix::unistd::chdir(ctx.bundle)
             .with_context(|| format!("chdir to the bundle {}", ctx.bundle.display()))?;
@@ -104,7 +105,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         Kind::CreateContainer,
         &state("creating"),
     )?;
-    if ctx.ns.new_mount {
+    if ctx.ns.has_mount {
         crate::rootfs::finish(ctx.spec, ctx.rootfs, ctx.no_pivot)?;
     }
 

@@ -109,10 +109,10 @@ pub fn spawn(
 
     let restore = enter_parent_joins(ns)?;
     let forked = fork_into(ns.clone_flags);
-    leave_parent_joins(restore)?;
-    let forked = forked.context("clone3 of the container init")?;
     match forked {
-        Forked::Child => {
+        // The child never returns from here: it becomes the init or _exits. (Only the
+        // parent undoes the namespace joins: the child lives in the joined namespaces.)
+        Ok(Forked::Child) => {
             drop(parent_end);
             let ctx = InitContext {
                 id: o.id,
@@ -129,10 +129,15 @@ pub fn spawn(
             };
             super::init::run(&ctx)
         }
-        Forked::Parent(pid) => {
+        Err(e) => {
+            leave_parent_joins(restore)?;
+            Err(e).context("clone3 of the container init")
+        }
+        Ok(Forked::Parent(pid)) => {
             drop(fifo);
             drop(child_end);
             let child = Child { pid, armed: true };
+            leave_parent_joins(restore)?;
             on_clone(pid)?;
             drive(o, ns, cgroup, &parent_end, pid)?;
             Ok(child)

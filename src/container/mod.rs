@@ -16,6 +16,11 @@ use crate::hooks::{self, Kind};
 use crate::process::{exec_fifo, spawn};
 use crate::state::{Entry, Record, Store};
 
+mod cgroup_ops;
+pub use cgroup_ops::{
+    events, oom_kills, parse_interval, pause, pids, ps_table, resume, stats_event, update,
+};
+
 /// What `create` and `run` need from the command line.
 #[derive(Debug, Clone)]
 pub struct CreateOptions {
@@ -186,7 +191,7 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<i32> {
     let mut rec = Record {
         oci_version: crate::OCI_VERSION.into(),
         id: o.id.clone(),
-        bundle: plan.bundle.clone(),
+        bundle: absolute_clean(&o.bundle)?,
         rootfs: plan.rootfs.clone(),
         created: crate::logging::rfc3339_nanos(SystemTime::now(), true),
         owner: String::new(),
@@ -250,6 +255,30 @@ fn user_env(plan: &crate::spec::Plan, preserve_fds: u32) -> Result<(Vec<String>,
         env.push("LISTEN_PID=1".into());
     }
     Ok((env, extra))
+}
+
+/// `path` made absolute against the cwd and cleaned lexically (`.`, `..`, `//`) without
+/// resolving symlinks: runc reports the bundle exactly as the caller named it.
+fn absolute_clean(path: &Path) -> Result<PathBuf> {
+    use std::path::Component;
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .context("reading the current directory")?
+            .join(path)
+    };
+    let mut out = PathBuf::from("/");
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 /// Write the pid file atomically (temp file + rename), as runc does.

@@ -1,0 +1,189 @@
+//! Operations that act on a running container through its cgroups: pause, resume, ps,
+//! update and events (stats and OOM notifications).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::LinuxResources;
+
+use super::{cgroup_of, status_of, store, Status};
+use crate::cli::Global;
+
+/// `pause`: freeze every process; only a running (or created) container.
+pub fn pause(g: &Global, id: &str) -> Result<()> {
+    crate::id::validate(id)?;
+    let entry = store(g)?.lock(id)?;
+    let rec = entry.load()?.context("container not running")?;
+    match status_of(&rec, entry.dir()) {
+        Status::Running | Status::Created => cgroup_of(&rec)?.freeze(),
+        Status::Paused => bail!("container {id} is already paused"),
+        _ => bail!("container not running"),
+    }
+}
+
+/// `resume`: thaw a paused container.
+pub fn resume(g: &Global, id: &str) -> Result<()> {
+    crate::id::validate(id)?;
+    let entry = store(g)?.lock(id)?;
+    let rec = entry.load()?.context("container not paused")?;
+    match status_of(&rec, entry.dir()) {
+        Status::Paused => cgroup_of(&rec)?.thaw(),
+        _ => bail!("container not paused"),
+    }
+}
+
+/// Host pids of every process in the container's cgroup, sorted.
+pub fn pids(g: &Global, id: &str) -> Result<Vec<i32>> {
+    crate::id::validate(id)?;
+    let st = store(g)?;
+    let rec = st.read(id)?;
+    if status_of(&rec, &st.root().join(id)) == Status::Stopped {
+        return Ok(Vec::new());
+    }
+    let mut pids = cgroup_of(&rec)?.pids()?;
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+/// `ps` table: run ps(1) with `args` (default `-ef`) and keep the header and the rows whose
+/// PID column is one of the container's.
+pub fn ps_table(g: &Global, id: &str, args: &[String]) -> Result<String> {
+    let pids: HashSet<i32> = pids(g, id)?.into_iter().collect();
+    let args: Vec<String> = if args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        args.to_vec()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("running ps(1)")?;
+    if !out.status.success() {
+        bail!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .with_context(|| format!("ps {}: no PID column in its output", args.join(" ")))?;
+    let mut res = format!("{header}\n");
+    for l in lines {
+        let pid = l.split_whitespace().nth(col).and_then(|p| p.parse().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            res.push_str(l);
+            res.push('\n');
+        }
+    }
+    Ok(res)
+}
+
+/// `update`: apply new limits to a container that has not stopped.
+pub fn update(g: &Global, id: &str, res: &LinuxResources) -> Result<()> {
+    crate::id::validate(id)?;
+    let entry = store(g)?.lock(id)?;
+    let rec = entry.load()?.context("container not running")?;
+    if status_of(&rec, entry.dir()) == Status::Stopped {
+        bail!("container not running");
+    }
+    cgroup_of(&rec)?.apply(res)
+}
+
+/// One `events --stats` record, in runc's shape.
+pub fn stats_event(g: &Global, id: &str) -> Result<serde_json::Value> {
+    crate::id::validate(id)?;
+    let st = store(g)?;
+    let rec = st.read(id)?;
+    if status_of(&rec, &st.root().join(id)) == Status::Stopped {
+        bail!("container not running");
+    }
+    let stats = cgroup_of(&rec)?.stats()?;
+    Ok(serde_json::json!({"type": "stats", "id": id, "data": stats}))
+}
+
+/// `events`: a stats record every `interval`, and an `oom` record whenever the
+/// container's OOM kill counter rises; ends when the container stops.
+pub fn events(g: &Global, id: &str, interval: Duration, out: &mut dyn FnMut(&str)) -> Result<()> {
+    let st = store(g)?;
+    let rec = st.read(id)?;
+    let cg = cgroup_of(&rec)?;
+    let mut ooms = oom_kills(&cg);
+    loop {
+        if status_of(&rec, &st.root().join(id)) == Status::Stopped {
+            return Ok(());
+        }
+        let now = oom_kills(&cg);
+        if now > ooms {
+            out(&serde_json::json!({"type": "oom", "id": id}).to_string());
+        }
+        ooms = now;
+        if let Ok(s) = cg.stats() {
+            out(&serde_json::json!({"type": "stats", "id": id, "data": s}).to_string());
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+/// The OOM kill counter of the container's memory cgroup (v1 memory.oom_control or v2
+/// memory.events), 0 if unavailable.
+pub fn oom_kills(cg: &crate::cgroups::Cgroup) -> u64 {
+    let read_key = |path: std::path::PathBuf, key: &str| -> Option<u64> {
+        let s = std::fs::read_to_string(path).ok()?;
+        s.lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+    };
+    if let Ok(Some(d)) = cg.v1_dir("memory") {
+        if let Some(n) = read_key(d.join("memory.oom_control"), "oom_kill ") {
+            return n;
+        }
+    }
+    if let Ok(Some(d)) = cg.v2_dir() {
+        if let Some(n) = read_key(d.join("memory.events"), "oom_kill ") {
+            return n;
+        }
+    }
+    0
+}
+
+/// Parse runc's `--interval` (`5s`, `500ms`, `1m`).
+pub fn parse_interval(s: &str) -> Result<Duration> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("--interval {s:?}: not a duration"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => bail!("--interval {s:?}: unknown unit {unit:?} (use ms, s, m or h)"),
+    };
+    if secs <= 0.0 {
+        bail!("--interval {s:?}: must be positive");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_interval;
+    use std::time::Duration;
+
+    #[test]
+    fn intervals_parse_like_go_durations() {
+        assert_eq!(parse_interval("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_interval("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_interval("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("5x").is_err());
+    }
+}
