@@ -2,7 +2,6 @@
 //! status transitions, runc's error wording, and that delete leaves nothing behind.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use crate::common::*;
 
@@ -177,8 +176,6 @@ fn create_then_delete_force_leaves_no_process_cgroup_mount_or_file() {
     let h = Hull::new();
     let before = host_mounts();
     let b = h.bundle(&["sleep", "30"]);
-    let cg = b.path().to_path_buf();
-    let _ = cg;
     let id = unique_id("force");
     assert_eq!(h.create(&b, &id, &[]).0, Some(0));
     let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
@@ -316,6 +313,4 @@ fn start_reports_a_missing_executable_at_create() {
     assert_eq!(code, Some(1));
     assert!(err.contains("/no/such/binary"), "{err}");
     assert!(h.dirs().is_empty(), "{:?}", h.dirs());
-    let deadline = Instant::now() + Duration::from_secs(1);
-    let _ = deadline;
 }

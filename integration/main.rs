@@ -4,6 +4,7 @@
 
 mod common;
 
+mod cgroup_ops;
 mod cgroups;
 mod cli_surface;
 mod lifecycle;
