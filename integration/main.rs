@@ -6,6 +6,8 @@ mod common;
 
 mod cgroups;
 mod cli_surface;
+mod container_setup;
+mod cve;
 mod lifecycle;
 mod rootfs_setup;
 mod spec_cmd;
