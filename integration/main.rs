@@ -7,6 +7,8 @@ mod common;
 mod cgroup_ops;
 mod cgroups;
 mod cli_surface;
+mod container_setup;
+mod cve;
 mod lifecycle;
 mod rootfs_setup;
 mod spec_cmd;

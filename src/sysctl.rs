@@ -1,6 +1,7 @@
 //! `linux.sysctl`: only keys that belong to one of the container's own namespaces may be
 //! set (checked in the parent before anything is created), written by the init through
-//! its own procfs after pivot_root.
+//! its own procfs after pivot_root and before read-only paths (`/proc/sys` in runc's
+//! default config) are applied: `rootfs::finish` calls `apply` at that point.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -45,10 +46,15 @@ pub fn validate(sysctl: &HashMap<String, String>, ns: &NsPlan) -> Result<()> {
     Ok(())
 }
 
-/// Write each value under /proc/sys (the container's procfs, after pivot_root).
+/// Write each value under /proc/sys (the container's procfs, after pivot_root). A key that
+/// already holds its value (compared word by word, as the kernel may reformat it) is not
+/// written again, so a second call after /proc/sys became read-only succeeds.
 pub fn apply(sysctl: &HashMap<String, String>) -> Result<()> {
     for (key, value) in sysctl {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        if std::fs::read_to_string(&path).is_ok_and(|cur| same_value(&cur, value)) {
+            continue;
+        }
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .open(&path)
@@ -58,6 +64,11 @@ pub fn apply(sysctl: &HashMap<String, String>) -> Result<()> {
             .with_context(|| format!("linux.sysctl {key:?}: write {value:?} to {path}"))?;
     }
     Ok(())
+}
+
+/// Equal up to whitespace: `kernel.sem` reads back tab-separated.
+fn same_value(current: &str, wanted: &str) -> bool {
+    current.split_whitespace().eq(wanted.split_whitespace())
 }
 
 /// Refuse to write through a file that is not on procfs (a bind mount or symlink trick).
@@ -80,6 +91,14 @@ mod tests {
             has_uts: uts,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn values_compare_word_by_word() {
+        assert!(same_value("250\t32000\t32\t128\n", "250 32000 32 128"));
+        assert!(same_value("1\n", "1"));
+        assert!(!same_value("0\n", "1"));
+        assert!(!same_value("1 2\n", "1"));
     }
 
     #[test]

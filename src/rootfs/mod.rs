@@ -76,8 +76,10 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
-/// pivot_root into `rootfs` (or MS_MOVE + chroot with `no_pivot`), then masked paths,
-/// read-only paths and a read-only root. Afterwards the cwd is the new `/`.
+/// pivot_root into `rootfs` (or MS_MOVE + chroot with `no_pivot`), then `linux.sysctl`
+/// (through the container's procfs, before /proc/sys can become a read-only path, as runc
+/// orders it), masked paths, read-only paths and a read-only root. Afterwards the cwd is
+/// the new `/`.
 pub fn finish(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
         pivot::move_into(rootfs)?;
@@ -87,8 +89,11 @@ pub fn finish(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<()> {
     if let Some(p) = rootfs_propagation(spec) {
         propagation::set_root(propagation::root_flags(Some(p))?)?;
     }
-    let root = masked::open_root()?;
     let linux = spec.linux().as_ref();
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        crate::sysctl::apply(sysctl)?;
+    }
+    let root = masked::open_root()?;
     let ro = linux
         .and_then(|l| l.readonly_paths().clone())
         .unwrap_or_default();
