@@ -363,7 +363,6 @@ fn the_process_gets_exactly_its_user_groups_limits_env_and_capabilities() {
 /// runc creates a missing cwd while preparing the rootfs, before the root becomes
 /// read-only; hull creates it after, which fails with EROFS (src/process/init.rs).
 #[test]
-#[ignore = "bug in src/process/init.rs: cwd is created after the root is made read-only"]
 fn the_missing_cwd_is_created_even_with_a_read_only_root() {
     let h = Hull::new();
     let b = h.bundle(&["pwd"]);

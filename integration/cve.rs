@@ -17,7 +17,6 @@ use crate::common::*;
 /// namespace). `a_process_in_the_init_pid_namespace_cannot_open_its_exe` covers the same
 /// defence meanwhile.
 #[test]
-#[ignore = "blocked by the pid-namespace-by-path bug in src/process/spawn.rs"]
 fn a_created_containers_init_does_not_expose_the_hull_binary() {
     let h = Hull::new();
     let bin_before = std::fs::read(hull_bin()).unwrap();

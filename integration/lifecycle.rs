@@ -314,3 +314,41 @@ fn start_reports_a_missing_executable_at_create() {
     assert!(err.contains("/no/such/binary"), "{err}");
     assert!(h.dirs().is_empty(), "{:?}", h.dirs());
 }
+
+#[test]
+fn a_hook_writing_a_lot_does_not_block_create() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    b.edit(|c| {
+        c["hooks"]["prestart"] = serde_json::json!([{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", "head -c 300000 /dev/zero; head -c 300000 /dev/zero >&2"],
+            "timeout": 20
+        }])
+    });
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("hookio")]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn listen_fds_meant_for_another_process_are_ignored() {
+    let h = Hull::new();
+    let b = h.bundle(&[
+        "sh",
+        "-c",
+        "echo fds=${LISTEN_FDS:-none}; ls /proc/self/fd | wc -l",
+    ]);
+    let o = h
+        .cmd(&["run", "--bundle", b.path_str(), &unique_id("listen")])
+        .env("LISTEN_FDS", "1")
+        .env("LISTEN_PID", "1")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("fds=none\n"), "{out}");
+}

@@ -86,9 +86,12 @@ pub fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
             cmd.env(k, v);
         }
     }
+    // stderr goes to an unlinked temp file, not a pipe: a hook that writes a lot must not
+    // block on a pipe nobody drains. stdout is discarded, as nothing reads it.
+    let mut errfile = tempfile_anon().context("temp file for the hook's stderr")?;
     cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdout(Stdio::null())
+        .stderr(errfile.try_clone().context("hook stderr")?);
     let mut child = cmd.spawn().context("cannot run hook")?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine: ignore EPIPE.
@@ -99,9 +102,9 @@ pub fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
         .map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
     let status = wait_with_deadline(&mut child, deadline)?;
     let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
+    use std::io::Seek;
+    let _ = errfile.seek(std::io::SeekFrom::Start(0));
+    let _ = (&mut errfile).take(64 * 1024).read_to_string(&mut err);
     let Some(status) = status else {
         bail!(
             "timed out after {} s and was killed",
@@ -117,6 +120,23 @@ pub fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// An anonymous file (O_TMPFILE in /tmp, else a memfd) for capturing a hook's stderr.
+fn tempfile_anon() -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+        .open("/tmp")
+        .or_else(|_| {
+            let fd = nix::sys::memfd::memfd_create(
+                c"hull-hook-stderr",
+                nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+            )?;
+            Ok(std::fs::File::from(fd))
+        })
 }
 
 /// Wait for `child`; `None` if the deadline passed (the child is then killed and reaped).

@@ -245,10 +245,10 @@ fn user_env(plan: &crate::spec::Plan, preserve_fds: u32) -> Result<(Vec<String>,
     let process = plan.spec.process().as_ref().context("process: required")?;
     let mut env = process.env().clone().unwrap_or_default();
     let mut extra = preserve_fds;
-    if let Ok(n) = std::env::var("LISTEN_FDS") {
-        let n: u32 = n
-            .parse()
-            .with_context(|| format!("environment LISTEN_FDS={n:?}: not a number"))?;
+    // Socket activation (sd_listen_fds): honoured only when the fds are meant for this
+    // process (LISTEN_PID is hull's pid) and there is at least one, as in runc; an
+    // inherited environment must not leak fds into the container.
+    if let Some(n) = listen_fds() {
         extra += n;
         env.retain(|kv| !kv.starts_with("LISTEN_FDS=") && !kv.starts_with("LISTEN_PID="));
         env.push(format!("LISTEN_FDS={n}"));
@@ -279,6 +279,13 @@ fn absolute_clean(path: &Path) -> Result<PathBuf> {
         }
     }
     Ok(out)
+}
+
+/// The number of socket-activation fds passed to hull, if they are for hull.
+fn listen_fds() -> Option<u32> {
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let n: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    (pid == std::process::id() && n > 0).then_some(n)
 }
 
 /// Write the pid file atomically (temp file + rename), as runc does.

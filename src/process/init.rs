@@ -105,19 +105,23 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         Kind::CreateContainer,
         &state("creating"),
     )?;
-    if ctx.ns.has_mount {
-        crate::rootfs::finish(ctx.spec, ctx.rootfs, ctx.no_pivot)?;
-    }
-
-    let linux = ctx.spec.linux().as_ref();
-    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
-        crate::sysctl::apply(sysctl)?;
-    }
     let process = ctx
         .spec
         .process()
         .as_ref()
         .context("process: required to create a container")?;
+    let cwd = PathBuf::from(process.cwd());
+    if ctx.ns.has_mount && !cwd.as_os_str().is_empty() {
+        // Create a missing cwd now, resolved inside the rootfs, while the root may still be
+        // written (runc does the same before making it read-only).
+        create_cwd(ctx.rootfs, &cwd)?;
+    }
+    if ctx.ns.has_mount {
+        crate::rootfs::finish(ctx.spec, ctx.rootfs, ctx.no_pivot)?;
+    }
+
+    // linux.sysctl was written by rootfs::finish, before /proc/sys became read-only.
+    let linux = ctx.spec.linux().as_ref();
     if let Some(adj) = process.oom_score_adj() {
         write_oom_score_adj(adj)?;
     }
@@ -128,11 +132,6 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         rlimits::apply(r)?;
     }
     nix::unistd::setsid().context("setsid")?;
-    let cwd = PathBuf::from(process.cwd());
-    if !cwd.as_os_str().is_empty() && !cwd.exists() {
-        std::fs::create_dir_all(&cwd)
-            .with_context(|| format!("process.cwd {}: create", cwd.display()))?;
-    }
     finalize_identity(process, ctx.ns)?;
     if !cwd.as_os_str().is_empty() {
         nix::unistd::chdir(&cwd).with_context(|| format!("process.cwd {}", cwd.display()))?;
@@ -185,6 +184,17 @@ fn hook_state(ctx: &InitContext, pid: i32, status: &str) -> String {
         "annotations": ctx.spec.annotations().clone().unwrap_or_default(),
     })
     .to_string()
+}
+
+/// mkdir -p `cwd` inside `rootfs`, never following a symlink out of it.
+fn create_cwd(rootfs: &std::path::Path, cwd: &std::path::Path) -> Result<()> {
+    use crate::rootfs::safe_path::{open_in_root, Create};
+    let root =
+        std::fs::File::open(rootfs).with_context(|| format!("open rootfs {}", rootfs.display()))?;
+    let root: std::os::fd::OwnedFd = root.into();
+    open_in_root(std::os::fd::AsFd::as_fd(&root), cwd, Create::Dir)
+        .with_context(|| format!("process.cwd {}: create inside the rootfs", cwd.display()))?;
+    Ok(())
 }
 
 fn become_root_in_userns() -> Result<()> {
