@@ -8,6 +8,7 @@ mod cgroups;
 mod cli_surface;
 mod lifecycle;
 mod rootfs_setup;
+mod shim;
 mod spec_cmd;
 mod spec_fixtures;
 mod state_store;
