@@ -291,3 +291,27 @@ fn hull_attach_detaches_on_ctrl_p_ctrl_q_and_the_container_keeps_running() {
     s.h.ok(&["kill", &s.id, "KILL"]);
     assert_eq!(s.wait().0, Some(137));
 }
+
+#[test]
+fn a_failing_create_is_reported_by_the_shim_with_hulls_message() {
+    let h = Hull::new();
+    let b = h.bundle(&["/bin/no-such-program"]);
+    let id = unique_id("shimbad");
+    let o = Command::new(shim_bin())
+        .arg("--hull")
+        .arg(hull_bin())
+        .arg("--root")
+        .arg(h.root.path())
+        .args(["--bundle", b.path_str(), "--id", &id])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!("hull-shim: hull create {id} failed"))
+            && err.contains("/bin/no-such-program"),
+        "{err}"
+    );
+    assert!(h.dirs().is_empty(), "a failed create left {:?}", h.dirs());
+}

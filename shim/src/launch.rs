@@ -4,7 +4,7 @@
 //! then holds a pidfd for it.
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -130,7 +130,6 @@ fn set_nonblocking(fd: &OwnedFd) {
             FcntlArg::F_SETFL(OFlag::from_bits_truncate(fl) | OFlag::O_NONBLOCK),
         );
     }
-    let _ = fd.as_raw_fd();
 }
 
 /// (parent pid, start time) from /proc/PID/stat; fields are counted after the last ')'

@@ -112,14 +112,19 @@ fn adopt(a: &Args, sigfd: SignalFd, stdio: launch::Stdio3) -> Result<Box<Monitor
         pend: (0, 0),
         stdin_armed: false,
     });
-    let inn = EpollFlags::EPOLLIN;
-    let reg = |fd: std::os::fd::BorrowedFd, t| m.epoll.add(fd, EpollEvent::new(inn, t));
-    reg(m.sigfd.as_fd(), T_SIGNAL)
-        .and_then(|_| reg(m.init.pidfd.as_fd(), T_INIT))
-        .and_then(|_| reg(m.streams[0].as_ref().map(|f| f.as_fd()).unwrap(), T_STDOUT))
-        .and_then(|_| reg(m.streams[1].as_ref().map(|f| f.as_fd()).unwrap(), T_STDERR))
-        .and_then(|_| reg(m.attach.listener.as_fd(), T_LISTEN))
-        .map_err(|e| format!("epoll_ctl: {e}"))?;
+    let mut fds = vec![
+        (m.sigfd.as_fd(), T_SIGNAL),
+        (m.init.pidfd.as_fd(), T_INIT),
+        (m.attach.listener.as_fd(), T_LISTEN),
+    ];
+    for (fd, t) in m.streams.iter().zip([T_STDOUT, T_STDERR]) {
+        fds.extend(fd.as_ref().map(|f| (f.as_fd(), t)));
+    }
+    for (fd, t) in fds {
+        m.epoll
+            .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, t))
+            .map_err(|e| format!("epoll_ctl: {e}"))?;
+    }
     Ok(m)
 }
 
@@ -305,9 +310,9 @@ impl Monitor {
     }
 
     /// The init exited: take its status without reaping it yet, drain its output, write
-    /// exit.json, then reap it and every other zombie, and exit. exit.json is written
-    /// before the reap so that a caller who sees the init gone from `waitid` of its own
-    /// finds the file as early as possible.
+    /// exit.json, then reap it and every other zombie, and exit. The init stays a zombie
+    /// until its record is written, so its pid cannot be reused by another process before
+    /// exit.json exists.
     fn finish(&mut self) -> ! {
         let peek = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
         let status = waitid(Id::PIDFd(self.init.pidfd.as_fd()), peek);
