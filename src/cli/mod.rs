@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::logging::Format;
 
+mod attach;
 mod create;
 mod delete;
 mod events;
@@ -22,6 +23,7 @@ mod spec;
 mod start;
 mod state;
 mod update;
+mod wait;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -98,6 +100,10 @@ pub enum Command {
     Spec(spec::SpecArgs),
     /// Show the enabled features (runtime-spec features.md JSON)
     Features,
+    /// Attach to a container run by hull-shim (detach with ctrl-p ctrl-q)
+    Attach(attach::AttachArgs),
+    /// Wait for a container run by hull-shim to exit; print and return its exit code
+    Wait(wait::WaitArgs),
 }
 
 /// The first line is parsed by callers (podman) as `NAME version X.Y.Z`.
@@ -127,6 +133,8 @@ pub fn dispatch(g: &Global, cmd: Command) -> anyhow::Result<i32> {
         Command::Events(a) => events::run(g, a),
         Command::Spec(a) => spec::run(g, a),
         Command::Features => features::run(g),
+        Command::Attach(a) => attach::run(g, a),
+        Command::Wait(a) => wait::run(g, a),
     }
 }
 

@@ -1,0 +1,156 @@
+//! `hull wait ID`: block until the container's hull-shim has recorded how the init ended
+//! (ROOT/ID/shim/exit.json), print the exit code and exit with it (128+N for signal N).
+//! Waiting is an inotify watch on the shim's directory plus a pidfd on the shim, so a shim
+//! that dies without writing the record is an error instead of a hang.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use super::Global;
+
+#[derive(Args, Debug, Clone)]
+pub struct WaitArgs {
+    /// Container id
+    pub id: String,
+}
+
+pub fn run(g: &Global, a: WaitArgs) -> Result<i32> {
+    let code = wait_exit(&g.root, &a.id)?;
+    super::print(&format!("{code}\n"));
+    Ok(code)
+}
+
+/// ROOT/ID/shim, after checking the container exists and runs under a shim.
+pub(super) fn shim_dir(root: &Path, id: &str) -> Result<PathBuf> {
+    crate::id::validate(id)?;
+    let dir = root.join(id).join("shim");
+    if !root.join(id).is_dir() {
+        bail!("container {id:?} does not exist");
+    }
+    if !dir.is_dir() {
+        bail!(
+            "container {id:?} was not started by hull-shim (no {})",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// Block until exit.json exists; returns its exit code.
+pub(super) fn wait_exit(root: &Path, id: &str) -> Result<i32> {
+    let dir = shim_dir(root, id)?;
+    let watch = Inotify::watch(&dir)?;
+    let shim = shim_pidfd(&dir);
+    loop {
+        if let Some(code) = read_exit(&dir)? {
+            return Ok(code);
+        }
+        if !dir.is_dir() {
+            bail!("container {id:?} was deleted before its exit was recorded");
+        }
+        let shim_gone = match &shim {
+            Some(fd) => poll_readable(fd.as_raw_fd(), 0),
+            None => true,
+        };
+        if shim_gone {
+            // One last look: the shim writes the record before it exits.
+            if let Some(code) = read_exit(&dir)? {
+                return Ok(code);
+            }
+            bail!(
+                "the hull-shim of container {id:?} is gone without recording an exit status \
+                 (was it killed?); `hull state {id}` shows whether the container still runs"
+            );
+        }
+        let fds = [
+            watch.0.as_raw_fd(),
+            shim.as_ref().map_or(-1, |f| f.as_raw_fd()),
+        ];
+        poll_any(&fds, 1000);
+        watch.drain();
+    }
+}
+
+/// The exit code in `dir/exit.json`, if the shim has written it.
+fn read_exit(dir: &Path) -> Result<Option<i32>> {
+    let path = dir.join("exit.json");
+    let raw = match std::fs::read(&path) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let v: serde_json::Value =
+        serde_json::from_slice(&raw).with_context(|| format!("parsing {}", path.display()))?;
+    let code = v["exit_code"]
+        .as_i64()
+        .with_context(|| format!("{}: no exit_code", path.display()))?;
+    Ok(Some(code as i32))
+}
+
+/// A pidfd on the shim named in shim.pid, if that pid still is a hull-shim.
+fn shim_pidfd(dir: &Path) -> Option<OwnedFd> {
+    let pid: i32 = std::fs::read_to_string(dir.join("shim.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let fd = crate::sys::pidfd::open(pid).ok()?;
+    // Checked after opening the pidfd, so the pid cannot be reused in between unnoticed.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    (comm.trim() == "hull-shim").then_some(fd)
+}
+
+/// An inotify instance watching a directory for files renamed or created in it.
+struct Inotify(OwnedFd);
+
+impl Inotify {
+    fn watch(dir: &Path) -> Result<Inotify> {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+            .context("shim directory path holds a NUL byte")?;
+        // SAFETY: plain syscall; the result is a new descriptor we own.
+        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error()).context("inotify_init1");
+        }
+        // SAFETY: fd was just returned by inotify_init1 and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mask = libc::IN_MOVED_TO | libc::IN_CREATE | libc::IN_DELETE_SELF;
+        // SAFETY: fd is a live inotify descriptor and c a NUL-terminated path.
+        if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), mask) } < 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("watching {}", dir.display()));
+        }
+        Ok(Inotify(fd))
+    }
+
+    /// Discard queued events (the caller re-checks the directory itself).
+    fn drain(&self) {
+        let mut buf = [0u8; 4096];
+        // SAFETY: reads into a buffer we own, of the length given; non-blocking fd.
+        while unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+    }
+}
+
+fn poll_readable(fd: i32, timeout_ms: i32) -> bool {
+    poll_any(&[fd], timeout_ms)
+}
+
+/// Wait until one of `fds` (negative entries are ignored) is readable or the timeout passes.
+fn poll_any(fds: &[i32], timeout_ms: i32) -> bool {
+    let mut p = [libc::pollfd {
+        fd: -1,
+        events: libc::POLLIN,
+        revents: 0,
+    }; 2];
+    let n = fds.len().min(2);
+    for (slot, fd) in p.iter_mut().zip(fds) {
+        slot.fd = *fd;
+    }
+    // SAFETY: poll on `n` pollfds we own.
+    let r = unsafe { libc::poll(p.as_mut_ptr(), n as libc::nfds_t, timeout_ms) };
+    r > 0
+}
