@@ -15,3 +15,4 @@ mod shim;
 mod spec_cmd;
 mod spec_fixtures;
 mod state_store;
+mod terminal;

@@ -152,14 +152,42 @@ impl Drop for Undo {
     }
 }
 
-/// `create`: returns the init's pid; the container is `created` when this returns.
-pub fn create(g: &Global, o: &CreateOptions) -> Result<i32> {
+/// A container that `create` left blocked until `start`.
+pub struct Created {
+    pub pid: i32,
+    /// The pty master when `run` relays the terminal itself.
+    pub console: Option<std::os::fd::OwnedFd>,
+}
+
+/// Where a terminal's master goes, with runc's rules about sockets and detaching.
+fn console_mode(plan: &crate::spec::Plan, o: &CreateOptions) -> Result<spawn::Console> {
+    let terminal = plan
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    Ok(match (terminal, &o.console_socket, o.detach) {
+        (true, Some(p), _) => spawn::Console::Socket(p.clone()),
+        (true, None, false) => spawn::Console::Relay,
+        (true, None, true) => bail!(
+            "process.terminal is true: cannot allocate a tty when hull detaches without \
+             --console-socket (set process.terminal to false or pass --console-socket)"
+        ),
+        (false, Some(p), _) => bail!(
+            "--console-socket {}: process.terminal is false, so there is no terminal to send",
+            p.display()
+        ),
+        (false, None, _) => spawn::Console::None,
+    })
+}
+
+/// `create`: the container is `created` when this returns.
+pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
     crate::id::validate(&o.id)?;
     let plan = crate::spec::load(&o.bundle)?;
     let ns = spawn::check(&plan)?;
-    if o.console_socket.is_some() {
-        bail!("--console-socket: terminals are not supported by this version of hull yet");
-    }
+    let console = console_mode(&plan, o)?;
     let linux = plan.spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
     let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
@@ -181,6 +209,7 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<i32> {
     let (env, extra_fds) = user_env(&plan, o.preserve_fds)?;
     let opts = spawn::SpawnOptions {
         id: &o.id,
+        console,
         plan: &plan,
         fifo: &fifo,
         extra_fds,
@@ -220,7 +249,8 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<i32> {
     }
     undo.entry = None;
     undo.cgroup = None;
-    Ok(child.release())
+    let (pid, console) = child.release();
+    Ok(Created { pid, console })
 }
 
 /// `linux.resources` with the full device rule list runc writes: the spec's rules, runc's
@@ -520,8 +550,8 @@ pub fn run(g: &Global, o: &CreateOptions, keep: bool, no_subreaper: bool) -> Res
         return Ok(0);
     }
     let forward = crate::process::attached::Forwarder::install(!no_subreaper)?;
-    let pid = create(g, o)?;
-    let result = start(g, &o.id).and_then(|_| forward.wait_for(pid));
+    let c = create(g, o)?;
+    let result = start(g, &o.id).and_then(|_| forward.wait_for(c.pid, c.console));
     if !keep {
         let st = store(g)?;
         if let Ok(entry) = st.lock(&o.id) {

@@ -132,6 +132,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         rlimits::apply(r)?;
     }
     nix::unistd::setsid().context("setsid")?;
+    if process.terminal() == Some(true) {
+        setup_console(ctx, process)?;
+    }
     finalize_identity(process, ctx.ns)?;
     if !cwd.as_os_str().is_empty() {
         nix::unistd::chdir(&cwd).with_context(|| format!("process.cwd {}", cwd.display()))?;
@@ -184,6 +187,37 @@ fn hook_state(ctx: &InitContext, pid: i32, status: &str) -> String {
         "annotations": ctx.spec.annotations().clone().unwrap_or_default(),
     })
     .to_string()
+}
+
+/// Allocate the container's terminal in its own devpts, hand the master to the parent, and
+/// make the peer the controlling terminal and stdio of the user process.
+fn setup_console(ctx: &InitContext, process: &oci_spec::runtime::Process) -> Result<()> {
+    use std::os::fd::AsFd;
+    let (master, peer) = crate::sys::pty::open_pair()
+        .context("process.terminal: open /dev/ptmx in the container (is devpts mounted?)")?;
+    if let Some(size) = process.console_size() {
+        crate::sys::pty::set_size(
+            master.as_raw_fd(),
+            size.height() as u16,
+            size.width() as u16,
+        )
+        .context("process.consoleSize")?;
+    }
+    nix::unistd::fchown(
+        &peer,
+        Some(nix::unistd::Uid::from_raw(process.user().uid())),
+        None,
+    )
+    .context("process.terminal: chown the pty to process.user.uid")?;
+    ctx.sync.send_fd(&Msg::Console, master.as_raw_fd())?;
+    drop(master);
+    crate::sys::pty::set_controlling(peer.as_fd())
+        .context("process.terminal: make the pty the controlling terminal")?;
+    for target in 0..=2 {
+        crate::sys::fds::dup_onto(peer.as_raw_fd(), target)
+            .context("process.terminal: dup the pty onto stdio")?;
+    }
+    Ok(())
 }
 
 /// mkdir -p `cwd` inside `rootfs`, never following a symlink out of it.

@@ -18,6 +18,8 @@ use crate::sys::clone::{fork_into, Forked};
 /// What the caller asks of the init.
 pub struct SpawnOptions<'a> {
     pub id: &'a str,
+    /// Where the pty master goes when process.terminal is true.
+    pub console: Console,
     pub plan: &'a Plan,
     pub fifo: &'a OwnedFd,
     pub extra_fds: u32,
@@ -26,17 +28,30 @@ pub struct SpawnOptions<'a> {
     pub no_new_keyring: bool,
 }
 
+/// What to do with the container's pty master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Console {
+    /// No terminal.
+    None,
+    /// Send it to the AF_UNIX socket at this path (runc's console-socket protocol).
+    Socket(std::path::PathBuf),
+    /// Keep it: `run` relays it to its own stdio.
+    Relay,
+}
+
 /// A cloned init that has not finished setup yet. Killing it on drop unless `release`d
 /// keeps a failed create from leaving a process behind.
 pub struct Child {
     pub pid: i32,
+    /// The pty master, with `Console::Relay`.
+    pub console: Option<OwnedFd>,
     armed: bool,
 }
 
 impl Child {
-    pub fn release(mut self) -> i32 {
+    pub fn release(mut self) -> (i32, Option<OwnedFd>) {
         self.armed = false;
-        self.pid
+        (self.pid, self.console.take())
     }
 }
 
@@ -86,9 +101,6 @@ pub fn check(plan: &Plan) -> Result<NsPlan> {
     if let Some(c) = process.capabilities() {
         crate::security::capabilities::check_available(c)?;
     }
-    if process.terminal() == Some(true) {
-        bail!("process.terminal: terminals are not supported by this version of hull yet");
-    }
     Ok(ns)
 }
 
@@ -136,22 +148,27 @@ pub fn spawn(
         Ok(Forked::Parent(pid)) => {
             drop(fifo);
             drop(child_end);
-            let child = Child { pid, armed: true };
+            let mut child = Child {
+                pid,
+                console: None,
+                armed: true,
+            };
             leave_parent_joins(restore)?;
             on_clone(pid)?;
-            drive(o, ns, cgroup, &parent_end, pid)?;
+            child.console = drive(o, ns, cgroup, &parent_end, pid)?;
             Ok(child)
         }
     }
 }
 
+/// Answer the init until it reports `Created`; returns the pty master with Console::Relay.
 fn drive(
     o: &SpawnOptions,
     ns: &NsPlan,
     cgroup: &Cgroup,
     ch: &sync::Channel,
     pid: i32,
-) -> Result<()> {
+) -> Result<Option<OwnedFd>> {
     if ns.new_user {
         write_id_maps(o.plan, pid)?;
     }
@@ -160,23 +177,38 @@ fn drive(
         .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
     ch.send(&Msg::Go { host_pid: pid })?;
     let state = hook_state(o, pid);
+    let mut console = None;
     loop {
-        match ch.recv()? {
-            Some(Msg::MountsReady) => {
+        match ch.recv_with_fd()? {
+            Some((Msg::MountsReady, _)) => {
                 let hooks = o.plan.spec.hooks().as_ref();
                 hooks::run_all(hooks, Kind::Prestart, &state)?;
                 hooks::run_all(hooks, Kind::CreateRuntime, &state)?;
                 ch.send(&Msg::Continue)?;
             }
-            Some(Msg::Created) => return Ok(()),
-            Some(Msg::Error(e)) => bail!("{e}"),
-            Some(m) => bail!("sync channel: unexpected {m:?} from the container init"),
+            Some((Msg::Console, Some(master))) => match &o.console {
+                Console::Socket(path) => send_console(path, &master)?,
+                Console::Relay => console = Some(master),
+                Console::None => bail!("the container init sent a terminal nobody asked for"),
+            },
+            Some((Msg::Created, _)) => return Ok(console),
+            Some((Msg::Error(e), _)) => bail!("{e}"),
+            Some((m, _)) => bail!("sync channel: unexpected {m:?} from the container init"),
             None => {
                 let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
                 bail!("the container init exited during setup ({st:?})");
             }
         }
     }
+}
+
+/// runc's console-socket protocol: connect, send the master as SCM_RIGHTS with the
+/// name `/dev/ptmx` as the message body, close.
+fn send_console(path: &std::path::Path, master: &OwnedFd) -> Result<()> {
+    let sock = std::os::unix::net::UnixStream::connect(path)
+        .with_context(|| format!("--console-socket {}: connect", path.display()))?;
+    crate::sys::scm::send_fd(sock.as_raw_fd(), b"/dev/ptmx", master.as_raw_fd())
+        .with_context(|| format!("--console-socket {}: send the pty master", path.display()))
 }
 
 fn hook_state(o: &SpawnOptions, pid: i32) -> String {

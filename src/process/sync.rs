@@ -21,6 +21,8 @@ pub enum Msg {
     Created,
     /// Child -> parent: setup failed; the text is the whole error chain.
     Error(String),
+    /// Child -> parent: the pty master follows as SCM_RIGHTS (see `send_fd`).
+    Console,
 }
 
 const GO: u8 = 1;
@@ -28,6 +30,7 @@ const MOUNTS_READY: u8 = 2;
 const CONTINUE: u8 = 3;
 const CREATED: u8 = 4;
 const ERROR: u8 = 5;
+const CONSOLE: u8 = 6;
 
 /// Largest message; errors longer than this are cut.
 const MAX: usize = 4096;
@@ -43,6 +46,7 @@ impl Msg {
             Msg::MountsReady => vec![MOUNTS_READY],
             Msg::Continue => vec![CONTINUE],
             Msg::Created => vec![CREATED],
+            Msg::Console => vec![CONSOLE],
             Msg::Error(s) => {
                 let mut v = vec![ERROR];
                 let b = s.as_bytes();
@@ -60,6 +64,7 @@ impl Msg {
             (Some(&MOUNTS_READY), 1) => Msg::MountsReady,
             (Some(&CONTINUE), 1) => Msg::Continue,
             (Some(&CREATED), 1) => Msg::Created,
+            (Some(&CONSOLE), 1) => Msg::Console,
             (Some(&ERROR), _) => Msg::Error(String::from_utf8_lossy(&b[1..]).into_owned()),
             _ => bail!("sync channel: malformed message {b:?}"),
         })
@@ -110,17 +115,28 @@ impl Channel {
         }
     }
 
-    /// Receive one message; `None` at EOF (the peer closed or died).
+    /// Receive one message; `None` at EOF (the peer closed or died). An fd sent with a
+    /// message other than `Console` is closed.
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = [0u8; MAX];
+        Ok(self.recv_with_fd()?.map(|(m, _)| m))
+    }
+
+    /// Receive one message and the fd that came with it, if any.
+    pub fn recv_with_fd(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
         loop {
-            match socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Ok(0) => return Ok(None),
-                Ok(n) => return Msg::decode(&buf[..n]).map(Some),
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(io::Error::from(e)).context("sync channel: receive"),
+            match crate::sys::scm::recv_fd(self.fd.as_raw_fd()) {
+                Ok((b, _)) if b.is_empty() => return Ok(None),
+                Ok((b, fd)) => return Ok(Some((Msg::decode(&b)?, fd))),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).context("sync channel: receive"),
             }
         }
+    }
+
+    /// Send `m` with `fd` attached as SCM_RIGHTS.
+    pub fn send_fd(&self, m: &Msg, fd: RawFd) -> Result<()> {
+        crate::sys::scm::send_fd(self.fd.as_raw_fd(), &m.encode(), fd)
+            .context("sync channel: send fd")
     }
 
     /// Receive and require `want`; an `Error` becomes the error, EOF says the peer died.

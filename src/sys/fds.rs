@@ -82,3 +82,12 @@ pub fn owned_above(fd: &OwnedFd, min: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: r is a fresh descriptor returned by fcntl and owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
+
+/// dup2(2): make `target` refer to `fd` (for stdio of the user process).
+pub fn dup_onto(fd: RawFd, target: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 only changes the descriptor table; `target` is stdio we own.
+    if unsafe { libc::dup2(fd, target) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -6,3 +6,5 @@ pub mod mount_api;
 pub mod nsfs;
 pub mod openat2;
 pub mod pidfd;
+pub mod pty;
+pub mod scm;
