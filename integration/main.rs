@@ -8,6 +8,7 @@ mod cgroups;
 mod cli_surface;
 mod lifecycle;
 mod rootfs_setup;
+mod seccomp;
 mod spec_cmd;
 mod spec_fixtures;
 mod state_store;
