@@ -165,14 +165,13 @@ fn section(p: &Profile, abi: Abi) -> Result<Vec<Insn>> {
     let wide = abi.has_64bit_args();
     let mut out = vec![ld(OFF_NR)];
     let mut body = Vec::new();
-    let mut newest = None;
+    let newest = p.named.iter().filter_map(|n| numbers.get(n.as_str())).max();
     let mut block = Vec::new();
     for (name, rules) in &p.syscalls {
         // Names this ABI does not have are skipped, as runc does.
         let Some(&nr) = numbers.get(name.as_str()) else {
             continue;
         };
-        newest = newest.max(Some(nr));
         block.clear();
         for r in rules {
             rule_code(r, wide, &mut block)?;
@@ -192,7 +191,7 @@ fn section(p: &Profile, abi: Abi) -> Result<Vec<Insn>> {
         }
         body.extend_from_slice(&block);
     }
-    if let (true, Some(newest)) = (p.enosys_stub, newest) {
+    if let (true, Some(&newest)) = (p.enosys_stub, newest) {
         out.push(jump(JMP_JGT_K, newest, 0, 1));
         out.push(ret(RET_ERRNO | libc::ENOSYS as u32));
     }

@@ -45,6 +45,8 @@ pub struct Profile {
     pub flags: u32,
     /// Unlisted syscalls newer than the newest one the profile names get ENOSYS.
     pub enosys_stub: bool,
+    /// Every syscall name the profile mentions (also in dropped rules): the stub's bound.
+    pub named: Vec<String>,
 }
 
 /// Kernel return value of a spec action; `errno` defaults to EPERM (runtime-spec).
@@ -106,6 +108,7 @@ pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
     let mut syscalls: Vec<(String, Vec<Rule>)> = Vec::new();
     let mut slot: HashMap<String, usize> = HashMap::new();
     let mut notify = false;
+    let mut named = Vec::new();
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
         let field = format!("{P}.syscalls[{i}]");
         let act = action(sc.action(), sc.errno_ret(), &format!("{field}.errnoRet"))?;
@@ -122,6 +125,7 @@ pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
             }
             notify = true;
         }
+        named.extend(sc.names().iter().cloned());
         // As runc: a rule that does what the default does is dropped.
         if act == default_action {
             continue;
@@ -156,12 +160,18 @@ pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
             flags |= FLAG_TSYNC_ESRCH;
         }
     }
-    let enosys_stub = !matches!(s.default_action(), Act::ScmpActAllow | Act::ScmpActLog);
+    // As runc: not when the default lets calls through (a tracer handles new calls
+    // itself), nor when the default already answers ENOSYS.
+    let enosys_stub = !matches!(
+        s.default_action(),
+        Act::ScmpActAllow | Act::ScmpActLog | Act::ScmpActTrace
+    ) && default_action != RET_ERRNO | libc::ENOSYS as u32;
     Ok(Profile {
         default_action,
         abis,
         syscalls,
         flags,
         enosys_stub,
+        named,
     })
 }

@@ -191,6 +191,25 @@ fn syscalls_newer_than_the_profile_get_enosys_unless_the_default_allows() {
     assert_eq!(run(&p, X64, 258, [0; 6]), RET_ALLOW);
     let p = s("SCMP_ACT_LOG");
     assert_eq!(run(&p, X64, 258, [0; 6]), RET_LOG);
+    let p = s("SCMP_ACT_TRACE");
+    assert_eq!(run(&p, X64, 258, [0; 6]), RET_TRACE | 1);
+    // A name in a rule dropped for matching the default still bounds the stub (as runc).
+    let p = compile(&spec(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"},
+                     {"names": ["openat"], "action": "SCMP_ACT_ERRNO"}]
+    })))
+    .unwrap();
+    assert_eq!(run(&p, X64, 257, [0; 6]), EPERM);
+    assert_eq!(run(&p, X64, 258, [0; 6]), enosys);
+    // A default that already answers ENOSYS needs no stub.
+    let p = compile(&spec(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+        "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}]
+    })))
+    .unwrap();
+    assert_eq!(p.len(), 9 + 4 + 1 + 1); // header+dispatch, x86_64 section, x32, i386
+    assert_eq!(run(&p, X64, 300, [0; 6]), enosys);
 }
 
 #[test]
