@@ -11,6 +11,7 @@
 mod arch;
 mod bpf;
 mod emit;
+mod features;
 mod load;
 mod notify;
 mod profile;
@@ -19,6 +20,7 @@ mod syscalls_x32;
 mod syscalls_x86_64;
 
 pub use arch::{Abi, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
+pub use features::features;
 pub use load::load;
 pub use notify::{process_state_json, send_listener, ListenerState};
 
