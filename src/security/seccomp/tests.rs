@@ -351,3 +351,9 @@ fn a_rule_set_too_large_for_the_kernel_is_refused() {
     let e = err(many_read_rules(1000));
     assert!(e.contains("more than the kernel's limit of 4096"), "{e}");
 }
+
+#[test]
+fn program_can_be_cloned_and_sent_to_another_thread() {
+    fn clone_send<T: Clone + Send + 'static>() {}
+    clone_send::<Program>();
+}
