@@ -11,6 +11,7 @@ mod container_setup;
 mod cve;
 mod lifecycle;
 mod rootfs_setup;
+mod seccomp;
 mod shim;
 mod spec_cmd;
 mod spec_fixtures;

@@ -4,3 +4,4 @@
 pub mod capabilities;
 pub mod identity;
 pub mod rlimits;
+pub mod seccomp;

@@ -1,0 +1,61 @@
+//! Handing a SCMP_ACT_NOTIFY listener to the seccomp agent at `linux.seccomp.listenerPath`
+//! (runtime-spec config-linux.md "seccomp"): connect to the unix socket, send the
+//! container process state as JSON with the listener fd as SCM_RIGHTS, close.
+
+use anyhow::{Context, Result};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use std::collections::HashMap;
+use std::io::{IoSlice, Write};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+/// What the agent learns about the container, besides the fd.
+pub struct ListenerState<'a> {
+    pub id: &'a str,
+    /// Pid of the container process, in the runtime's pid namespace.
+    pub pid: i32,
+    /// Usually "creating" (runc sends it before the container reaches "created").
+    pub status: &'a str,
+    pub bundle: &'a Path,
+    pub annotations: &'a HashMap<String, String>,
+    /// `linux.seccomp.listenerMetadata` ("" when absent).
+    pub metadata: &'a str,
+}
+
+/// The runtime-spec `ContainerProcessState` JSON for `st`.
+pub fn process_state_json(st: &ListenerState) -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": crate::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": st.pid,
+        "metadata": st.metadata,
+        "state": {
+            "ociVersion": crate::OCI_VERSION,
+            "id": st.id,
+            "status": st.status,
+            "pid": st.pid,
+            "bundle": st.bundle,
+            "annotations": st.annotations,
+        },
+    })
+}
+
+/// Sends `listener` and the state to the agent listening at `path`.
+pub fn send_listener(path: &Path, listener: BorrowedFd, st: &ListenerState) -> Result<()> {
+    let what = || format!("linux.seccomp.listenerPath {}", path.display());
+    let mut sock = UnixStream::connect(path).with_context(|| format!("{}: connect", what()))?;
+    let body = serde_json::to_vec(&process_state_json(st))?;
+    let fds = [listener.as_raw_fd()];
+    let sent = sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[IoSlice::new(&body)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .with_context(|| format!("{}: send the seccomp fd", what()))?;
+    sock.write_all(&body[sent..])
+        .with_context(|| format!("{}: send the state", what()))?;
+    Ok(())
+}
