@@ -283,5 +283,5 @@ const APPLETS: &[&str] = &[
     "sh", "cat", "echo", "ls", "sleep", "true", "false", "id", "hostname", "mount", "touch",
     "mkdir", "grep", "readlink", "ps", "kill", "env", "pwd", "stat", "head", "dd", "wc", "test",
     "umask", "ulimit", "printf", "rm", "ln", "chmod", "uname", "mknod", "nproc", "seq", "stty",
-    "tty",
+    "tty", "unshare",
 ];

@@ -12,6 +12,7 @@ mod cve;
 mod lifecycle;
 mod rootfs_setup;
 mod seccomp;
+mod seccomp_container;
 mod shim;
 mod spec_cmd;
 mod spec_fixtures;

@@ -247,7 +247,7 @@ fn kernel_version() -> (u32, u32) {
 
 /// moby's profile format -> the OCI `linux.seccomp` docker generates on amd64 for a
 /// container with the default capabilities (includes/excludes resolved).
-fn docker_default_oci() -> Value {
+pub fn docker_default_oci() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/integration/data/moby-seccomp-default.json"

@@ -189,6 +189,11 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
     let ns = spawn::check(&plan)?;
     let console = console_mode(&plan, o)?;
     let linux = plan.spec.linux().as_ref();
+    // Compiled once, here in the parent before anything exists: the init only loads it.
+    let seccomp = linux
+        .and_then(|l| l.seccomp().as_ref())
+        .map(crate::security::seccomp::compile)
+        .transpose()?;
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
     let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
     let cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, g.systemd_cgroup)?;
@@ -216,6 +221,7 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         env,
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
+        seccomp,
     };
     let mut rec = Record {
         oci_version: crate::OCI_VERSION.into(),

@@ -35,6 +35,8 @@ pub struct InitContext<'a> {
     pub env: &'a [String],
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// The seccomp filter, compiled by the parent.
+    pub seccomp: Option<&'a crate::security::seccomp::Program>,
 }
 
 /// Run the init. Never returns.
@@ -121,7 +123,6 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     }
 
     // linux.sysctl was written by rootfs::finish, before /proc/sys became read-only.
-    let linux = ctx.spec.linux().as_ref();
     if let Some(adj) = process.oom_score_adj() {
         write_oom_score_adj(adj)?;
     }
@@ -135,15 +136,18 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     if process.terminal() == Some(true) {
         setup_console(ctx, process)?;
     }
+    let nnp = process.no_new_privileges() == Some(true);
+    if !nnp {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now, while
+        // the init still has it (everything after runs under the filter, as in runc).
+        load_seccomp(ctx)?;
+    }
     finalize_identity(process, ctx.ns)?;
     if !cwd.as_os_str().is_empty() {
         nix::unistd::chdir(&cwd).with_context(|| format!("process.cwd {}", cwd.display()))?;
     }
-    if process.no_new_privileges() == Some(true) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
-    }
-    if linux.and_then(|l| l.seccomp().as_ref()).is_some() {
-        bail!("linux.seccomp: seccomp is not supported by this version of hull yet");
     }
 
     let args = process.args().clone().unwrap_or_default();
@@ -158,6 +162,10 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
 
     // The init must outlive `hull create`: disarm the parent-death signal first.
     nix::sys::prctl::set_pdeathsig(None).context("clear pdeathsig")?;
+    if nnp {
+        // As late as possible: only Created, the fifo and execve run under the filter.
+        load_seccomp(ctx)?;
+    }
     ctx.sync.send(&Msg::Created)?;
     // From here on the parent is gone: errors go to `start` through the fifo.
     let fifo = super::exec_fifo::wait_for_start(ctx.fifo)?;
@@ -187,6 +195,19 @@ fn hook_state(ctx: &InitContext, pid: i32, status: &str) -> String {
         "annotations": ctx.spec.annotations().clone().unwrap_or_default(),
     })
     .to_string()
+}
+
+/// Load the seccomp filter; a SCMP_ACT_NOTIFY listener fd goes to the parent, which
+/// hands it to `linux.seccomp.listenerPath`.
+fn load_seccomp(ctx: &InitContext) -> Result<()> {
+    let Some(prog) = ctx.seccomp else {
+        return Ok(());
+    };
+    if let Some(listener) = crate::security::seccomp::load(prog)? {
+        ctx.sync
+            .send_fd(&Msg::SeccompListener, listener.as_raw_fd())?;
+    }
+    Ok(())
 }
 
 /// Allocate the container's terminal in its own devpts, hand the master to the parent, and

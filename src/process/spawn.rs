@@ -26,6 +26,7 @@ pub struct SpawnOptions<'a> {
     pub env: Vec<String>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    pub seccomp: Option<crate::security::seccomp::Program>,
 }
 
 /// What to do with the container's pty master.
@@ -138,6 +139,7 @@ pub fn spawn(
                 env: &o.env,
                 no_pivot: o.no_pivot,
                 no_new_keyring: o.no_new_keyring,
+                seccomp: o.seccomp.as_ref(),
             };
             super::init::run(&ctx)
         }
@@ -191,6 +193,7 @@ fn drive(
                 Console::Relay => console = Some(master),
                 Console::None => bail!("the container init sent a terminal nobody asked for"),
             },
+            Some((Msg::SeccompListener, Some(fd))) => send_listener(o, pid, &fd)?,
             Some((Msg::Created, _)) => return Ok(console),
             Some((Msg::Error(e), _)) => bail!("{e}"),
             Some((m, _)) => bail!("sync channel: unexpected {m:?} from the container init"),
@@ -200,6 +203,32 @@ fn drive(
             }
         }
     }
+}
+
+/// Hand the seccomp notify fd and the container state to `linux.seccomp.listenerPath`.
+fn send_listener(o: &SpawnOptions, pid: i32, fd: &OwnedFd) -> Result<()> {
+    use std::os::fd::AsFd;
+    let seccomp = o
+        .plan
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .context("linux.seccomp: missing")?;
+    let path = seccomp
+        .listener_path()
+        .as_ref()
+        .context("linux.seccomp.listenerPath: required when a syscall uses SCMP_ACT_NOTIFY")?;
+    let annotations = o.plan.spec.annotations().clone().unwrap_or_default();
+    let st = crate::security::seccomp::ListenerState {
+        id: o.id,
+        pid,
+        status: "creating",
+        bundle: &o.plan.bundle,
+        annotations: &annotations,
+        metadata: seccomp.listener_metadata().as_deref().unwrap_or(""),
+    };
+    crate::security::seccomp::send_listener(path, fd.as_fd(), &st)
 }
 
 /// runc's console-socket protocol: connect, send the master as SCM_RIGHTS with the

@@ -23,6 +23,8 @@ pub enum Msg {
     Error(String),
     /// Child -> parent: the pty master follows as SCM_RIGHTS (see `send_fd`).
     Console,
+    /// Child -> parent: the seccomp notify listener fd follows as SCM_RIGHTS.
+    SeccompListener,
 }
 
 const GO: u8 = 1;
@@ -31,6 +33,7 @@ const CONTINUE: u8 = 3;
 const CREATED: u8 = 4;
 const ERROR: u8 = 5;
 const CONSOLE: u8 = 6;
+const SECCOMP_LISTENER: u8 = 7;
 
 /// Largest message; errors longer than this are cut.
 const MAX: usize = 4096;
@@ -47,6 +50,7 @@ impl Msg {
             Msg::Continue => vec![CONTINUE],
             Msg::Created => vec![CREATED],
             Msg::Console => vec![CONSOLE],
+            Msg::SeccompListener => vec![SECCOMP_LISTENER],
             Msg::Error(s) => {
                 let mut v = vec![ERROR];
                 let b = s.as_bytes();
@@ -65,6 +69,7 @@ impl Msg {
             (Some(&CONTINUE), 1) => Msg::Continue,
             (Some(&CREATED), 1) => Msg::Created,
             (Some(&CONSOLE), 1) => Msg::Console,
+            (Some(&SECCOMP_LISTENER), 1) => Msg::SeccompListener,
             (Some(&ERROR), _) => Msg::Error(String::from_utf8_lossy(&b[1..]).into_owned()),
             _ => bail!("sync channel: malformed message {b:?}"),
         })

@@ -67,7 +67,7 @@ pub const CGROUP_SYSTEMD: bool = false;
 pub const CGROUP_SYSTEMD_USER: bool = false;
 
 /// Security modules hull can apply.
-pub const SECCOMP: bool = false;
+pub const SECCOMP: bool = true;
 pub const APPARMOR: bool = false;
 pub const SELINUX: bool = false;
 
@@ -87,7 +87,7 @@ pub fn features() -> serde_json::Value {
                 "systemd": CGROUP_SYSTEMD,
                 "systemdUser": CGROUP_SYSTEMD_USER,
             },
-            "seccomp": { "enabled": SECCOMP },
+            "seccomp": crate::security::seccomp::features(),
             "apparmor": { "enabled": APPARMOR },
             "selinux": { "enabled": SELINUX },
         },
@@ -113,7 +113,7 @@ mod tests {
         let caps = linux.capabilities().as_ref().unwrap();
         assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"), "{caps:?}");
         assert_eq!(linux.cgroup().as_ref().unwrap().v1(), &Some(true));
-        assert_eq!(linux.seccomp().as_ref().unwrap().enabled(), &Some(false));
+        assert_eq!(linux.seccomp().as_ref().unwrap().enabled(), &Some(SECCOMP));
     }
 
     #[test]

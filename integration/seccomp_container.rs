@@ -1,0 +1,80 @@
+//! seccomp on real containers: the Docker default profile loaded by hull's init.
+
+use crate::common::*;
+
+/// A container with CAP_SYS_ADMIN, so that only the filter can refuse mount/unshare.
+fn privileged(h: &Hull, script: &str) -> Bundle {
+    let b = h.bundle(&["sh", "-c", script]);
+    b.edit(|c| {
+        let caps = serde_json::json!(["CAP_SYS_ADMIN", "CAP_KILL", "CAP_SETUID", "CAP_SETGID"]);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set] = caps.clone();
+        }
+    });
+    b
+}
+
+const PROBE: &str = "mount -t tmpfs none /tmp 2>/dev/null && echo mount-ok || echo mount-denied; \
+                     unshare -n true 2>/dev/null && echo unshare-ok || echo unshare-denied; \
+                     echo busybox-works";
+
+#[test]
+fn docker_default_profile_denies_mount_and_unshare_in_a_container() {
+    let h = Hull::new();
+    let b = privileged(&h, PROBE);
+    b.edit(|c| c["linux"]["seccomp"] = crate::seccomp::docker_default_oci());
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("secc")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(out, "mount-denied\nunshare-denied\nbusybox-works\n");
+}
+
+#[test]
+fn without_the_profile_the_same_container_may_mount_and_unshare() {
+    let h = Hull::new();
+    let b = privileged(&h, PROBE);
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("nosecc")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out, "mount-ok\nunshare-ok\nbusybox-works\n", "control run");
+}
+
+#[test]
+fn errno_ret_and_no_new_privileges_filter_applies_to_the_user_process() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"]);
+    b.edit(|c| {
+        c["process"]["noNewPrivileges"] = serde_json::json!(true);
+        c["root"]["readonly"] = serde_json::json!(false);
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+        });
+    });
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("errno")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Function not implemented"),
+        "ENOSYS (38) expected: {out}"
+    );
+    assert!(out.ends_with("rc=1\n"), "{out}");
+}
+
+#[test]
+fn a_profile_with_an_unknown_action_fails_create_and_leaves_nothing() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] =
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_BOGUS"}]})
+    });
+    let (code, err) = h.create(&b, &unique_id("badsecc"), &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("linux.seccomp"), "{err}");
+    assert!(h.dirs().is_empty());
+}
