@@ -352,3 +352,13 @@ fn listen_fds_meant_for_another_process_are_ignored() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.starts_with("fds=none\n"), "{out}");
 }
+
+#[test]
+fn unbindable_root_propagation_is_applied_to_the_new_root() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", "grep ' / / ' /proc/self/mountinfo"]);
+    b.edit(|c| c["linux"]["rootfsPropagation"] = serde_json::json!("unbindable"));
+    let (code, out, err) = run(&h, &b, &unique_id("unbind"));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("unbindable"), "root mount: {out}");
+}

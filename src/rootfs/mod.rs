@@ -44,7 +44,14 @@ pub fn in_user_namespace() -> bool {
 /// Runs in the child, in its own mount namespace.
 pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<()> {
     let flags = propagation::root_flags(rootfs_propagation(spec))?;
-    propagation::set_root(flags)?;
+    // An unbindable `/` would forbid bind-mounting the rootfs onto itself: start private
+    // instead; finish() applies the requested propagation to the new root after the pivot.
+    let initial = if flags.contains(nix::mount::MsFlags::MS_UNBINDABLE) {
+        nix::mount::MsFlags::MS_PRIVATE | (flags & nix::mount::MsFlags::MS_REC)
+    } else {
+        flags
+    };
+    propagation::set_root(initial)?;
     propagation::make_parent_mount_private(rootfs)?;
 
     let host_rootfs = safe_path::open_host_path(rootfs, OFlag::O_DIRECTORY)
