@@ -366,3 +366,83 @@ fn unbindable_root_propagation_is_applied_to_the_new_root() {
         .expect("a mount at /");
     assert!(root.contains("unbindable"), "root mount: {root}");
 }
+
+#[test]
+fn lsm_labels_for_an_absent_lsm_fail_create_clearly_and_leave_nothing() {
+    let h = Hull::new();
+    // Neither AppArmor nor SELinux runs on this host (see shared/host-facts.md).
+    for (field, edit) in [
+        (
+            "process.apparmorProfile",
+            serde_json::json!({"process": {"apparmorProfile": "docker-default"}}),
+        ),
+        (
+            "process.selinuxLabel",
+            serde_json::json!({"process": {"selinuxLabel": "system_u:system_r:container_t:s0"}}),
+        ),
+        (
+            "linux.mountLabel",
+            serde_json::json!({"linux": {"mountLabel": "system_u:object_r:container_file_t:s0"}}),
+        ),
+    ] {
+        let b = h.bundle(&["true"]);
+        b.edit(|c| {
+            for (section, kv) in edit.as_object().unwrap() {
+                for (k, v) in kv.as_object().unwrap() {
+                    c[section][k] = v.clone();
+                }
+            }
+        });
+        let (code, err) = h.create(&b, &unique_id("lsm"), &[]);
+        assert_eq!(code, Some(1), "{field}");
+        assert!(err.contains(field) && err.contains("not enabled"), "{err}");
+        assert!(h.dirs().is_empty());
+    }
+}
+
+#[test]
+fn user_namespace_maps_container_root_to_the_configured_host_ids() {
+    let h = Hull::new();
+    let b = h.bundle(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map; id; sleep 30",
+    ]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        let m = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["uidMappings"] = m.clone();
+        c["linux"]["gidMappings"] = m;
+    });
+    let id = unique_id("userns");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    h.ok(&["start", &id]);
+    let v: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
+    let pid = v["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uid_line.split_whitespace().nth(1),
+        Some("100000"),
+        "seen from the host the init runs as the mapped uid: {uid_line}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let out = loop {
+        let out = std::fs::read_to_string(b.path().join("stdout")).unwrap();
+        if out.contains("uid=") || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["0", "100000", "65536"], "{out}");
+    assert_eq!(lines[1], ["0", "100000", "65536"], "{out}");
+    assert!(out.contains("uid=0(root) gid=0(root)"), "{out}");
+    h.ok(&["delete", "--force", &id]);
+}

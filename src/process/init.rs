@@ -160,6 +160,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         crate::sys::fds::set_cloexec(fd, false).with_context(|| format!("preserved fd {fd}"))?;
     }
 
+    crate::security::lsm::apply_exec(ctx.spec)?;
     // The init must outlive `hull create`: disarm the parent-death signal first.
     nix::sys::prctl::set_pdeathsig(None).context("clear pdeathsig")?;
     if nnp {

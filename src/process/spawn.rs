@@ -102,6 +102,7 @@ pub fn check(plan: &Plan) -> Result<NsPlan> {
     if let Some(c) = process.capabilities() {
         crate::security::capabilities::check_available(c)?;
     }
+    crate::security::lsm::check(&plan.spec)?;
     Ok(ns)
 }
 

@@ -3,5 +3,6 @@
 
 pub mod capabilities;
 pub mod identity;
+pub mod lsm;
 pub mod rlimits;
 pub mod seccomp;
