@@ -315,3 +315,37 @@ fn a_failing_create_is_reported_by_the_shim_with_hulls_message() {
     );
     assert!(h.dirs().is_empty(), "a failed create left {:?}", h.dirs());
 }
+
+#[test]
+fn run_detach_shim_hands_the_container_to_hull_shim() {
+    assert!(
+        shim_bin().exists(),
+        "build hull-shim: cargo build -p hull-shim"
+    );
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", "echo via-shim; exit 9"]);
+    let id = unique_id("runshim");
+    let pid_file = b.path().join("init.pid");
+    h.ok(&[
+        "run",
+        "-d",
+        "--shim",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]);
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(pid > 0);
+    let o = h.run(&["wait", &id]);
+    assert_eq!(
+        o.status.code(),
+        Some(9),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let log = std::fs::read_to_string(h.root.path().join(&id).join("shim/ctr.log")).unwrap();
+    assert!(log.contains(" stdout F via-shim"), "{log}");
+    h.ok(&["delete", &id]);
+}

@@ -20,6 +20,10 @@ pub struct RunArgs {
     /// Do not delete the container after it exits
     #[arg(long)]
     pub keep: bool,
+    /// With --detach: run the container under hull-shim, which keeps its output in
+    /// ROOT/ID/shim/ctr.log and its exit status for `hull wait` / `hull attach`
+    #[arg(long, requires = "detach")]
+    pub shim: bool,
     /// File to write the init's process id to
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
@@ -40,6 +44,13 @@ pub struct RunArgs {
 }
 
 pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<i32> {
+    if a.shim {
+        let pid = crate::container::run_with_shim(g, &a.id, &a.bundle)?;
+        if let Some(p) = &a.pid_file {
+            crate::container::write_pid_file(p, pid)?;
+        }
+        return Ok(0);
+    }
     let opts = crate::container::CreateOptions {
         id: a.id,
         bundle: a.bundle,

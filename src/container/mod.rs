@@ -325,7 +325,7 @@ fn listen_fds() -> Option<u32> {
 }
 
 /// Write the pid file atomically (temp file + rename), as runc does.
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -546,6 +546,40 @@ pub fn list_table(s: &[ListEntry]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `run --detach --shim`: hand the container to hull-shim (next to this binary, or
+/// `$HULL_SHIM`), which creates and starts it and stays as its monitor. Returns the init pid.
+pub fn run_with_shim(g: &Global, id: &str, bundle: &Path) -> Result<i32> {
+    crate::id::validate(id)?;
+    let me = std::env::current_exe().context("locating the hull binary")?;
+    let shim = std::env::var_os("HULL_SHIM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| me.with_file_name("hull-shim"));
+    let root = absolute_clean(&g.root)?;
+    let bundle = absolute_clean(bundle)?;
+    let out = std::process::Command::new(&shim)
+        .arg("--hull")
+        .arg(&me)
+        .arg("--root")
+        .arg(&root)
+        .arg("--bundle")
+        .arg(&bundle)
+        .arg("--id")
+        .arg(id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("--shim: running {} (set HULL_SHIM)", shim.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!("{}", err.trim().trim_start_matches("hull-shim: "));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .context("--shim: hull-shim did not report the container's pid")?;
+    v["pid"]
+        .as_i64()
+        .map(|p| p as i32)
+        .context("--shim: hull-shim did not report the container's pid")
 }
 
 /// `run`: create + start; attached, wait for the init and exit with its status.
