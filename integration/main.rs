@@ -11,6 +11,7 @@ mod container_setup;
 mod cve;
 mod lifecycle;
 mod rootfs_setup;
+mod rootless;
 mod seccomp;
 mod seccomp_container;
 mod shim;

@@ -16,9 +16,13 @@ fn main() {
         hull::cli::print(&hull::cli::version_text());
         return;
     }
-    let g = cli.global;
+    let mut g = cli.global;
     if let Err(e) = hull::logging::init(g.log.as_deref(), g.log_format, g.debug) {
         eprintln!("hull: {e:#}");
+        std::process::exit(1);
+    }
+    if let Err(e) = g.resolve() {
+        hull::logging::error(&format!("{e:#}"));
         std::process::exit(1);
     }
     let Some(cmd) = cli.command else {

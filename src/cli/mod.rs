@@ -44,8 +44,12 @@ pub struct Cli {
 /// Flags that come before the subcommand, as with runc.
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Root directory for storage of container state (should be on tmpfs)
-    #[arg(long, default_value = "/run/hull", global = true)]
+    /// Root directory for storage of container state (should be on tmpfs) [default:
+    /// /run/hull, or $XDG_RUNTIME_DIR/hull when not run as root]
+    #[arg(long = "root", global = true, value_name = "ROOT")]
+    pub root_arg: Option<PathBuf>,
+    /// The state root in effect (set by `resolve`).
+    #[arg(skip)]
     pub root: PathBuf,
     /// Also write log lines to this file
     #[arg(long, global = true)]
@@ -66,6 +70,33 @@ pub struct Global {
     /// Path to criu (accepted for compatibility; checkpoint/restore is not supported)
     #[arg(long, default_value = "criu", global = true)]
     pub criu: String,
+}
+
+impl Global {
+    /// Fill in what depends on who runs hull: the state root.
+    pub fn resolve(&mut self) -> anyhow::Result<()> {
+        self.root = match &self.root_arg {
+            Some(r) => r.clone(),
+            None if nix::unistd::geteuid().is_root() => PathBuf::from("/run/hull"),
+            None => match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+                Some(x) => PathBuf::from(x).join("hull"),
+                None => anyhow::bail!(
+                    "not running as root and $XDG_RUNTIME_DIR is not set: pass --root DIR"
+                ),
+            },
+        };
+        Ok(())
+    }
+
+    /// Rootless mode (runc's --rootless): "auto" means hull is not running as root.
+    pub fn rootless(&self) -> anyhow::Result<bool> {
+        match self.rootless.as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            "auto" => Ok(!nix::unistd::geteuid().is_root()),
+            other => anyhow::bail!("--rootless {other:?}: use true, false or auto"),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

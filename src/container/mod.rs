@@ -196,7 +196,8 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         .transpose()?;
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
     let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
-    let cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, g.systemd_cgroup)?;
+    let rootless = g.rootless()?;
+    let mut cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, g.systemd_cgroup)?;
 
     let st = store(g)?;
     let entry = st.reserve(&o.id)?;
@@ -204,9 +205,19 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         entry: None,
         cgroup: None,
     };
-    cgroup.create()?;
-    undo.cgroup = Some(cgroup.clone());
-    cgroup.apply(&resources_with_device_rules(&plan.spec))?;
+    match cgroup.create() {
+        Ok(()) => {
+            undo.cgroup = Some(cgroup.clone());
+            cgroup.apply(&resources_with_device_rules(&plan.spec))?;
+        }
+        // Rootless without a delegated cgroup: run without one, as runc does; the limits in
+        // linux.resources are then not enforced, which the debug log says.
+        Err(e) if rootless => {
+            crate::logging::debug(&format!("rootless: no cgroup for the container: {e:#}"));
+            cgroup = Cgroup::default();
+        }
+        Err(e) => return Err(e),
+    }
     let fifo = exec_fifo::create(&entry.exec_fifo())?;
     undo.entry = Some(entry);
     let entry = undo.entry.as_ref().expect("just set");

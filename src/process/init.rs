@@ -59,8 +59,14 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     // A parent that died before this point closed its end of the sync channel: the wait
     // for Go below sees EOF and the init exits. (getppid() is 0 in a new pid namespace.)
     // Non-dumpable until execve: no other process (in the container or not) can open
-    // /proc/PID/exe of this hull image or ptrace it (CVE-2019-5736 class).
-    nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
+    // /proc/PID/exe of this hull image or ptrace it (CVE-2019-5736 class). An unprivileged
+    // parent must still open our /proc/PID/{uid,gid}_map (a non-dumpable process's /proc
+    // files belong to root), so then this waits for Go: until Go the init has entered
+    // nothing and done nothing.
+    let unprivileged_maps = ctx.ns.new_user && !nix::unistd::geteuid().is_root();
+    if !unprivileged_maps {
+        nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
+    }
     nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),
@@ -78,6 +84,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         other => bail!("init: expected Go from the parent, got {other:?}"),
     };
 
+    if unprivileged_maps {
+        nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
+    }
     if ctx.ns.new_user {
         become_root_in_userns()?;
     }

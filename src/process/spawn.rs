@@ -253,22 +253,58 @@ fn hook_state(o: &SpawnOptions, pid: i32) -> String {
     .to_string()
 }
 
-/// Write uid_map, setgroups and gid_map for a new user namespace (rootful: directly).
+/// Write uid_map, setgroups and gid_map for a new user namespace. Root writes them
+/// directly; an unprivileged user may map only its own ids directly (after denying
+/// setgroups), anything more goes through newuidmap/newgidmap (setuid helpers that check
+/// /etc/subuid and /etc/subgid).
 fn write_id_maps(plan: &Plan, pid: i32) -> Result<()> {
     let linux = plan.spec.linux().as_ref();
-    let fmt = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
+    let maps = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<[u32; 3]> {
         m.into_iter()
             .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .map(|m| [m.container_id(), m.host_id(), m.size()])
             .collect()
     };
-    let uid = fmt(linux.and_then(|l| l.uid_mappings().as_ref()));
-    let gid = fmt(linux.and_then(|l| l.gid_mappings().as_ref()));
+    let uid = maps(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid = maps(linux.and_then(|l| l.gid_mappings().as_ref()));
+    let privileged = nix::unistd::geteuid().is_root();
+    let own = |m: &[[u32; 3]], id: u32| m.len() == 1 && m[0][1] == id && m[0][2] == 1;
     let base = format!("/proc/{pid}");
-    std::fs::write(format!("{base}/uid_map"), &uid)
-        .with_context(|| format!("linux.uidMappings: write {base}/uid_map"))?;
-    std::fs::write(format!("{base}/gid_map"), &gid)
-        .with_context(|| format!("linux.gidMappings: write {base}/gid_map"))?;
+    if privileged || own(&uid, nix::unistd::geteuid().as_raw()) {
+        write_map(&format!("{base}/uid_map"), &uid).context("linux.uidMappings")?;
+    } else {
+        helper_map("newuidmap", pid, &uid).context("linux.uidMappings")?;
+    }
+    if privileged || own(&gid, nix::unistd::getegid().as_raw()) {
+        if !privileged {
+            // An unprivileged writer of gid_map must give up setgroups first.
+            std::fs::write(format!("{base}/setgroups"), "deny")
+                .with_context(|| format!("write {base}/setgroups"))?;
+        }
+        write_map(&format!("{base}/gid_map"), &gid).context("linux.gidMappings")?;
+    } else {
+        helper_map("newgidmap", pid, &gid).context("linux.gidMappings")?;
+    }
+    Ok(())
+}
+
+fn write_map(path: &str, m: &[[u32; 3]]) -> Result<()> {
+    let text: String = m.iter().map(|[c, h, n]| format!("{c} {h} {n}\n")).collect();
+    std::fs::write(path, text).with_context(|| format!("write {path}"))
+}
+
+fn helper_map(helper: &str, pid: i32, m: &[[u32; 3]]) -> Result<()> {
+    let mut cmd = std::process::Command::new(helper);
+    cmd.arg(pid.to_string());
+    for e in m {
+        cmd.args(e.iter().map(|v| v.to_string()));
+    }
+    let out = cmd.output().with_context(|| {
+        format!("mapping more than your own id needs {helper} (Debian package uidmap)")
+    })?;
+    if !out.status.success() {
+        bail!("{helper}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
     Ok(())
 }
 
