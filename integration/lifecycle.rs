@@ -446,3 +446,20 @@ fn user_namespace_maps_container_root_to_the_configured_host_ids() {
     assert!(out.contains("uid=0(root) gid=0(root)"), "{out}");
     h.ok(&["delete", "--force", &id]);
 }
+
+#[test]
+fn delete_removes_a_container_whose_state_file_is_unreadable() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    let id = unique_id("torn");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    h.ok(&["delete", "--force", &id]);
+    // Simulate a record torn by a host crash: a directory with a truncated state.json.
+    let dir = h.root.path().join(&id);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("lock"), "").unwrap();
+    std::fs::write(dir.join("state.json"), "{\"ociVersion\": \"1.").unwrap();
+    assert!(!h.fails(&["state", &id]).is_empty());
+    h.ok(&["delete", &id]);
+    assert!(h.dirs().is_empty(), "{:?}", h.dirs());
+}

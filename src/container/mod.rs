@@ -413,7 +413,14 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
     crate::id::validate(id)?;
     let st = store(g)?;
     let entry = st.lock(id)?;
-    let rec = load(&entry)?;
+    let rec = match load(&entry) {
+        Ok(r) => r,
+        // A record torn by a host crash describes processes that died with the host.
+        Err(e) => {
+            crate::logging::warn(&format!("{id}: unreadable state, removing it: {e:#}"));
+            return entry.remove();
+        }
+    };
     let Some(rec) = rec else {
         // A create that died before its init existed: nothing runs, remove the directory.
         return entry.remove();

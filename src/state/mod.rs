@@ -242,7 +242,7 @@ impl Entry {
     pub fn lock_fd(&self) -> BorrowedFd<'_> {
         self.lock.as_fd()
     }
-    /// Write state.json atomically (temp file, fsync, rename; mode 0600).
+    /// Write state.json atomically (temp file, rename; mode 0600; see statefile.rs).
     pub fn save(&self, r: &Record) -> Result<()> {
         statefile::write(&self.dir, r)
     }
