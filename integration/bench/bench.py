@@ -299,6 +299,11 @@ class Bench:
                     for rt in self.rts:
                         s = must(spawn(rt.state(f"{rt.name}-s-0"), capture=True), f"{rt.name} state")
                         lst = must(spawn(rt.list(), capture=True), f"{rt.name} list")
+                        if i == 0 and shutil.which("strace"):  # proof that state does not scan
+                            out = f"{self.work}/strace-state-{rt.name}-{level}.txt"
+                            must(spawn(["strace", "-f", "-c", "-o", out, *rt.state(f"{rt.name}-s-0")]), "strace state")
+                            calls = sum(c for c, _ in parse_strace_c(out).values())
+                            self.scale[(rt.name, level)]["state_syscalls"] = calls
                         if i == 0:  # warm-up; check what they say once
                             status = json.loads(s.out).get("status")
                             rows = len(lst.out.strip().splitlines()) - 1
@@ -575,13 +580,15 @@ def report(b, started, ended, load0, load1):
     row("create+start+delete user+sys CPU ms median", {k: fmt(med(v)) for k, v in xs.items()},
         pair_ratio(xs["hull"], xs["runc"]), pair_ratio(xs["hull"], xs["crun"]) if has_crun else None)
 
+    row("`state` syscalls (strace -c -f) at " + "/".join(map(str, b.args.levels)) + " created",
+        {k: "/".join(str(b.scale[(k, lv)].get("state_syscalls", "–")) for lv in b.args.levels) for k in rts})
     for what in ("state", "list"):
         for level in b.args.levels:
             per = {k: fmt(med(b.scale[(k, level)][what]), 2) for k in rts}
             hs, rs_ = b.scale[("hull", level)][what], b.scale[("runc", level)][what]
             row(f"`{what}` with {level} created, ms median", per, pair_ratio(hs, rs_),
                 pair_ratio(hs, b.scale[("crun", level)][what]) if has_crun else None)
-    row(f"create {max(b.args.levels)} (x{b.args.scale_workers} parallel), s",
+    row(f"create {max(b.args.levels)} (by {b.args.scale_workers} callers), s",
         {k: fmt(sum(b.scale[(k, lv)]["create_s"] for lv in b.args.levels), 2) for k in rts})
     row("delete --force all of them, s", {k: fmt(v[1], 2) for k, v in b.scale_delete.items()})
     for par in b.args.par:
@@ -670,7 +677,7 @@ def main():
     ap.add_argument("--par", default="2,4,8")
     ap.add_argument("--n-throughput", type=int, default=100)
     ap.add_argument("--scale-reps", type=int, default=10)
-    ap.add_argument("--scale-workers", type=int, default=4)
+    ap.add_argument("--scale-workers", type=int, default=2)
     args = ap.parse_args()
     if args.cleanup_only:
         cleanup(args.tag, args.hull)

@@ -21,4 +21,4 @@ driver="$PWD/integration/bench/bench.py"
 trap 'python3 "$driver" --cleanup-only --tag "$tag" --hull "$PWD/target/release/hull"' EXIT
 
 python3 "$driver" --tag "$tag" --hull "$PWD/target/release/hull" \
-    --results "$PWD/integration/bench/RESULTS.md" --command "bash integration/bench/run.sh $*" "$@"
+    --results "$PWD/integration/bench/RESULTS.md" --command "bash integration/bench/run.sh${*:+ $*}" "$@"
