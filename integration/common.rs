@@ -208,10 +208,20 @@ pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
 }
 
 /// The host's mount table without per-line ids that change (for before/after comparisons).
+/// Mounts that other programs on the machine make in their own /tmp directories (a test
+/// run sharing the machine with, say, podman) are left out; everything else counts,
+/// including anything under these tests' own `/tmp/t-*` directories.
 pub fn host_mounts() -> Vec<String> {
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let tmp = std::env::temp_dir();
+    let ours = tmp.join("t-");
+    let foreign = |mount_point: &str| {
+        mount_point.starts_with(&format!("{}/", tmp.display()))
+            && !mount_point.starts_with(&*ours.to_string_lossy())
+    };
     let mut v: Vec<String> = mi
         .lines()
+        .filter(|l| l.split_whitespace().nth(4).is_some_and(|mp| !foreign(mp)))
         .map(|l| l.split_whitespace().skip(3).collect::<Vec<_>>().join(" "))
         .collect();
     v.sort();
