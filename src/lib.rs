@@ -12,6 +12,7 @@ pub mod container;
 pub mod hooks;
 pub mod id;
 pub mod logging;
+pub mod mountinfo;
 pub mod namespaces;
 pub mod process;
 pub mod procinfo;

@@ -48,6 +48,7 @@ pub fn flag(kind: LinuxNamespaceType) -> u64 {
     kind as i32 as u32 as u64
 }
 
+/// The name config.json uses for a namespace type.
 pub fn name(kind: LinuxNamespaceType) -> &'static str {
     match kind {
         LinuxNamespaceType::Mount => "mount",

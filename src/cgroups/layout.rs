@@ -77,20 +77,10 @@ impl Layout {
     /// of the hierarchy's root beats an earlier mount of a subtree.
     pub fn parse(mountinfo: &str) -> Result<Layout> {
         let mut layout = Layout::default();
-        for (n, line) in mountinfo.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let fields: Vec<&str> = line.split(' ').collect();
-            let sep = fields.iter().position(|f| *f == "-").with_context(|| {
-                format!("cgroups: mountinfo line {}: no \"-\" separator", n + 1)
-            })?;
-            if sep < 6 || fields.len() < sep + 4 {
-                bail!("cgroups: mountinfo line {}: too few fields", n + 1);
-            }
-            let fstype = fields[sep + 1];
-            let (root, mount) = (unescape(fields[3]), PathBuf::from(unescape(fields[4])));
-            match fstype {
+        for m in crate::mountinfo::parse(mountinfo).context("cgroups")? {
+            let root = m.root.to_string_lossy().into_owned();
+            let mount = m.mount_point;
+            match m.fstype.as_str() {
                 "cgroup2" => {
                     let h = Hierarchy {
                         mount,
@@ -104,7 +94,8 @@ impl Layout {
                     }
                 }
                 "cgroup" => {
-                    let controllers: Vec<String> = fields[sep + 3]
+                    let controllers: Vec<String> = m
+                        .super_options
                         .split(',')
                         .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
                         .map(str::to_string)
@@ -218,27 +209,6 @@ fn better(old: &Hierarchy, new: &Hierarchy) -> bool {
     old.root != "/" && new.root == "/"
 }
 
-/// Undo mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let digit = |k: usize| u32::from(b[i + k] - b'0');
-            out.push((digit(1) * 64 + digit(2) * 8 + digit(3)) as u8);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,8 +262,9 @@ mod tests {
 
     #[test]
     fn escaped_mount_points_are_decoded() {
-        assert_eq!(unescape("/a\\040b"), "/a b");
-        assert_eq!(unescape("/plain"), "/plain");
+        let mi = "35 31 0:32 / /sys/fs/cgroup/mem\\040ory rw - cgroup cgroup rw,memory\n";
+        let l = Layout::parse(mi).unwrap();
+        assert_eq!(l.v1[0].mount, PathBuf::from("/sys/fs/cgroup/mem ory"));
     }
 
     #[test]

@@ -11,10 +11,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::unistd::symlinkat;
 
 use super::mount_options::MountOptions;
-use super::mountinfo::{self, MountInfo};
 use super::mounts::{new_fs, Ctx};
 use super::propagation;
 use super::safe_path::{open_in_root, open_parent_in_root, Create};
+use crate::mountinfo::{self, MountInfo};
 use crate::sys::mount_api::{
     fsconfig_create, fsconfig_set, fsmount, fsopen, mount_setattr, move_mount_fd, open_tree,
     MountAttr, AT_RECURSIVE, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
@@ -208,7 +208,7 @@ mod tests {
 
     #[test]
     fn hierarchies_are_found_once_each_with_their_controllers() {
-        let h = hierarchies(&mountinfo::parse(HYBRID));
+        let h = hierarchies(&mountinfo::parse(HYBRID).unwrap());
         let names: Vec<&str> = h.iter().map(|h| h.name.as_str()).collect();
         assert_eq!(names, ["cpu", "systemd", "unified"]);
         assert_eq!(h[1].controllers, ["name=systemd"]);

@@ -14,7 +14,6 @@ mod cgroup_mount;
 pub mod devices;
 mod masked;
 pub mod mount_options;
-mod mountinfo;
 pub mod mounts;
 mod pivot;
 mod propagation;

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 
 use super::mount_options::Propagation;
-use super::mountinfo;
+use crate::mountinfo;
 use crate::sys::mount_api::{mount_setattr, MountAttr, AT_RECURSIVE};
 
 /// `linux.rootfsPropagation` as MS_* flags; runc's default is rslave.

@@ -38,7 +38,7 @@ fn namespaces(l: &Linux) -> Result<(), String> {
         if !seen.insert(ns.typ()) {
             return Err(format!(
                 "linux.namespaces[{i}].type {:?} is listed more than once",
-                spec_name(ns.typ())
+                crate::namespaces::name(ns.typ())
             ));
         }
         if let Some(p) = ns.path() {
@@ -115,18 +115,4 @@ fn devices(l: &Linux) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// The name config.json uses for a namespace type.
-fn spec_name(t: LinuxNamespaceType) -> &'static str {
-    match t {
-        LinuxNamespaceType::Mount => "mount",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "network",
-        LinuxNamespaceType::Time => "time",
-    }
 }

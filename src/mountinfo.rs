@@ -1,5 +1,7 @@
-//! A minimal reader of `/proc/self/mountinfo`: the few fields rootfs setup needs (mount
-//! point, root within the filesystem, propagation tags, filesystem type, super options).
+//! The one reader of `/proc/self/mountinfo` (rootfs setup and cgroup layout detection):
+//! mount point, root within the filesystem, propagation tags, filesystem type, source and
+//! super options, with the kernel's octal escapes undone. A malformed line is an error
+//! naming the line: the kernel never writes one, so it means the input is not mountinfo.
 
 use std::path::PathBuf;
 
@@ -39,25 +41,31 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Parse mountinfo text; malformed lines are skipped.
-pub fn parse(text: &str) -> Vec<MountInfo> {
-    text.lines().filter_map(parse_line).collect()
+/// Parse mountinfo text (blank lines are ignored).
+pub fn parse(text: &str) -> Result<Vec<MountInfo>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| {
+            parse_line(l).with_context(|| format!("mountinfo line {}: malformed: {l:?}", n + 1))
+        })
+        .collect()
 }
 
 fn parse_line(line: &str) -> Option<MountInfo> {
-    let (pre, post) = line.split_once(" - ")?;
-    let pre: Vec<&str> = pre.split(' ').collect();
-    let post: Vec<&str> = post.split(' ').collect();
-    if pre.len() < 6 || post.len() < 3 {
+    let fields: Vec<&str> = line.split(' ').collect();
+    // Optional fields (shared:N, ...) sit between field 6 and the lone "-".
+    let sep = fields.iter().position(|f| *f == "-")?;
+    if sep < 6 || fields.len() < sep + 4 {
         return None;
     }
     Some(MountInfo {
-        root: PathBuf::from(unescape(pre[3])),
-        mount_point: PathBuf::from(unescape(pre[4])),
-        tags: pre[6..].iter().map(|s| s.to_string()).collect(),
-        fstype: post[0].to_string(),
-        source: unescape(post[1]),
-        super_options: post[2].to_string(),
+        root: PathBuf::from(unescape(fields[3])),
+        mount_point: PathBuf::from(unescape(fields[4])),
+        tags: fields[6..sep].iter().map(|s| s.to_string()).collect(),
+        fstype: fields[sep + 1].to_string(),
+        source: unescape(fields[sep + 2]),
+        super_options: fields[sep + 3].to_string(),
     })
 }
 
@@ -65,7 +73,7 @@ fn parse_line(line: &str) -> Option<MountInfo> {
 pub fn read_self() -> Result<Vec<MountInfo>> {
     let text =
         std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
-    Ok(parse(&text))
+    parse(&text)
 }
 
 #[cfg(test)]
@@ -76,12 +84,18 @@ mod tests {
     fn parses_tags_and_escaped_mount_points() {
         let t = "36 35 98:0 /mnt1 /mnt/a\\040b rw,noatime master:1 shared:2 - ext3 /dev/root rw,errors=continue\n\
                  41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
-        let m = parse(t);
+        let m = parse(t).unwrap();
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].mount_point, PathBuf::from("/mnt/a b"));
         assert_eq!(m[0].root, PathBuf::from("/mnt1"));
         assert_eq!(m[0].tags, vec!["master:1", "shared:2"]);
         assert_eq!(m[1].fstype, "cgroup2");
         assert!(m[1].tags.is_empty());
+    }
+
+    #[test]
+    fn a_line_without_separator_is_an_error_naming_the_line() {
+        let e = parse("1 2 3 4 5 6 7\n").unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
     }
 }
