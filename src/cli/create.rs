@@ -6,8 +6,9 @@ use clap::Args;
 
 use super::Global;
 
+/// The flags `create` and `run` share, as in runc.
 #[derive(Args, Debug, Clone)]
-pub struct CreateArgs {
+pub struct BundleArgs {
     /// Path to the root of the bundle directory (default: current directory)
     #[arg(short = 'b', long, default_value = ".")]
     pub bundle: PathBuf,
@@ -26,26 +27,33 @@ pub struct CreateArgs {
     /// Pass N additional file descriptors (3..3+N, after $LISTEN_FDS) to the container
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+}
+
+impl BundleArgs {
+    /// The library's create options for container `id`.
+    pub fn options(&self, id: &str, detach: bool) -> crate::container::CreateOptions {
+        crate::container::CreateOptions {
+            id: id.to_string(),
+            bundle: self.bundle.clone(),
+            console_socket: self.console_socket.clone(),
+            pid_file: self.pid_file.clone(),
+            no_pivot: self.no_pivot,
+            no_new_keyring: self.no_new_keyring,
+            preserve_fds: self.preserve_fds,
+            detach,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub common: BundleArgs,
     /// Container id
     pub id: String,
 }
 
 pub fn run(g: &Global, a: CreateArgs) -> anyhow::Result<i32> {
-    crate::container::create(g, &a.into())?;
+    crate::container::create(g, &a.common.options(&a.id, true))?;
     Ok(0)
-}
-
-impl From<CreateArgs> for crate::container::CreateOptions {
-    fn from(a: CreateArgs) -> Self {
-        crate::container::CreateOptions {
-            id: a.id,
-            bundle: a.bundle,
-            console_socket: a.console_socket,
-            pid_file: a.pid_file,
-            no_pivot: a.no_pivot,
-            no_new_keyring: a.no_new_keyring,
-            preserve_fds: a.preserve_fds,
-            detach: true,
-        }
-    }
 }
