@@ -253,7 +253,7 @@ fn user_env(plan: &crate::spec::Plan, preserve_fds: u32) -> Result<(Vec<String>,
 }
 
 /// Write the pid file atomically (temp file + rename), as runc does.
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {

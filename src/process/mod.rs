@@ -4,7 +4,11 @@
 //! a fixed order, reports `Created`, blocks on the exec fifo until `start`, then execve's.
 
 pub mod attached;
+pub mod exec;
+mod exec_child;
 pub mod exec_fifo;
+mod exec_join;
+pub mod exec_process;
 pub mod init;
 pub mod lookup;
 pub mod setup;
