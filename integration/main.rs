@@ -6,6 +6,7 @@ mod common;
 
 mod cgroups;
 mod cli_surface;
+mod exec;
 mod lifecycle;
 mod rootfs_setup;
 mod spec_cmd;

@@ -115,13 +115,32 @@ fn path_cstring(p: &Path) -> Result<CString> {
     CString::new(p.as_os_str().as_encoded_bytes()).context("process.args[0]: contains a NUL byte")
 }
 
-/// An empty signal mask and default dispositions: hull blocks every signal to forward
-/// them, and the Rust runtime ignores SIGPIPE; neither may leak into the process.
+/// An empty signal mask and every signal at its default disposition: hull blocks every
+/// signal to forward them, the Rust runtime ignores SIGPIPE, and whatever started hull may
+/// have ignored others; ignored signals would survive execve into the process.
 fn default_signals() -> Result<()> {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow};
-    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: installing SIG_DFL runs no handler code; the child is single-threaded.
-    unsafe { sigaction(nix::sys::signal::Signal::SIGPIPE, &dfl) }.context("reset SIGPIPE")?;
+    use nix::sys::signal::{SigSet, SigmaskHow};
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // The raw syscall, because glibc refuses the signals it reserves (32, 33), which a
+        // caller may have ignored too. An all-zero kernel sigaction is SIG_DFL with no
+        // flags and an empty mask on every architecture; 32 bytes cover its size.
+        let sa = [0u64; 4];
+        // SAFETY: the kernel reads the struct from `sa`, which outlives the call; the old
+        // action pointer is null; installing SIG_DFL runs no code (single-threaded child).
+        // EINVAL for numbers the kernel refuses is harmless and ignored.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                sa.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
+        }
+    }
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .context("reset the signal mask")?;
     Ok(())
