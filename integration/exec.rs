@@ -354,3 +354,76 @@ fn exec_terminal_flags_fail_with_not_supported() {
     let err = h.fails(&["exec", "--console-socket", "/nonexistent.sock", &id, "true"]);
     assert!(err.contains("not supported"), "{err}");
 }
+
+/// The container's cgroup as recorded in its state.json.
+fn recorded_cgroup(h: &Hull, id: &str) -> hull::cgroups::Cgroup {
+    let state = h.root.path().join(id).join("state.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(state).unwrap()).unwrap();
+    serde_json::from_value(v["cgroup"].clone()).unwrap()
+}
+
+#[test]
+fn exec_cgroup_flag_places_the_process_in_an_existing_sub_cgroup() {
+    let h = Hull::new();
+    let (b, id) = running(&h, "exsub");
+    // Removed with the container: delete destroys the whole subtree.
+    for d in &recorded_cgroup(&h, &id).dirs {
+        let dir = d.dir().unwrap();
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        // A v1 cpuset cgroup takes no tasks until it has cpus and mems.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if d.controllers.iter().any(|c| c == "cpuset") {
+                let v = std::fs::read_to_string(dir.join(f)).unwrap();
+                std::fs::write(dir.join("sub").join(f), v.trim()).unwrap();
+            }
+        }
+    }
+    let pid_file = b.path().join("exec.pid");
+    let st = h
+        .cmd(&[
+            "exec",
+            "-d",
+            "--cgroup",
+            "sub",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "sleep",
+            "1000",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(b.path().join("exec-stderr")).unwrap())
+        .status()
+        .unwrap();
+    let err = std::fs::read_to_string(b.path().join("exec-stderr")).unwrap();
+    assert_eq!(st.code(), Some(0), "{err}");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{}/cgroup", pid.trim())).unwrap();
+    for line in cg.lines().filter(|l| !l.ends_with(":/")) {
+        assert!(line.ends_with("/ctr/sub"), "{line}");
+    }
+    let err = h.fails(&["exec", "--cgroup", "missing", &id, "true"]);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn exec_preserve_fds_passes_fd_3_through() {
+    let h = Hull::new();
+    let (b, id) = running(&h, "exfds");
+    let data = b.path().join("data");
+    std::fs::write(&data, "through fd 3\n").unwrap();
+    let script = format!(
+        "exec \"$0\" --root \"$1\" exec --preserve-fds 1 \"$2\" sh -c 'cat <&3' 3<{}",
+        data.display()
+    );
+    let o = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .arg(hull_bin())
+        .arg(h.root.path())
+        .arg(&id)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "through fd 3\n");
+}
