@@ -427,3 +427,47 @@ fn exec_preserve_fds_passes_fd_3_through() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "through fd 3\n");
 }
+
+#[test]
+fn exec_into_a_user_namespace_container_joins_it_first() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "1000"]);
+    b.edit(|c| {
+        let nss = c["linux"]["namespaces"].as_array_mut().unwrap();
+        nss.push(serde_json::json!({"type": "user"}));
+        let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/sys" && m["destination"] != "/dev/mqueue");
+    });
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(b.rootfs())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let id = unique_id("exuserns");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "create: {err}");
+    h.ok(&["start", &id]);
+    let init = init_pid(&h, &id);
+    let out = exec_ok(
+        &h,
+        &id,
+        &["-u", "1000:1000"],
+        &[
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/user; cat /proc/self/uid_map; id -u",
+        ],
+    );
+    let want_ns = std::fs::read_link(format!("/proc/{init}/ns/user")).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], want_ns.to_str().unwrap());
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    assert_eq!(lines[2], "1000");
+}
