@@ -463,3 +463,16 @@ fn delete_removes_a_container_whose_state_file_is_unreadable() {
     h.ok(&["delete", &id]);
     assert!(h.dirs().is_empty(), "{:?}", h.dirs());
 }
+
+#[test]
+fn the_user_process_starts_with_default_signal_dispositions() {
+    let h = Hull::new();
+    // hull itself ignores SIGPIPE (Rust does); the container must not inherit that.
+    let b = h.bundle(&["grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"]);
+    let (code, out, err) = run(&h, &b, &unique_id("sigign"));
+    assert_eq!(code, Some(0), "{err}");
+    for line in out.lines() {
+        assert!(line.ends_with("0000000000000000"), "{out}");
+    }
+    assert_eq!(out.lines().count(), 2, "{out}");
+}

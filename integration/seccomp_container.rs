@@ -78,3 +78,27 @@ fn a_profile_with_an_unknown_action_fails_create_and_leaves_nothing() {
     assert!(err.contains("linux.seccomp"), "{err}");
     assert!(h.dirs().is_empty());
 }
+
+#[test]
+fn exec_applies_the_containers_seccomp_filter() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| {
+        c["root"]["readonly"] = serde_json::json!(false);
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    });
+    let id = unique_id("execsecc");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    h.ok(&["start", &id]);
+    let o = h.run(&["exec", &id, "sh", "-c", "mkdir /tmp/d 2>&1; echo rc=$?"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Operation not permitted") && out.ends_with("rc=1\n"),
+        "{out}"
+    );
+    h.ok(&["delete", "--force", &id]);
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 
 /// Accept one connection and take the fd sent with SCM_RIGHTS and the message body.
-fn receive_master(l: &UnixListener) -> (OwnedFd, String) {
+pub fn receive_master(l: &UnixListener) -> (OwnedFd, String) {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::os::fd::AsRawFd;
     let (conn, _) = l.accept().unwrap();
@@ -40,7 +40,7 @@ fn receive_master(l: &UnixListener) -> (OwnedFd, String) {
 }
 
 /// Read from the pty master until `want` appears (or 5 s pass).
-fn read_until(master: &mut std::fs::File, want: &str) -> String {
+pub fn read_until(master: &mut std::fs::File, want: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut seen = String::new();
     let mut buf = [0u8; 1024];

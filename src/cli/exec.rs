@@ -63,6 +63,30 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-pub fn run(_g: &Global, _a: ExecArgs) -> anyhow::Result<i32> {
-    Err(super::not_implemented("exec"))
+pub fn run(g: &Global, a: ExecArgs) -> anyhow::Result<i32> {
+    use crate::process::exec::{exec, ExecOptions};
+    use crate::process::exec_process::Overrides;
+    let o = ExecOptions {
+        id: a.id,
+        process_file: a.process,
+        overrides: Overrides {
+            args: a.command,
+            cwd: a.cwd,
+            env: a.env,
+            user: a.user,
+            additional_gids: a.additional_gids,
+            caps: a.cap,
+            no_new_privs: a.no_new_privs,
+            apparmor: a.apparmor,
+            process_label: a.process_label,
+        },
+        detach: a.detach,
+        pid_file: a.pid_file,
+        preserve_fds: a.preserve_fds,
+        cgroup: a.cgroup,
+        ignore_paused: a.ignore_paused,
+        tty: a.tty,
+        console_socket: a.console_socket,
+    };
+    exec(g, &o)
 }

@@ -167,19 +167,7 @@ fn console_mode(plan: &crate::spec::Plan, o: &CreateOptions) -> Result<spawn::Co
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    Ok(match (terminal, &o.console_socket, o.detach) {
-        (true, Some(p), _) => spawn::Console::Socket(p.clone()),
-        (true, None, false) => spawn::Console::Relay,
-        (true, None, true) => bail!(
-            "process.terminal is true: cannot allocate a tty when hull detaches without \
-             --console-socket (set process.terminal to false or pass --console-socket)"
-        ),
-        (false, Some(p), _) => bail!(
-            "--console-socket {}: process.terminal is false, so there is no terminal to send",
-            p.display()
-        ),
-        (false, None, _) => spawn::Console::None,
-    })
+    spawn::Console::choose(terminal, o.console_socket.as_deref(), o.detach)
 }
 
 /// `create`: the container is `created` when this returns.

@@ -67,12 +67,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     if !unprivileged_maps {
         nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
     }
-    nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&nix::sys::signal::SigSet::empty()),
-        None,
-    )
-    .context("reset signal mask")?;
+    // The user process starts with default dispositions and nothing blocked, not hull's
+    // (Rust ignores SIGPIPE; `run` blocks everything to forward it).
+    crate::sys::signals::reset_all()?;
 
     let mut keep: Vec<RawFd> = vec![0, 1, 2, ctx.sync.raw(), ctx.fifo];
     keep.extend((3..3 + ctx.extra_fds as RawFd).collect::<Vec<_>>());
@@ -143,7 +140,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     }
     nix::unistd::setsid().context("setsid")?;
     if process.terminal() == Some(true) {
-        setup_console(ctx, process)?;
+        super::console::attach_terminal(ctx.sync, process)?;
     }
     let nnp = process.no_new_privileges() == Some(true);
     if !nnp {
@@ -216,37 +213,6 @@ fn load_seccomp(ctx: &InitContext) -> Result<()> {
     if let Some(listener) = crate::security::seccomp::load(prog)? {
         ctx.sync
             .send_fd(&Msg::SeccompListener, listener.as_raw_fd())?;
-    }
-    Ok(())
-}
-
-/// Allocate the container's terminal in its own devpts, hand the master to the parent, and
-/// make the peer the controlling terminal and stdio of the user process.
-fn setup_console(ctx: &InitContext, process: &oci_spec::runtime::Process) -> Result<()> {
-    use std::os::fd::AsFd;
-    let (master, peer) = crate::sys::pty::open_pair()
-        .context("process.terminal: open /dev/ptmx in the container (is devpts mounted?)")?;
-    if let Some(size) = process.console_size() {
-        crate::sys::pty::set_size(
-            master.as_raw_fd(),
-            size.height() as u16,
-            size.width() as u16,
-        )
-        .context("process.consoleSize")?;
-    }
-    nix::unistd::fchown(
-        &peer,
-        Some(nix::unistd::Uid::from_raw(process.user().uid())),
-        None,
-    )
-    .context("process.terminal: chown the pty to process.user.uid")?;
-    ctx.sync.send_fd(&Msg::Console, master.as_raw_fd())?;
-    drop(master);
-    crate::sys::pty::set_controlling(peer.as_fd())
-        .context("process.terminal: make the pty the controlling terminal")?;
-    for target in 0..=2 {
-        crate::sys::fds::dup_onto(peer.as_raw_fd(), target)
-            .context("process.terminal: dup the pty onto stdio")?;
     }
     Ok(())
 }

@@ -15,6 +15,8 @@ use crate::namespaces::{self, NsPlan};
 use crate::spec::Plan;
 use crate::sys::clone::{fork_into, Forked};
 
+pub use super::console::Console;
+
 /// What the caller asks of the init.
 pub struct SpawnOptions<'a> {
     pub id: &'a str,
@@ -27,17 +29,6 @@ pub struct SpawnOptions<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub seccomp: Option<crate::security::seccomp::Program>,
-}
-
-/// What to do with the container's pty master.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Console {
-    /// No terminal.
-    None,
-    /// Send it to the AF_UNIX socket at this path (runc's console-socket protocol).
-    Socket(std::path::PathBuf),
-    /// Keep it: `run` relays it to its own stdio.
-    Relay,
 }
 
 /// A cloned init that has not finished setup yet. Killing it on drop unless `release`d
@@ -189,11 +180,7 @@ fn drive(
                 hooks::run_all(hooks, Kind::CreateRuntime, &state)?;
                 ch.send(&Msg::Continue)?;
             }
-            Some((Msg::Console, Some(master))) => match &o.console {
-                Console::Socket(path) => send_console(path, &master)?,
-                Console::Relay => console = Some(master),
-                Console::None => bail!("the container init sent a terminal nobody asked for"),
-            },
+            Some((Msg::Console, Some(master))) => console = o.console.route(master)?,
             Some((Msg::SeccompListener, Some(fd))) => send_listener(o, pid, &fd)?,
             Some((Msg::Created, _)) => return Ok(console),
             Some((Msg::Error(e), _)) => bail!("{e}"),
@@ -230,15 +217,6 @@ fn send_listener(o: &SpawnOptions, pid: i32, fd: &OwnedFd) -> Result<()> {
         metadata: seccomp.listener_metadata().as_deref().unwrap_or(""),
     };
     crate::security::seccomp::send_listener(path, fd.as_fd(), &st)
-}
-
-/// runc's console-socket protocol: connect, send the master as SCM_RIGHTS with the
-/// name `/dev/ptmx` as the message body, close.
-fn send_console(path: &std::path::Path, master: &OwnedFd) -> Result<()> {
-    let sock = std::os::unix::net::UnixStream::connect(path)
-        .with_context(|| format!("--console-socket {}: connect", path.display()))?;
-    crate::sys::scm::send_fd(sock.as_raw_fd(), b"/dev/ptmx", master.as_raw_fd())
-        .with_context(|| format!("--console-socket {}: send the pty master", path.display()))
 }
 
 fn hook_state(o: &SpawnOptions, pid: i32) -> String {

@@ -53,6 +53,12 @@ pub fn load(bundle: &Path) -> Result<Plan> {
     })
 }
 
+/// The rules `process` in config.json must meet (args, env, absolute cwd, rlimits), for
+/// a process that comes from elsewhere (`exec --process FILE`, exec's flags).
+pub fn check_process(p: &oci_spec::runtime::Process) -> Result<(), String> {
+    validate::check_process(p)
+}
+
 /// JSON value -> typed spec; a type error names the JSON path of the offending field.
 fn deserialize(value: serde_json::Value) -> Result<Spec, String> {
     serde_path_to_error::deserialize(value).map_err(|e| {

@@ -8,3 +8,4 @@ pub mod openat2;
 pub mod pidfd;
 pub mod pty;
 pub mod scm;
+pub mod signals;

@@ -13,6 +13,11 @@ mod linux;
 mod mounts;
 mod process;
 
+/// The `process` rules alone.
+pub fn check_process(p: &oci_spec::runtime::Process) -> Result<(), String> {
+    process::check(p)
+}
+
 /// Validate `spec`; returns the canonical rootfs path.
 pub fn spec(spec: &Spec, bundle: &Path) -> Result<PathBuf, String> {
     oci_version(spec.version())?;

@@ -1,0 +1,93 @@
+//! Terminals for the container init and for `exec`: the child opens a pty in the
+//! container's own devpts (peer via TIOCGPTPEER, no path lookup a hostile /dev/pts could
+//! redirect), hands the master to the parent over the sync channel and makes the peer its
+//! controlling terminal and stdio; the parent sends the master to `--console-socket`
+//! (runc's protocol) or keeps it for `run`/`exec` to relay.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Process;
+
+use super::sync::{Channel, Msg};
+
+/// What to do with the pty master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Console {
+    /// No terminal.
+    None,
+    /// Send it to the AF_UNIX socket at this path (runc's console-socket protocol).
+    Socket(PathBuf),
+    /// Keep it: the caller relays it to its own stdio.
+    Relay,
+}
+
+impl Console {
+    /// runc's rules: a terminal needs a socket unless hull stays attached; a socket needs
+    /// a terminal.
+    pub fn choose(terminal: bool, socket: Option<&Path>, detach: bool) -> Result<Console> {
+        Ok(match (terminal, socket, detach) {
+            (true, Some(p), _) => Console::Socket(p.to_path_buf()),
+            (true, None, false) => Console::Relay,
+            (true, None, true) => bail!(
+                "process.terminal is true: cannot allocate a tty when hull detaches without \
+                 --console-socket (set process.terminal to false or pass --console-socket)"
+            ),
+            (false, Some(p), _) => bail!(
+                "--console-socket {}: process.terminal is false, so there is no terminal to send",
+                p.display()
+            ),
+            (false, None, _) => Console::None,
+        })
+    }
+
+    /// Parent side: deliver the master the child sent; returns it when it is to be relayed.
+    pub fn route(&self, master: OwnedFd) -> Result<Option<OwnedFd>> {
+        match self {
+            Console::Socket(path) => send_to_socket(path, &master).map(|_| None),
+            Console::Relay => Ok(Some(master)),
+            Console::None => bail!("the child sent a terminal nobody asked for"),
+        }
+    }
+}
+
+/// runc's console-socket protocol: connect, send the master as SCM_RIGHTS with the name
+/// `/dev/ptmx` as the message body, close.
+fn send_to_socket(path: &Path, master: &OwnedFd) -> Result<()> {
+    let sock = std::os::unix::net::UnixStream::connect(path)
+        .with_context(|| format!("--console-socket {}: connect", path.display()))?;
+    crate::sys::scm::send_fd(sock.as_raw_fd(), b"/dev/ptmx", master.as_raw_fd())
+        .with_context(|| format!("--console-socket {}: send the pty master", path.display()))
+}
+
+/// Child side (a session leader, inside the container's mount namespace): allocate the
+/// terminal, send the master to the parent, make the peer the controlling terminal and
+/// stdio.
+pub fn attach_terminal(sync: &Channel, process: &Process) -> Result<()> {
+    let (master, peer) = crate::sys::pty::open_pair()
+        .context("process.terminal: open /dev/ptmx in the container (is devpts mounted?)")?;
+    if let Some(size) = process.console_size() {
+        crate::sys::pty::set_size(
+            master.as_raw_fd(),
+            size.height() as u16,
+            size.width() as u16,
+        )
+        .context("process.consoleSize")?;
+    }
+    nix::unistd::fchown(
+        &peer,
+        Some(nix::unistd::Uid::from_raw(process.user().uid())),
+        None,
+    )
+    .context("process.terminal: chown the pty to process.user.uid")?;
+    sync.send_fd(&Msg::Console, master.as_raw_fd())?;
+    drop(master);
+    crate::sys::pty::set_controlling(peer.as_fd())
+        .context("process.terminal: make the pty the controlling terminal")?;
+    for target in 0..=2 {
+        crate::sys::fds::dup_onto(peer.as_raw_fd(), target)
+            .context("process.terminal: dup the pty onto stdio")?;
+    }
+    Ok(())
+}
