@@ -1,0 +1,86 @@
+# integration/engines/docker.sh: dockerd (on the suite's containerd) driving the runtime
+# under test through `--add-runtime` (sourced by run.sh). Owns: a private dockerd (data
+# root, exec root, pid file, socket and empty config under $T; no bridge, no iptables),
+# the image import, and the docker checks.
+
+DOCKER_CHECKS=(run-echo exit-code run-d-stop memory exec)
+
+docker_start() {
+    local d=$T/docker
+    mkdir -p "$d"/{data,exec}
+    DSOCK=$d/d.sock
+    echo '{}' >"$d/daemon.json"
+    # Every runtime the suite compares is registered under its own name.
+    dockerd --config-file "$d/daemon.json" --data-root "$d/data" --exec-root "$d/exec" \
+        --pidfile "$d/d.pid" -H "unix://$DSOCK" --containerd "$CSOCK" \
+        --bridge none --iptables=false --ip6tables=false --ip-masq=false --userland-proxy=false \
+        --cgroup-parent "/$TAG/docker" --storage-driver overlay2 \
+        --add-runtime "hull=$HULL" --add-runtime "ctlrunc=$RUNC" >"$LOGS/dockerd.log" 2>&1 &
+    DAEMON_PIDS+=($!)
+    docker_set_rt
+    if ! wait_for 60 t 5 "${DOCKER[@]}" version; then
+        echo "dockerd did not answer on $DSOCK within 60 s; its log:"
+        tail -20 "$LOGS/dockerd.log"
+        return 1
+    fi
+    local out
+    out=$(t 60 "${DOCKER[@]}" import "$IMGDIR/rootfs.tar" "$IMG" 2>&1) || { echo "docker import failed: $out"; return 1; }
+}
+
+# DOCKER: the docker client shipped with docker.io, on our socket, with a private config
+# dir; DRUN: `docker run` with the runtime under test and no network.
+docker_set_rt() {
+    DOCKER=(env "DOCKER_CONFIG=$T/docker/client" /usr/bin/docker -H "unix://$DSOCK")
+    DRUN=("${DOCKER[@]}" run --runtime "$DOCKER_RT" --network none)
+}
+D() { "${DOCKER[@]}" "$@"; }
+dstate() { D inspect -f '{{.State.Status}}' "$1" 2>/dev/null; }
+
+dock_run_echo() {
+    local out; out=$(t 60 "${DRUN[@]}" --rm "$IMG" echo hi-from-docker) || { echo "docker run exited $?: $out"; return 1; }
+    expect_eq "docker run output" "$out" hi-from-docker
+}
+
+dock_exit_code() {
+    local rc=0; t 60 "${DRUN[@]}" --rm "$IMG" sh -c 'exit 3' || rc=$?
+    expect_eq "docker run exit status" "$rc" 3
+}
+
+dock_run_d_stop() {
+    local id=$RT_NAME-dd
+    t 60 "${DRUN[@]}" -d --name "$id" "$IMG" sleep 1000 || { echo "docker run -d failed"; return 1; }
+    expect_eq "state after run -d" "$(dstate "$id")" running || return 1
+    local out; out=$(t 30 "${DOCKER[@]}" top "$id") && echo "$out"
+    t 60 "${DOCKER[@]}" stop -t 1 "$id" || { echo "docker stop failed"; return 1; }
+    expect_eq "state after stop" "$(dstate "$id")" exited || return 1
+    expect_eq "exit code after stop" "$(D inspect -f '{{.State.ExitCode}}' "$id")" 137 || return 1
+    t 60 "${DOCKER[@]}" rm "$id" || { echo "docker rm failed"; return 1; }
+}
+
+dock_memory() {
+    local out
+    out=$(t 60 "${DRUN[@]}" --rm --memory 64m "$IMG" cat /sys/fs/cgroup/memory/memory.limit_in_bytes) || {
+        echo "docker run --memory failed: $out"; return 1; }
+    expect_eq "limit seen in the container" "$out" 67108864
+}
+
+dock_exec() {
+    local id=$RT_NAME-dx out
+    t 60 "${DRUN[@]}" -d --name "$id" "$IMG" sleep 1000 || { echo "docker run -d failed"; return 1; }
+    out=$(t 30 "${DOCKER[@]}" exec "$id" echo hi-from-exec); local rc=$?
+    t 30 "${DOCKER[@]}" rm -f "$id" >/dev/null
+    [ $rc = 0 ] || { echo "docker exec failed ($rc): $out"; return 1; }
+    expect_eq "exec output" "$out" hi-from-exec
+}
+
+docker_checks() {
+    docker_set_rt
+    check docker run-echo -- dock_run_echo
+    check docker exit-code -- dock_exit_code
+    check docker run-d-stop -- dock_run_d_stop
+    check docker memory -- dock_memory
+    check docker exec pending -- dock_exec
+}
+
+docker_cleanup() {
+    docker_set_rt; local c; for c in $(D ps -aq); do t 30 "${DOCKER[@]}" rm -f "$c"; done; }
