@@ -3,7 +3,7 @@
 # root, exec root, pid file, socket and empty config under $T; no bridge, no iptables),
 # the image import, and the docker checks.
 
-DOCKER_CHECKS=(run-echo exit-code run-d-stop memory exec)
+DOCKER_CHECKS=(run-echo exit-code run-d-stop memory top pause-unpause update-memory limits restart exec)
 
 docker_start() {
     local d=$T/docker
@@ -50,7 +50,6 @@ dock_run_d_stop() {
     local id=$RT_NAME-dd
     t 60 "${DRUN[@]}" -d --name "$id" "$IMG" sleep 1000 || { echo "docker run -d failed"; return 1; }
     expect_eq "state after run -d" "$(dstate "$id")" running || return 1
-    local out; out=$(t 30 "${DOCKER[@]}" top "$id") && echo "$out"
     t 60 "${DOCKER[@]}" stop -t 1 "$id" || { echo "docker stop failed"; return 1; }
     expect_eq "state after stop" "$(dstate "$id")" exited || return 1
     expect_eq "exit code after stop" "$(D inspect -f '{{.State.ExitCode}}' "$id")" 137 || return 1
@@ -62,6 +61,81 @@ dock_memory() {
     out=$(t 60 "${DRUN[@]}" --rm --memory 64m "$IMG" cat /sys/fs/cgroup/memory/memory.limit_in_bytes) || {
         echo "docker run --memory failed: $out"; return 1; }
     expect_eq "limit seen in the container" "$out" 67108864
+}
+
+# dock_bg NAME ARGS...: a detached `sleep 1000` container named NAME, running.
+dock_bg() {
+    local id=$1; shift
+    t 60 "${DRUN[@]}" -d --name "$id" "$@" "$IMG" sleep 1000 || { echo "docker run -d failed"; return 1; }
+    expect_eq "state after run -d" "$(dstate "$id")" running
+}
+dock_host_cgroup() { # dock_host_cgroup NAME CONTROLLER: the container's cgroup dir on the host
+    local pid; pid=$(D inspect -f '{{.State.Pid}}' "$1")
+    echo "/sys/fs/cgroup/$2$(awk -F: -v c="$2" '$2 == c {print $3}' "/proc/$pid/cgroup")"
+}
+
+dock_top() {
+    local id=$RT_NAME-dt out rc=0
+    dock_bg "$id" || return 1
+    out=$(t 30 "${DOCKER[@]}" top "$id") || rc=1
+    echo "$out"
+    [ $rc = 0 ] && expect_has "docker top" "$out" "sleep 1000" || rc=1
+    t 30 "${DOCKER[@]}" rm -f "$id" >/dev/null
+    return $rc
+}
+
+dock_pause_unpause() {
+    local id=$RT_NAME-dp fr rc=0
+    dock_bg "$id" || return 1
+    fr=$(dock_host_cgroup "$id" freezer)
+    { t 30 "${DOCKER[@]}" pause "$id" &&
+        expect_eq "state after pause" "$(dstate "$id")" paused &&
+        expect_eq "freezer.state after pause" "$(cat "$fr/freezer.state")" FROZEN &&
+        t 30 "${DOCKER[@]}" unpause "$id" &&
+        expect_eq "state after unpause" "$(dstate "$id")" running &&
+        expect_eq "freezer.state after unpause" "$(cat "$fr/freezer.state")" THAWED; } || rc=1
+    t 30 "${DOCKER[@]}" rm -f "$id" >/dev/null
+    return $rc
+}
+
+# docker update reaches the runtime as `update --resources - ID` (through the shim).
+dock_update_memory() {
+    local id=$RT_NAME-du m rc=0
+    dock_bg "$id" --memory 64m --memory-swap 256m || return 1
+    m=$(dock_host_cgroup "$id" memory)
+    { expect_eq "memory.limit_in_bytes before" "$(cat "$m/memory.limit_in_bytes")" 67108864 &&
+        t 30 "${DOCKER[@]}" update --memory 128m --memory-swap 256m "$id" &&
+        expect_eq "memory.limit_in_bytes after update" "$(cat "$m/memory.limit_in_bytes")" 134217728 &&
+        expect_eq "memory.memsw.limit_in_bytes after update" \
+            "$(cat "$m/memory.memsw.limit_in_bytes" 2>/dev/null || echo no-swap-accounting)" 268435456; } || rc=1
+    t 30 "${DOCKER[@]}" rm -f "$id" >/dev/null
+    return $rc
+}
+
+dock_limits() {
+    local id=$RT_NAME-dl rc=0 cpu pids
+    dock_bg "$id" --pids-limit 50 --cpus 0.5 --cpu-shares 512 || return 1
+    cpu=$(dock_host_cgroup "$id" cpu); pids=$(dock_host_cgroup "$id" pids)
+    { expect_eq "pids.max" "$(cat "$pids/pids.max")" 50 &&
+        expect_eq "cpu.cfs_quota_us" "$(cat "$cpu/cpu.cfs_quota_us")" 50000 &&
+        expect_eq "cpu.cfs_period_us" "$(cat "$cpu/cpu.cfs_period_us")" 100000 &&
+        expect_eq "cpu.shares" "$(cat "$cpu/cpu.shares")" 512; } || rc=1
+    t 30 "${DOCKER[@]}" rm -f "$id" >/dev/null
+    return $rc
+}
+
+# restart = kill, delete and create again under the same id.
+dock_restart() {
+    local id=$RT_NAME-dr pid1 pid2 rc=0
+    dock_bg "$id" || return 1
+    pid1=$(D inspect -f '{{.State.Pid}}' "$id")
+    { t 60 "${DOCKER[@]}" restart -t 1 "$id" &&
+        expect_eq "state after restart" "$(dstate "$id")" running &&
+        pid2=$(D inspect -f '{{.State.Pid}}' "$id") &&
+        { [ "$pid1" != "$pid2" ] && echo "ok: new init pid $pid2 (was $pid1)"; } &&
+        expect_has "new init's command" "$(tr '\0' ' ' <"/proc/$pid2/cmdline")" "sleep 1000"; } || rc=1
+    t 30 "${DOCKER[@]}" rm -f "$id" >/dev/null
+    return $rc
 }
 
 dock_exec() {
@@ -79,6 +153,11 @@ docker_checks() {
     check docker exit-code -- dock_exit_code
     check docker run-d-stop -- dock_run_d_stop
     check docker memory -- dock_memory
+    check docker top -- dock_top
+    check docker pause-unpause -- dock_pause_unpause
+    check docker update-memory -- dock_update_memory
+    check docker limits -- dock_limits
+    check docker restart -- dock_restart
     check docker exec pending -- dock_exec
 }
 

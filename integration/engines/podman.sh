@@ -2,7 +2,7 @@
 # (sourced by run.sh). Owns: a private podman store (containers.conf, storage, run and
 # tmp dirs under $T, file locks, file events), the image import, and the podman checks.
 
-POD_CHECKS=(run-echo exit-code run-d-stop-rm memory tty pause-unpause top-ps exec)
+POD_CHECKS=(run-echo exit-code run-d-stop-rm memory security tty pause-unpause top-ps exec)
 
 podman_start() {
     local d=$T/podman
@@ -77,6 +77,18 @@ pod_memory() {
     expect_eq "limit seen in the container" "$out" 67108864
 }
 
+# An unprivileged user, no capabilities, a read-only root: the container must see all three.
+pod_security() {
+    local out
+    out=$(t 60 "${PRUN[@]}" --rm --user 1000:1000 --cap-drop ALL --read-only "$IMG" \
+        sh -c 'id -u; grep CapEff /proc/self/status; touch /x 2>&1 || echo ro-ok') || {
+        echo "podman run failed: $out"; return 1; }
+    echo "$out"
+    expect_eq "uid" "$(echo "$out" | sed -n 1p)" 1000 || return 1
+    expect_eq "CapEff" "$(echo "$out" | awk '/CapEff/ {print $2}')" 0000000000000000 || return 1
+    expect_has "write to /" "$out" ro-ok
+}
+
 pod_tty() {
     local out
     out=$(t 60 script -qec "${PRUN[*]} -it --rm $IMG sh -c 'tty; echo tty-done'" /dev/null < <(sleep 3)) || { echo "failed ($?): $out"; return 1; }
@@ -116,6 +128,7 @@ podman_checks() {
     check podman exit-code -- pod_exit_code
     check podman run-d-stop-rm -- pod_run_d_stop_rm
     check podman memory -- pod_memory
+    check podman security -- pod_security
     check podman tty -- pod_tty
     check podman pause-unpause -- pod_pause_unpause
     check podman top-ps -- pod_top_ps

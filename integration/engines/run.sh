@@ -50,11 +50,15 @@ TAG=hull-engines-$$          # cgroup directory name on every hierarchy
 NS=hullengines$$             # containerd namespace
 IMG=docker.io/library/hullbox:latest
 LOGS=$T/logs DETAILS=$T/details IMGDIR=$T/image
-mkdir -p "$LOGS" "$IMGDIR" "$T/rtroot"
+mkdir -p "$LOGS" "$IMGDIR" "$T/rtroot" "$T/home"
+export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config   # per-user engine files stay in $T
 : >"$DETAILS"
 [ -d /run/containerd ] && RUN_CONTAINERD_EXISTED=1 || RUN_CONTAINERD_EXISTED=0
 # Host paths an engine could write to despite our flags: compared after cleanup.
-watched() { ls -a /run /var/run /var/lib /etc/containers /etc/docker /etc/cni /opt /dev/shm 2>/dev/null; }
+watched() {
+    ls -a /run /var/run /var/lib /var/cache /var/tmp /etc /etc/containers /etc/docker /etc/cni \
+        /opt /dev/shm /root /root/.config 2>/dev/null
+}
 watched >"$T/before.txt"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
