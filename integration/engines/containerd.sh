@@ -2,7 +2,7 @@
 # the runtime under test (sourced by run.sh). Owns: a private containerd (own config,
 # root, state and sockets under $T), the image import, and the containerd checks.
 
-CTR_CHECKS=(run-echo exit-code run-d task-ps pause-resume kill-delete
+CTR_CHECKS=(run-echo exit-code missing-binary run-d task-ps pause-resume kill-delete
     memory-limit-host memory-limit-inside metrics tty exec)
 
 containerd_start() {
@@ -65,6 +65,16 @@ ctr_run_echo() {
 ctr_exit_code() {
     local rc=0; t 30 "${CTR[@]}" run "${CRUN[@]}" --cgroup "/$TAG/ctr-$RT_NAME-exit" --rm "$IMG" "$RT_NAME-exit" sh -c 'exit 3' || rc=$?
     expect_eq "ctr run exit status" "$rc" 3
+}
+
+# A create that fails: ctr must show the runtime's own reason (read from --log).
+ctr_missing_binary() {
+    local out rc=0
+    out=$(t 30 "${CTR[@]}" run "${CRUN[@]}" --cgroup "/$TAG/ctr-$RT_NAME-nobin" --rm "$IMG" "$RT_NAME-nobin" \
+        /no/such/binary 2>&1) || rc=$?
+    echo "rc=$rc: $out"
+    [ $rc != 0 ] || { echo "FAIL: ctr run of a missing binary succeeded"; return 1; }
+    expect_has "ctr's error" "$out" /no/such/binary
 }
 
 ctr_run_d() {
@@ -160,6 +170,8 @@ containerd_checks() {
     containerd_set_rt
     check containerd run-echo -- ctr_run_echo
     check containerd exit-code -- ctr_exit_code
+    check containerd missing-binary -- ctr_missing_binary
+    ctr_gone "$RT_NAME-nobin"
     check containerd run-d -- ctr_run_d
     check containerd task-ps -- ctr_task_ps
     check containerd pause-resume -- ctr_pause_resume

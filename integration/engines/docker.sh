@@ -3,7 +3,7 @@
 # root, exec root, pid file, socket and empty config under $T; no bridge, no iptables),
 # the image import, and the docker checks.
 
-DOCKER_CHECKS=(run-echo exit-code run-d-stop memory top pause-unpause update-memory limits restart exec)
+DOCKER_CHECKS=(run-echo exit-code missing-binary not-executable run-d-stop memory top pause-unpause update-memory limits restart exec)
 
 docker_start() {
     local d=$T/docker
@@ -44,6 +44,23 @@ dock_run_echo() {
 dock_exit_code() {
     local rc=0; t 60 "${DRUN[@]}" --rm "$IMG" sh -c 'exit 3' || rc=$?
     expect_eq "docker run exit status" "$rc" 3
+}
+
+# docker maps the runtime's create error text to 127 (no such file) as with runc.
+dock_missing_binary() {
+    local out rc=0
+    out=$(t 60 "${DRUN[@]}" --rm "$IMG" /no/such/binary 2>&1) || rc=$?
+    echo "$out"
+    expect_eq "docker exit status" "$rc" 127 || return 1
+    expect_has "docker's error" "$out" /no/such/binary
+}
+
+# ... and "permission denied" to 126.
+dock_not_executable() {
+    local out rc=0
+    out=$(t 60 "${DRUN[@]}" --rm "$IMG" /etc/passwd 2>&1) || rc=$?
+    echo "$out"
+    expect_eq "docker exit status" "$rc" 126
 }
 
 dock_run_d_stop() {
@@ -151,6 +168,8 @@ docker_checks() {
     docker_set_rt
     check docker run-echo -- dock_run_echo
     check docker exit-code -- dock_exit_code
+    check docker missing-binary -- dock_missing_binary
+    check docker not-executable -- dock_not_executable
     check docker run-d-stop -- dock_run_d_stop
     check docker memory -- dock_memory
     check docker top -- dock_top

@@ -2,7 +2,7 @@
 # (sourced by run.sh). Owns: a private podman store (containers.conf, storage, run and
 # tmp dirs under $T, file locks, file events), the image import, and the podman checks.
 
-POD_CHECKS=(run-echo exit-code run-d-stop-rm memory security tty pause-unpause top-ps exec)
+POD_CHECKS=(run-echo exit-code missing-binary not-executable run-d-stop-rm memory security tty pause-unpause top-ps exec)
 
 podman_start() {
     local d=$T/podman
@@ -57,6 +57,23 @@ pod_run_echo() {
 pod_exit_code() {
     local rc=0; t 60 "${PRUN[@]}" --rm "$IMG" sh -c 'exit 3' || rc=$?
     expect_eq "podman run exit status" "$rc" 3
+}
+
+# podman maps the runtime's create error text to 127 (no such file) as with runc.
+pod_missing_binary() {
+    local out rc=0
+    out=$(t 60 "${PRUN[@]}" --rm "$IMG" /no/such/binary 2>&1) || rc=$?
+    echo "$out"
+    expect_eq "podman exit status" "$rc" 127 || return 1
+    expect_has "podman's error" "$out" /no/such/binary
+}
+
+# ... and "permission denied" to 126.
+pod_not_executable() {
+    local out rc=0
+    out=$(t 60 "${PRUN[@]}" --rm "$IMG" /etc/passwd 2>&1) || rc=$?
+    echo "$out"
+    expect_eq "podman exit status" "$rc" 126
 }
 
 pod_run_d_stop_rm() {
@@ -126,6 +143,8 @@ podman_checks() {
     podman_set_rt
     check podman run-echo -- pod_run_echo
     check podman exit-code -- pod_exit_code
+    check podman missing-binary -- pod_missing_binary
+    check podman not-executable -- pod_not_executable
     check podman run-d-stop-rm -- pod_run_d_stop_rm
     check podman memory -- pod_memory
     check podman security -- pod_security
