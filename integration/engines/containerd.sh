@@ -2,7 +2,7 @@
 # the runtime under test (sourced by run.sh). Owns: a private containerd (own config,
 # root, state and sockets under $T), the image import, and the containerd checks.
 
-CTR_CHECKS=(run-echo exit-code missing-binary run-d task-ps pause-resume kill-delete
+CTR_CHECKS=(run-echo exit-code missing-binary run-d task-ps pause-resume kill-delete kill-all
     memory-limit-host memory-limit-inside metrics tty exec)
 
 containerd_start() {
@@ -130,6 +130,23 @@ ctr_kill_delete() {
     [ ! -e "$T/rtroot/ctr-$RT_NAME/$NS/$id" ] || { echo "runtime state dir left behind"; return 1; }
 }
 
+# kill --all reaches the runtime as `kill --all ID 9`: every process in the cgroup dies.
+ctr_kill_all() {
+    local id=$RT_NAME-ka pid cg n
+    t 30 "${CTR[@]}" run "${CRUN[@]}" --cgroup "/$TAG/ctr-$id" -d "$IMG" "$id" \
+        sh -c 'sleep 1000 & sleep 1000 & wait' || { echo "run -d failed"; return 1; }
+    wait_for 10 status_is "$id" RUNNING
+    pid=$(task_pid "$id")
+    cg=/sys/fs/cgroup/pids$(awk -F: '$2 == "pids" {print $3}' "/proc/$pid/cgroup")
+    nprocs_is() { [ "$(wc -l <"$cg/cgroup.procs")" = 3 ]; }
+    wait_for 5 nprocs_is || { echo "want 3 processes:"; cat "$cg/cgroup.procs"; }
+    t 20 "${CTR[@]}" task kill --all -s SIGKILL "$id" || { echo "ctr task kill --all failed"; ctr_gone "$id"; return 1; }
+    wait_for 10 status_is "$id" STOPPED || { echo "not STOPPED"; c task ls; ctr_gone "$id"; return 1; }
+    n=$(wc -l <"$cg/cgroup.procs" 2>/dev/null || echo 0)
+    ctr_gone "$id"
+    expect_eq "processes left in the cgroup" "$n" 0
+}
+
 ctr_memory_host() {
     local id=$RT_NAME-mem pid m rc=0
     t 30 "${CTR[@]}" run "${CRUN[@]}" --cgroup "/$TAG/ctr-$id" -d --memory-limit 67108864 "$IMG" "$id" sleep 1000 || { echo "run -d failed"; return 1; }
@@ -179,6 +196,7 @@ containerd_checks() {
     check containerd exec pending -- ctr_exec
     check containerd kill-delete -- ctr_kill_delete
     ctr_gone "$RT_NAME-d"
+    check containerd kill-all -- ctr_kill_all
     check containerd memory-limit-host -- ctr_memory_host
     check containerd memory-limit-inside -- ctr_memory_inside
     check containerd tty -- ctr_tty

@@ -3,7 +3,7 @@
 # root, exec root, pid file, socket and empty config under $T; no bridge, no iptables),
 # the image import, and the docker checks.
 
-DOCKER_CHECKS=(run-echo exit-code missing-binary not-executable run-d-stop memory top pause-unpause update-memory limits restart exec)
+DOCKER_CHECKS=(run-echo exit-code missing-binary not-executable run-d-stop memory top pause-unpause update-memory limits restart config init tty host-namespaces exec)
 
 docker_start() {
     local d=$T/docker
@@ -155,6 +155,48 @@ dock_restart() {
     return $rc
 }
 
+# Hostname, workdir, env, a read-only bind mount and a tmpfs, all as docker writes them.
+dock_config() {
+    local vol=$T/docker/vol-$RT_NAME out
+    mkdir -p "$vol" && echo from-host >"$vol/f"
+    out=$(t 60 "${DRUN[@]}" --rm --hostname hx-$RT_NAME -w /tmp -e FOO=bar -v "$vol:/data:ro" \
+        --tmpfs /scratch:size=1m --read-only "$IMG" \
+        sh -c 'hostname; pwd; echo $FOO; cat /data/f; touch /data/g 2>/dev/null || echo data-ro;
+               touch /x 2>/dev/null || echo root-ro; echo t >/scratch/t && echo scratch-rw') || {
+        echo "docker run failed: $out"; return 1; }
+    echo "$out"
+    expect_eq "hostname, cwd, env, bind, ro bind, ro root, tmpfs" "$(echo $out)" \
+        "hx-$RT_NAME /tmp bar from-host data-ro root-ro scratch-rw"
+}
+
+# --init bind-mounts docker-init (tini) into the container as its pid 1.
+dock_init() {
+    local out
+    out=$(t 60 "${DRUN[@]}" --rm --init "$IMG" sh -c 'cat /proc/1/cmdline | tr "\0" " "; echo; echo $$') || {
+        echo "docker run --init failed: $out"; return 1; }
+    echo "$out"
+    expect_has "pid 1" "$(echo "$out" | sed -n 1p)" "docker-init" || return 1
+    [ "$(echo "$out" | sed -n 2p)" != 1 ] || { echo "FAIL: sh is pid 1 despite --init"; return 1; }
+}
+
+dock_tty() {
+    local out
+    out=$(t 60 script -qec "${DRUN[*]} -it --rm $IMG sh -c 'tty; echo tty-done'" /dev/null < <(sleep 3)) || {
+        echo "failed ($?): $out"; return 1; }
+    out=$(printf '%s' "$out" | tr -d '\r')
+    echo "$out"
+    expect_has "tty output" "$out" /dev/pts/ || return 1
+    expect_has "tty output" "$out" tty-done
+}
+
+# --pid host and --network host: no new pid or net namespace.
+dock_host_namespaces() {
+    local out
+    out=$(t 60 "${DOCKER[@]}" run --runtime "$DOCKER_RT" --rm --pid host --network host "$IMG" \
+        sh -c 'readlink /proc/self/ns/pid; readlink /proc/self/ns/net') || { echo "docker run failed: $out"; return 1; }
+    expect_eq "pid and net namespaces" "$(echo $out)" "$(readlink /proc/self/ns/pid /proc/self/ns/net | xargs)"
+}
+
 dock_exec() {
     local id=$RT_NAME-dx out
     t 60 "${DRUN[@]}" -d --name "$id" "$IMG" sleep 1000 || { echo "docker run -d failed"; return 1; }
@@ -177,6 +219,10 @@ docker_checks() {
     check docker update-memory -- dock_update_memory
     check docker limits -- dock_limits
     check docker restart -- dock_restart
+    check docker config -- dock_config
+    check docker init -- dock_init
+    check docker tty -- dock_tty
+    check docker host-namespaces -- dock_host_namespaces
     check docker exec pending -- dock_exec
 }
 

@@ -28,8 +28,9 @@ check() {
     shift 2
     if [ "$1" = pending ]; then pending=1; shift; fi
     [ "$1" = -- ] && shift
-    local log="$LOGS/$RT_NAME.$engine.${name//[^A-Za-z0-9_.-]/_}.log" rc=0
+    local log="$LOGS/$RT_NAME.$engine.${name//[^A-Za-z0-9_.-]/_}.log" rc=0 t0=${EPOCHREALTIME/./}
     ( set +e; "$@" ) >"$log" 2>&1 || rc=$?
+    local ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
     local verdict
     case $rc in
         0) verdict=PASS ;;
@@ -37,7 +38,7 @@ check() {
         *) if [ $pending = 1 ]; then verdict=PENDING; else verdict=FAIL; fi ;;
     esac
     record "$RT_NAME" "$engine" "$name" "$verdict"
-    printf '  %-8s %-10s %-34s %s\n' "$RT_NAME" "$engine" "$name" "$verdict"
+    printf '  %-8s %-10s %-34s %-8s %6d ms\n' "$RT_NAME" "$engine" "$name" "$verdict" "$ms"
     if [ "$verdict" != PASS ]; then
         { echo "--- [$RT_NAME] $engine / $name: $verdict (log $log)"; tail -n 15 "$log"; } >>"$DETAILS"
     fi

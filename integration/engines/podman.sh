@@ -2,7 +2,7 @@
 # (sourced by run.sh). Owns: a private podman store (containers.conf, storage, run and
 # tmp dirs under $T, file locks, file events), the image import, and the podman checks.
 
-POD_CHECKS=(run-echo exit-code missing-binary not-executable run-d-stop-rm memory security tty pause-unpause top-ps exec)
+POD_CHECKS=(run-echo exit-code missing-binary not-executable run-d-stop-rm memory security userns tty pause-unpause top-ps exec)
 
 podman_start() {
     local d=$T/podman
@@ -106,6 +106,16 @@ pod_security() {
     expect_has "write to /" "$out" ro-ok
 }
 
+# A user namespace: podman chowns the image for the mapping, the runtime creates it.
+pod_userns() {
+    local out
+    out=$(t 90 "${PRUN[@]}" --rm --uidmap 0:200000:65536 --gidmap 0:200000:65536 "$IMG" \
+        sh -c 'cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u /bin/busybox') || {
+        echo "podman run --uidmap failed: $out"; return 1; }
+    echo "$out"
+    expect_eq "uid_map gid_map uid owner" "$(echo $out)" "0 200000 65536 0 200000 65536 0 0"
+}
+
 pod_tty() {
     local out
     out=$(t 60 script -qec "${PRUN[*]} -it --rm $IMG sh -c 'tty; echo tty-done'" /dev/null < <(sleep 3)) || { echo "failed ($?): $out"; return 1; }
@@ -148,6 +158,7 @@ podman_checks() {
     check podman run-d-stop-rm -- pod_run_d_stop_rm
     check podman memory -- pod_memory
     check podman security -- pod_security
+    check podman userns -- pod_userns
     check podman tty -- pod_tty
     check podman pause-unpause -- pod_pause_unpause
     check podman top-ps -- pod_top_ps
