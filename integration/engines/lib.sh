@@ -40,7 +40,7 @@ check() {
     record "$RT_NAME" "$engine" "$name" "$verdict"
     printf '  %-8s %-10s %-34s %-8s %6d ms\n' "$RT_NAME" "$engine" "$name" "$verdict" "$ms"
     if [ "$verdict" != PASS ]; then
-        { echo "--- [$RT_NAME] $engine / $name: $verdict (log $log)"; tail -n 15 "$log"; } >>"$DETAILS"
+        { echo "--- [$RT_NAME] $engine / $name: $verdict (log ${log##*/})"; tail -n 15 "$log"; } >>"$DETAILS"
     fi
 }
 

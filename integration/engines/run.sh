@@ -30,6 +30,7 @@ done
 if [ ${#need[@]} -gt 0 ]; then
     echo "== installing ${need[*]}"
     # Debian's maintainer scripts must not start the packaged daemons: we start our own.
+    timeout 300 apt-get update -qq
     DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y --no-install-recommends "${need[@]}" ||
         { echo "apt-get install ${need[*]} failed" >&2; exit 1; }
 fi
@@ -110,7 +111,10 @@ for rt in "${RUNTIMES[@]}"; do
 done
 
 print_table "${RUNTIMES[@]}"
-if [ -n "$details" ]; then echo; echo "== details of every check that did not pass"; echo "$details"; fi
+if [ -n "$details" ]; then
+    echo; echo "== details of every check that did not pass"; echo "$details"
+    if [ -n "${KEEP_LOGS:-}" ]; then echo "(full logs in $KEEP_LOGS)"; else echo "(KEEP_LOGS=DIR keeps every log)"; fi
+fi
 fails=0
 for k in "${!RESULTS[@]}"; do [ "${RESULTS[$k]}" = FAIL ] && fails=$((fails + 1)); done
 exit $((fails > 0))
