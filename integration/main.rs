@@ -9,6 +9,7 @@ mod cgroups;
 mod cli_surface;
 mod container_setup;
 mod cve;
+mod engines;
 mod exec;
 mod lifecycle;
 mod rootfs_setup;

@@ -1,8 +1,11 @@
 //! `hull delete`: remove a stopped container (or, with --force, kill and remove any).
+//! `delete --force` of an id that does not exist succeeds silently, as runc's does:
+//! podman and containerd call it to clean up after a failed `create`.
 
 use clap::Args;
 
 use super::Global;
+use crate::state::StoreError;
 
 #[derive(Args, Debug, Clone)]
 pub struct DeleteArgs {
@@ -14,6 +17,8 @@ pub struct DeleteArgs {
 }
 
 pub fn run(g: &Global, a: DeleteArgs) -> anyhow::Result<i32> {
-    crate::container::delete(g, &a.id, a.force)?;
-    Ok(0)
+    match crate::container::delete(g, &a.id, a.force) {
+        Err(e) if a.force && matches!(e.downcast_ref(), Some(StoreError::NotFound(_))) => Ok(0),
+        r => r.map(|()| 0),
+    }
 }
