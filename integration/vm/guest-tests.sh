@@ -143,6 +143,19 @@ t_events_stats() {
         *) WHY="events --stats memory usage is '$u', want > 0: $out"; return 1 ;; esac
 }
 
+t_ps() {
+    pid=$(hull state freeze | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+    eq "ps --format json" "$(hull ps --format json freeze 2>&1)" "[$pid]"
+}
+
+t_exec_joins_cgroup() {
+    out=$(hull exec freeze cat /proc/self/cgroup 2>&1) || {
+        case "$out" in *"not implemented"*) WHY="skipped: $out"; return 0 ;; esac
+        WHY="exec failed: $out"; return 1
+    }
+    eq "/proc/self/cgroup of an exec'd process" "$out" "0::/hullvm/freeze"
+}
+
 t_kill_all() {
     hull run -d -b $B/killall killall </dev/null >/dev/null 2>&1 || { WHY="run -d failed"; return 1; }
     i=0
@@ -150,9 +163,12 @@ t_kill_all() {
     eq "processes in cgroup.procs" "$(wc -l < $CG/killall/cgroup.procs)" 3 || return 1
     hull kill --all killall KILL || { WHY="kill --all failed"; return 1; }
     i=0
-    while [ -s $CG/killall/cgroup.procs ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    [ ! -s $CG/killall/cgroup.procs ] || { WHY="left alive: $(cat $CG/killall/cgroup.procs)"; return 1; }
-    grep -qx 'populated 0' $CG/killall/cgroup.events || { WHY="cgroup.events still populated"; return 1; }
+    # cgroup.events says "populated 0" once the last task has fully exited.
+    while ! grep -qx 'populated 0' $CG/killall/cgroup.events && [ $i -lt 100 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    grep -qx 'populated 0' $CG/killall/cgroup.events ||
+        { WHY="still populated 10 s after kill --all: $(cat $CG/killall/cgroup.procs)"; return 1; }
     wait_status killall stopped
 }
 
@@ -187,9 +203,12 @@ run_test io_max t_io_max io
 if hull run -d -b $B/freeze freeze </dev/null >/dev/null 2>&1; then
     run_test pause_resume_cgroup_freeze t_pause_resume_freeze
     run_test update_memory t_update_memory
-    run_test events_stats t_events_stats freeze
+    run_test events_stats t_events_stats
+    run_test ps_lists_the_init t_ps
+    run_test exec_joins_the_cgroup t_exec_joins_cgroup freeze
 else
-    for t in pause_resume_cgroup_freeze update_memory events_stats; do
+    for t in pause_resume_cgroup_freeze update_memory events_stats ps_lists_the_init \
+        exec_joins_the_cgroup; do
         echo "RESULT FAIL $t: run -d of the freeze bundle failed"; F=$((F + 1))
     done
 fi

@@ -4,7 +4,7 @@
 # boot, and prints the guest's RESULT lines. Exits non-zero on any FAIL, or if the guest gave
 # no results (crash, timeout). The full guest log is kept in target/vm-cache/last.log.
 #
-#   bash integration/vm/run.sh        (as root, from anywhere; ~1-2 min warm)
+#   bash integration/vm/run.sh        (as root, from anywhere; ~30 s warm, ~4 min cold)
 #
 # Cached in target/vm-cache/: the kernel (vmlinuz + loop.ko), so reruns download nothing.
 set -euo pipefail
