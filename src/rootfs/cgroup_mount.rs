@@ -139,7 +139,9 @@ pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions, only_v2: bo
     propagation::apply(tmpfs.as_fd(), &opts.propagation).context("setting propagation")
 }
 
-/// A detached mount of hierarchy `h` rooted at the container's own cgroup.
+/// A detached mount of hierarchy `h` rooted at the container's own cgroup: a fresh mount of
+/// the hierarchy narrowed to that cgroup, or a clone of the host's mount of it where the
+/// fresh one cannot be had or narrowed.
 fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) -> Result<OwnedFd> {
     let path = own_path(proc_cgroup, &h.controllers)
         .ok_or_else(|| anyhow!("this process is in no cgroup of hierarchy {}", h.name))?;
@@ -162,39 +164,54 @@ fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) 
         fsconfig_create(fs.as_fd())?;
         fsmount(fs.as_fd(), attrs)
     })();
-    let (base, rel) = match fresh {
-        Ok(m) => (m, rel.to_string()),
-        // A user namespace without its own cgroup namespace may not mount cgroups: clone
-        // the host's mount of the hierarchy instead.
+    let base = match fresh {
+        Ok(m) => m,
+        // A user namespace without its own cgroup namespace may not mount cgroups.
         Err(e) if ctx.userns && e.raw_os_error() == Some(libc::EPERM) => {
-            let host_rel = Path::new(&path)
-                .strip_prefix(&h.host.root)
-                .map(PathBuf::from)
-                .map_err(|_| anyhow!("cgroup {path} is not below the host mount of {}", h.name))?;
-            let host = h.host.mount_point.join(host_rel);
-            let tree = open_tree(
-                crate::sys::mount_api::at_fdcwd(),
-                host.to_str()
-                    .ok_or_else(|| anyhow!("non-UTF-8 cgroup path"))?,
-                OPEN_TREE_CLONE,
-            )
-            .with_context(|| format!("cloning {}", host.display()))?;
-            let attr = MountAttr {
-                attr_set: attrs,
-                ..MountAttr::default()
-            };
-            if attrs != 0 {
-                mount_setattr(tree.as_fd(), AT_RECURSIVE, &attr).context("setting mount flags")?;
-            }
-            return Ok(tree);
+            return clone_host_mount(h, &path, attrs);
         }
         Err(e) => return Err(e).context(format!("mounting a fresh {}", h.host.fstype)),
     };
     if rel.is_empty() {
         return Ok(base);
     }
-    open_tree(base.as_fd(), &rel, OPEN_TREE_CLONE)
-        .with_context(|| format!("narrowing the mount to the container's cgroup {path}"))
+    match open_tree(base.as_fd(), rel, OPEN_TREE_CLONE) {
+        Ok(m) => Ok(m),
+        // Kernels before 6.15 (Debian's 6.1 among them) refuse to clone part of a detached
+        // mount; the host's own mount of the hierarchy gives the same subtree.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => clone_host_mount(h, &path, attrs),
+        Err(e) => {
+            Err(e).with_context(|| format!("narrowing the mount to the container's cgroup {path}"))
+        }
+    }
+}
+
+/// A detached clone of the host's mount of `h` at cgroup `path`, with `attrs` set.
+fn clone_host_mount(h: &Hierarchy, path: &str, attrs: u64) -> Result<OwnedFd> {
+    let host = host_cgroup_dir(&h.host, path)
+        .ok_or_else(|| anyhow!("cgroup {path} is not below the host mount of {}", h.name))?;
+    let tree = open_tree(
+        crate::sys::mount_api::at_fdcwd(),
+        host.to_str()
+            .ok_or_else(|| anyhow!("non-UTF-8 cgroup path"))?,
+        OPEN_TREE_CLONE,
+    )
+    .with_context(|| format!("cloning {}", host.display()))?;
+    if attrs != 0 {
+        let attr = MountAttr {
+            attr_set: attrs,
+            ..MountAttr::default()
+        };
+        mount_setattr(tree.as_fd(), AT_RECURSIVE, &attr).context("setting mount flags")?;
+    }
+    Ok(tree)
+}
+
+/// Where cgroup `path` of a hierarchy appears under the host's mount of it (whose root is
+/// the cgroup `host.root`), or None if the mount does not show it.
+fn host_cgroup_dir(host: &MountInfo, path: &str) -> Option<PathBuf> {
+    let rel = Path::new(path).strip_prefix(&host.root).ok()?;
+    Some(host.mount_point.join(rel))
 }
 
 #[cfg(test)]
@@ -213,6 +230,23 @@ mod tests {
         assert_eq!(names, ["cpu", "systemd", "unified"]);
         assert_eq!(h[1].controllers, ["name=systemd"]);
         assert!(h[2].controllers.is_empty());
+    }
+
+    #[test]
+    fn host_cgroup_dir_maps_a_cgroup_below_the_host_mount_root() {
+        let m = &mountinfo::parse(
+            "41 31 0:38 /ns /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n",
+        )[0];
+        assert_eq!(
+            host_cgroup_dir(m, "/ns/hull/c1"),
+            Some(PathBuf::from("/sys/fs/cgroup/hull/c1"))
+        );
+        assert_eq!(host_cgroup_dir(m, "/other/c1"), None);
+        let root = &mountinfo::parse(HYBRID)[0];
+        assert_eq!(
+            host_cgroup_dir(root, "/hull/c1"),
+            Some(PathBuf::from("/sys/fs/cgroup/cpu/hull/c1"))
+        );
     }
 
     #[test]

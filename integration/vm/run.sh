@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# hull on a pure cgroup v2 host: boots Debian's 6.1 kernel under qemu (TCG) with a busybox
+# initramfs holding a static hull, busybox bundles and guest-tests.sh, runs every test in one
+# boot, and prints the guest's RESULT lines. Exits non-zero on any FAIL, or if the guest gave
+# no results (crash, timeout). The full guest log is kept in target/vm-cache/last.log.
+#
+#   bash integration/vm/run.sh        (as root, from anywhere; ~30 s warm, ~4 min cold)
+#
+# Cached in target/vm-cache/: the kernel (vmlinuz + loop.ko), so reruns download nothing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+VM=integration/vm
+CACHE=target/vm-cache
+TARGET=x86_64-unknown-linux-gnu
+TIMEOUT=${HULL_VM_TIMEOUT:-180}
+t0=$(date +%s)
+say() { echo "vm: $*" >&2; }
+
+[ "$(id -u)" = 0 ] || { say "run as root (apt-get, cpio of device nodes)"; exit 1; }
+mkdir -p "$CACHE"
+
+# 1. Debian packages, and Debian's newest 6.1 kernel (vmlinuz and the loop module).
+need=()
+for p in qemu-system-x86 cpio busybox-static python3; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]}"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ ! -s "$CACHE/vmlinuz" ] || [ ! -s "$CACHE/loop.ko" ]; then
+    pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
+        awk '{print $1}' | sort -V | tail -n1)
+    [ -n "$pkg" ] || { say "apt-cache knows no linux-image-6.1.0-*-amd64"; exit 1; }
+    say "fetching $pkg"
+    rm -rf "$CACHE/kpkg" "$CACHE"/linux-image-*.deb
+    (cd "$CACHE" && apt-get download "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+    deb=$(ls "$CACHE"/linux-image-*.deb)
+    dpkg-deb -x "$deb" "$CACHE/kpkg"
+    cp "$CACHE"/kpkg/boot/vmlinuz-* "$CACHE/vmlinuz.tmp"
+    cp "$(find "$CACHE/kpkg/lib/modules" -name loop.ko | head -n1)" "$CACHE/loop.ko"
+    mv "$CACHE/vmlinuz.tmp" "$CACHE/vmlinuz"
+    echo "$pkg" >"$CACHE/kernel-package"
+    rm -rf "$CACHE/kpkg" "$deb"
+fi
+
+# 2. A static hull (RUSTFLAGS with --target applies to the target only, not proc-macros).
+# Without the release profile's fat LTO and single codegen unit: same code paths, a build
+# that fits the time budget (about 2 min cold here instead of 5).
+say "building a static hull"
+RUSTFLAGS="-C target-feature=+crt-static" CARGO_PROFILE_RELEASE_LTO=off \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo build --release --quiet --target $TARGET -p hull --bin hull
+HULL=target/$TARGET/release/hull
+ldd_out=$(ldd "$HULL" 2>&1 || true)
+case "$ldd_out" in
+    *"not a dynamic executable"* | *"statically linked"*) ;;
+    *) say "$HULL is not static: $ldd_out"; exit 1 ;;
+esac
+
+# 3. The initramfs: busybox + applet links, hull, loop.ko, bundles, the guest scripts.
+R=$CACHE/initramfs.d
+rm -rf "$R"
+mkdir -p "$R"/{bin,dev,lib/modules,vm,bundles/rootfs/bin}
+cp /bin/busybox "$R/bin/busybox"
+cp /bin/busybox "$R/bundles/rootfs/bin/busybox"
+for a in $(/bin/busybox --list | grep -vx busybox); do
+    ln -sf busybox "$R/bin/$a"
+    ln -sf busybox "$R/bundles/rootfs/bin/$a"
+done
+mkdir -p "$R/bundles/rootfs"/{proc,sys,dev,tmp}
+cp "$HULL" "$R/bin/hull"
+cp "$CACHE/loop.ko" "$R/lib/modules/loop.ko"
+install -m 0755 $VM/init.sh "$R/init"
+install -m 0755 $VM/guest-tests.sh "$R/vm/guest-tests.sh"
+mknod -m 600 "$R/dev/console" c 5 1
+spec=$(mktemp -d)
+(cd "$spec" && "$OLDPWD/$HULL" spec)
+python3 $VM/bundles.py "$spec/config.json" "$R/bundles"
+rm -rf "$spec"
+(cd "$R" && find . | cpio -o -H newc --quiet) >"$CACHE/initrd.cpio"
+
+# 4. Boot once, run everything, parse the RESULT lines.
+say "booting $(cat "$CACHE/kernel-package" 2>/dev/null) under qemu (TCG), timeout ${TIMEOUT}s"
+t1=$(date +%s)
+rc=0
+timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot -nic none \
+    -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.cpio" \
+    -append "console=ttyS0 panic=-1 quiet" </dev/null | tr -d '\r' >"$CACHE/last.log" || rc=$?
+t2=$(date +%s)
+[ "$rc" = 0 ] || say "qemu exited with $rc (124: timed out)"
+
+grep -E '^(VMINIT|RESULT) ' "$CACHE/last.log" || true
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$CACHE/last.log" | tail -n1 || true)
+results=$(grep -c '^RESULT ' "$CACHE/last.log" || true)
+fails=$(grep -c '^RESULT FAIL ' "$CACHE/last.log" || true)
+say "${summary:-no summary line}; guest ran $((t2 - t1))s, total $((t2 - t0))s; log: $CACHE/last.log"
+if [ "$results" = 0 ] || [ -z "$summary" ]; then
+    say "FAILED: the guest reported no results or no summary (see $CACHE/last.log)"
+    tail -n 30 "$CACHE/last.log" >&2
+    exit 1
+fi
+if [ "$fails" != 0 ] || [ "${summary#* passed, 0 failed}" = "$summary" ]; then
+    say "FAILED: $fails test(s) failed"
+    exit 1
+fi
