@@ -20,3 +20,11 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+
+# Real engines (containerd, podman, docker from Debian) driving hull, with runc as the
+# control, each daemon private to the run (~1 min plus package installs).
+bash integration/engines/run.sh all
+
+# A pure cgroup v2 host: Debian's 6.1 kernel under qemu (TCG) with a static hull
+# (~30 s warm, ~4 min cold). HULL_SKIP_VM=1 skips it.
+[ "${HULL_SKIP_VM:-0}" = 1 ] || bash integration/vm/run.sh
