@@ -203,3 +203,46 @@ fn events_stats_prints_one_runc_style_record() {
     assert!(table.contains("sleep 30"), "{table}");
     h.ok(&["delete", "--force", &id]);
 }
+
+/// The init is born in its cgroup2 directory (clone3 with CLONE_INTO_CGROUP), so the kernel
+/// never migrates it there; the v1 hierarchies get it by cgroup.procs.
+#[test]
+fn the_init_is_cloned_straight_into_its_cgroup2_directory() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    let id = unique_id("into");
+    let trace = b.path().join("clone3.trace");
+    let st = std::process::Command::new("strace")
+        .args(["-e", "trace=clone3", "-o"])
+        .arg(&trace)
+        .arg(hull_bin())
+        .arg("--root")
+        .arg(h.root.path())
+        .args(["create", "--bundle", b.path_str(), &id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("strace (the test command installs it)");
+    assert!(st.success());
+    let t = std::fs::read_to_string(&trace).unwrap();
+    assert!(t.contains("CLONE_INTO_CGROUP"), "{t}");
+    let pid = init_pid(&h, &id);
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(b.config_path()).unwrap()).unwrap();
+        v["linux"]["cgroupsPath"].as_str().unwrap().to_string()
+    };
+    let v2 = cg.lines().find(|l| l.starts_with("0::")).unwrap();
+    assert!(
+        v2.ends_with(&path),
+        "cgroup2 line {v2:?} should end with {path}"
+    );
+    for line in cg
+        .lines()
+        .filter(|l| l.contains(":memory:") || l.contains(":pids:"))
+    {
+        assert!(line.ends_with(&path), "{line}");
+    }
+    h.ok(&["delete", "--force", &id]);
+}

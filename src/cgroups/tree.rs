@@ -68,8 +68,11 @@ fn inherit_cpuset(mount: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn add(cg: &Cgroup, pid: i32) -> Result<()> {
-    for (_, dir) in cg.checked_dirs()? {
+pub fn add(cg: &Cgroup, pid: i32, include_v2: bool) -> Result<()> {
+    for (d, dir) in cg.checked_dirs()? {
+        if d.v2 && !include_v2 {
+            continue;
+        }
         fsio::write(&dir, "cgroup.procs", &pid.to_string())?;
     }
     Ok(())

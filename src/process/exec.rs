@@ -150,7 +150,7 @@ fn fork_child(
         }
         None => None,
     };
-    let forked = fork_into(0);
+    let forked = fork_into(0, None).map(|(f, _)| f);
     // Only the parent goes back: the child's active pid namespace is the container's,
     // and a process may never setns to an ancestor pid namespace.
     if let (Some(own), Ok(Forked::Parent(_)) | Err(_)) = (&own_pid_ns, &forked) {

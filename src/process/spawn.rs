@@ -112,12 +112,16 @@ pub fn spawn(
     let fifo = crate::sys::fds::owned_above(o.fifo, floor).context("moving the exec fifo fd")?;
     let fifo_fd = fifo.as_raw_fd();
 
+    // The init is born in its cgroup2 directory where the kernel allows it: no migration,
+    // so no wait for an RCU grace period there (v1 hierarchies still need one, below).
+    let cgroup_fd = cgroup.v2_dir_fd()?;
     let restore = enter_parent_joins(ns)?;
-    let forked = fork_into(ns.clone_flags);
+    let forked = fork_into(ns.clone_flags, cgroup_fd.as_ref().map(|f| f.as_raw_fd()));
+    drop(cgroup_fd);
     match forked {
         // The child never returns from here: it becomes the init or _exits. (Only the
         // parent undoes the namespace joins: the child lives in the joined namespaces.)
-        Ok(Forked::Child) => {
+        Ok((Forked::Child, _)) => {
             drop(parent_end);
             let ctx = InitContext {
                 id: o.id,
@@ -139,7 +143,7 @@ pub fn spawn(
             leave_parent_joins(restore)?;
             Err(e).context("clone3 of the container init")
         }
-        Ok(Forked::Parent(pid)) => {
+        Ok((Forked::Parent(pid), born_in_v2)) => {
             drop(fifo);
             drop(child_end);
             let mut child = Child {
@@ -149,7 +153,7 @@ pub fn spawn(
             };
             leave_parent_joins(restore)?;
             on_clone(pid)?;
-            child.console = drive(o, ns, cgroup, &parent_end, pid)?;
+            child.console = drive(o, ns, cgroup, born_in_v2, &parent_end, pid)?;
             Ok(child)
         }
     }
@@ -160,15 +164,19 @@ fn drive(
     o: &SpawnOptions,
     ns: &NsPlan,
     cgroup: &Cgroup,
+    born_in_v2: bool,
     ch: &sync::Channel,
     pid: i32,
 ) -> Result<Option<OwnedFd>> {
     if ns.new_user {
         write_id_maps(o.plan, pid)?;
     }
-    cgroup
-        .add(pid)
-        .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
+    let placed = if born_in_v2 {
+        cgroup.add_v1(pid)
+    } else {
+        cgroup.add(pid)
+    };
+    placed.with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
     ch.send(&Msg::Go { host_pid: pid })?;
     let state = hook_state(o, pid);
     let mut console = None;

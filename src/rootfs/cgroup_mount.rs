@@ -236,13 +236,14 @@ mod tests {
     fn host_cgroup_dir_maps_a_cgroup_below_the_host_mount_root() {
         let m = &mountinfo::parse(
             "41 31 0:38 /ns /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n",
-        )[0];
+        )
+        .unwrap()[0];
         assert_eq!(
             host_cgroup_dir(m, "/ns/hull/c1"),
             Some(PathBuf::from("/sys/fs/cgroup/hull/c1"))
         );
         assert_eq!(host_cgroup_dir(m, "/other/c1"), None);
-        let root = &mountinfo::parse(HYBRID)[0];
+        let root = &mountinfo::parse(HYBRID).unwrap()[0];
         assert_eq!(
             host_cgroup_dir(root, "/hull/c1"),
             Some(PathBuf::from("/sys/fs/cgroup/cpu/hull/c1"))
