@@ -748,3 +748,44 @@ fn failing_poststart_and_poststop_hooks_only_warn() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("pt-fail"));
     assert!(h.dirs().is_empty());
 }
+
+#[test]
+fn tmpcopyup_starts_a_tmpfs_with_the_directory_it_covers() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", "cat /etc/passwd; ls -l /etc/sub/link; stat -c '%a %u' /etc/sub/file; touch /etc/new && echo writable"]);
+    let etc = b.rootfs().join("etc");
+    std::fs::create_dir_all(etc.join("sub")).unwrap();
+    std::fs::write(etc.join("sub/file"), "x").unwrap();
+    std::fs::set_permissions(
+        etc.join("sub/file"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+    std::os::unix::fs::chown(etc.join("sub/file"), Some(1234), Some(1234)).unwrap();
+    std::os::unix::fs::symlink("../passwd", etc.join("sub/link")).unwrap();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "nodev", "tmpcopyup"]
+        }))
+    });
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("copyup")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.starts_with("root:x:0:0:root:/root:/bin/sh\n"), "{out}");
+    assert!(out.contains("/etc/sub/link -> ../passwd"), "{out}");
+    assert!(out.contains("640 1234\n"), "{out}");
+    assert!(
+        out.ends_with("writable\n"),
+        "the copy is a writable tmpfs over a read-only root: {out}"
+    );
+    assert!(
+        !b.rootfs().join("etc/new").exists(),
+        "writes must stay in the tmpfs"
+    );
+}

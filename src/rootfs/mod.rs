@@ -11,6 +11,7 @@ use nix::fcntl::OFlag;
 use oci_spec::runtime::Spec;
 
 mod cgroup_mount;
+mod copyup;
 pub mod devices;
 mod masked;
 pub mod mount_options;

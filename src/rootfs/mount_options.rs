@@ -50,6 +50,8 @@ pub struct MountOptions {
     pub propagation: Vec<Propagation>,
     /// Filesystem parameters: `key=value` or a bare flag such as `newinstance`.
     pub data: Vec<(String, Option<String>)>,
+    /// `tmpcopyup`: a tmpfs starts with the contents of the directory it covers.
+    pub tmpcopyup: bool,
 }
 
 /// What an attribute option does: (bits to set, bits to clear).
@@ -117,7 +119,8 @@ impl MountOptions {
                         out.bind = true;
                         out.recursive = true;
                     }
-                    "defaults" | "" | "tmpcopyup" => {}
+                    "defaults" | "" => {}
+                    "tmpcopyup" => out.tmpcopyup = true,
                     "idmap" | "ridmap" => {
                         bail!("option {opt:?}: idmapped mounts are not supported")
                     }

@@ -108,6 +108,9 @@ fn mount_entry_inner(ctx: &Ctx<'_>, m: &Mount, typ: &str) -> Result<()> {
     if !proc_target_allowed(&clean, typ, bind, on_proc) {
         bail!("{PROC_REFUSED}");
     }
+    if opts.tmpcopyup && typ == "tmpfs" && is_dir {
+        super::copyup::copy_tree(target.as_fd(), mnt.as_fd())?;
+    }
     move_mount_fd(mnt.as_fd(), target.as_fd()).context("mount")?;
     propagation::apply(mnt.as_fd(), &opts.propagation).context("setting propagation")?;
     Ok(())

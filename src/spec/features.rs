@@ -17,6 +17,7 @@ pub const HOOKS: &[&str] = &[
 ];
 
 /// mount(8) option names hull understands in `mounts[].options`.
+/// (`remount` and `idmap`/`ridmap` are refused, so they are not listed.)
 pub const MOUNT_OPTIONS: &[&str] = &[
     "ro",
     "rw",
@@ -29,7 +30,6 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "sync",
     "async",
     "dirsync",
-    "remount",
     "mand",
     "nomand",
     "atime",
@@ -51,8 +51,6 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "unbindable",
     "runbindable",
     "tmpcopyup",
-    "idmap",
-    "ridmap",
 ];
 
 /// Namespace types hull can create or join.
