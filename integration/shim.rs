@@ -347,5 +347,39 @@ fn run_detach_shim_hands_the_container_to_hull_shim() {
     );
     let log = std::fs::read_to_string(h.root.path().join(&id).join("shim/ctr.log")).unwrap();
     assert!(log.contains(" stdout F via-shim"), "{log}");
+    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
+    assert_eq!(st["status"], "stopped");
+    assert_eq!(st["exitStatus"]["code"], 9, "{st}");
+    assert_eq!(st["exitStatus"]["oomKilled"], false, "{st}");
+    h.ok(&["delete", &id]);
+}
+
+#[test]
+fn an_oom_killed_container_is_reported_as_oom() {
+    assert!(
+        shim_bin().exists(),
+        "build hull-shim: cargo build -p hull-shim"
+    );
+    let h = Hull::new();
+    let b = h.bundle(&[
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/shm/fill",
+        "bs=1M",
+        "count=60",
+    ]);
+    b.edit(|c| c["linux"]["resources"]["memory"] = serde_json::json!({"limit": 20 << 20}));
+    let id = unique_id("shimoom");
+    h.ok(&["run", "-d", "--shim", "--bundle", b.path_str(), &id]);
+    let o = h.run(&["wait", &id]);
+    assert_eq!(
+        o.status.code(),
+        Some(137),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
+    assert_eq!(st["exitStatus"]["signal"], 9, "{st}");
+    assert_eq!(st["exitStatus"]["oomKilled"], true, "{st}");
     h.ok(&["delete", &id]);
 }

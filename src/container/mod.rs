@@ -70,6 +70,10 @@ pub struct ListEntry {
     pub owner: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// For a stopped container run under hull-shim: `{"code", "signal", "oomKilled",
+    /// "exitedAt"}` as the shim recorded it, or `"unknown"` if the shim died first.
+    #[serde(rename = "exitStatus", skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<serde_json::Value>,
 }
 
 fn store(g: &Global) -> Result<Store> {
@@ -100,8 +104,27 @@ fn cgroup_of(rec: &Record) -> Result<Cgroup> {
     serde_json::from_value(rec.cgroup.clone()).context("state.json: cgroup")
 }
 
-fn entry_json(rec: &Record, status: Status) -> ListEntry {
+/// What hull-shim recorded about a stopped container's exit (see shim/src/exit_file.rs).
+fn shim_exit_status(dir: &Path, status: Status) -> Option<serde_json::Value> {
+    let shim = dir.join("shim");
+    if status != Status::Stopped || !shim.is_dir() {
+        return None;
+    }
+    let Ok(text) = std::fs::read_to_string(shim.join("exit.json")) else {
+        return Some(serde_json::json!("unknown"));
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(serde_json::json!({
+        "code": v["exit_code"],
+        "signal": v["signal"],
+        "oomKilled": v["oom_killed"],
+        "exitedAt": v["exited_at"],
+    }))
+}
+
+fn entry_json(rec: &Record, status: Status, dir: &Path) -> ListEntry {
     ListEntry {
+        exit_status: shim_exit_status(dir, status),
         oci_version: rec.oci_version.clone(),
         id: rec.id.clone(),
         pid: if status == Status::Stopped {
@@ -476,7 +499,7 @@ pub fn state(g: &Global, id: &str) -> Result<ListEntry> {
     let st = store(g)?;
     let dir = st.root().join(id);
     match st.read_opt(id)? {
-        Some(rec) => Ok(entry_json(&rec, status_of(&rec, &dir))),
+        Some(rec) => Ok(entry_json(&rec, status_of(&rec, &dir), &dir)),
         None => Ok(creating_entry(id)),
     }
 }
@@ -493,6 +516,7 @@ fn creating_entry(id: &str) -> ListEntry {
         created: String::new(),
         owner: String::new(),
         annotations: BTreeMap::new(),
+        exit_status: None,
     }
 }
 
@@ -505,7 +529,7 @@ pub fn list(g: &Global) -> Result<Vec<ListEntry>> {
         match st.read_opt(&id) {
             Ok(Some(rec)) => {
                 let dir = st.root().join(&id);
-                out.push(entry_json(&rec, status_of(&rec, &dir)));
+                out.push(entry_json(&rec, status_of(&rec, &dir), &dir));
             }
             Ok(None) => out.push(creating_entry(&id)),
             Err(_) => {}
