@@ -3,13 +3,17 @@
 //! container ids and cleans up in `Drop`, even when it fails.
 
 mod common;
+mod host_state;
 
 mod cgroup_ops;
 mod cgroups;
 mod cli_surface;
 mod container_setup;
 mod cve;
+mod faults;
 mod lifecycle;
+mod load;
+mod reliability;
 mod rootfs_setup;
 mod seccomp;
 mod seccomp_container;

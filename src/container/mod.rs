@@ -200,11 +200,13 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
 
     let st = store(g)?;
     let entry = st.reserve(&o.id)?;
+    crate::fault::point("after-reserve");
     let mut undo = Undo {
         entry: None,
         cgroup: None,
     };
     cgroup.create()?;
+    crate::fault::point("after-cgroup-create");
     undo.cgroup = Some(cgroup.clone());
     cgroup.apply(&resources_with_device_rules(&plan.spec))?;
     let fifo = exec_fifo::create(&entry.exec_fifo())?;
@@ -249,7 +251,9 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         entry.save(&rec)
     })?;
     rec.created_done = true;
+    crate::fault::point("before-created-saved");
     entry.save(&rec)?;
+    crate::fault::point("after-created");
     if let Some(p) = &o.pid_file {
         write_pid_file(p, child.pid)?;
     }
