@@ -526,3 +526,14 @@ fn mutate(rng: &mut XorShift, base: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
     }
     v
 }
+
+/// A limit the kernel refuses is found when hull writes it, after the state directory
+/// and the cgroup exist: both must go again.
+#[test]
+fn bad_input_cgroup_limit_the_kernel_refuses() {
+    case(
+        "cpuset",
+        |c| c["linux"]["resources"]["cpu"] = serde_json::json!({"cpus": "4095"}),
+        &["cpuset.cpus"],
+    );
+}
