@@ -19,6 +19,9 @@ mod raw;
 mod read;
 mod validate;
 
+#[cfg(test)]
+mod fuzz_corpus;
+
 /// A loaded and validated bundle.
 #[derive(Debug, Clone)]
 pub struct Plan {
