@@ -82,6 +82,10 @@ fn store(g: &Global) -> Result<Store> {
 
 /// Derive the status from the record and the live system.
 pub fn status_of(rec: &Record, dir: &Path) -> Status {
+    if rec.pid == 0 {
+        // Recorded before the init was cloned: a create in progress, or one that died.
+        return Status::Creating;
+    }
     if !crate::procinfo::is_alive(rec.pid, rec.init_start_time) {
         return Status::Stopped;
     }
@@ -212,39 +216,12 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
 
     let st = store(g)?;
     let entry = st.reserve(&o.id)?;
+    crate::fault::point("after-reserve");
     let mut undo = Undo {
-        entry: None,
+        entry: Some(entry),
         cgroup: None,
     };
-    match cgroup.create() {
-        Ok(()) => {
-            undo.cgroup = Some(cgroup.clone());
-            cgroup.apply(&resources_with_device_rules(&plan.spec))?;
-        }
-        // Rootless without a delegated cgroup: run without one, as runc does; the limits in
-        // linux.resources are then not enforced, which the debug log says.
-        Err(e) if rootless => {
-            crate::logging::debug(&format!("rootless: no cgroup for the container: {e:#}"));
-            cgroup = Cgroup::default();
-        }
-        Err(e) => return Err(e),
-    }
-    let fifo = exec_fifo::create(&entry.exec_fifo())?;
-    undo.entry = Some(entry);
     let entry = undo.entry.as_ref().expect("just set");
-
-    let (env, extra_fds) = user_env(&plan, o.preserve_fds)?;
-    let opts = spawn::SpawnOptions {
-        id: &o.id,
-        console,
-        plan: &plan,
-        fifo: &fifo,
-        extra_fds,
-        env,
-        no_pivot: o.no_pivot,
-        no_new_keyring: o.no_new_keyring,
-        seccomp,
-    };
     let mut rec = Record {
         oci_version: crate::OCI_VERSION.into(),
         id: o.id.clone(),
@@ -263,6 +240,38 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         hooks: plan.spec.hooks().clone(),
         ..Default::default()
     };
+    // Saved before the cgroup exists (pid 0: status "creating"), so `delete --force` after
+    // a create killed anywhere from here on knows which cgroup to remove.
+    entry.save(&rec)?;
+    match cgroup.create() {
+        Ok(()) => {
+            crate::fault::point("after-cgroup-create");
+            undo.cgroup = Some(cgroup.clone());
+            cgroup.apply(&resources_with_device_rules(&plan.spec))?;
+        }
+        // Rootless without a delegated cgroup: run without one, as runc does; the limits in
+        // linux.resources are then not enforced, which the debug log says.
+        Err(e) if rootless => {
+            crate::logging::debug(&format!("rootless: no cgroup for the container: {e:#}"));
+            cgroup = Cgroup::default();
+            rec.cgroup = serde_json::to_value(&cgroup)?;
+        }
+        Err(e) => return Err(e),
+    }
+    let fifo = exec_fifo::create(&entry.exec_fifo())?;
+
+    let (env, extra_fds) = user_env(&plan, o.preserve_fds)?;
+    let opts = spawn::SpawnOptions {
+        id: &o.id,
+        console,
+        plan: &plan,
+        fifo: &fifo,
+        extra_fds,
+        env,
+        no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+        seccomp,
+    };
     let child = spawn::spawn(&opts, &ns, &cgroup, |pid| {
         // Saved as soon as the init exists, so a create killed half-way can still be
         // cleaned up by `delete --force`.
@@ -271,7 +280,9 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         entry.save(&rec)
     })?;
     rec.created_done = true;
+    crate::fault::point("before-created-saved");
     entry.save(&rec)?;
+    crate::fault::point("after-created");
     if let Some(p) = &o.pid_file {
         write_pid_file(p, child.pid)?;
     }

@@ -152,7 +152,9 @@ pub fn spawn(
                 armed: true,
             };
             leave_parent_joins(restore)?;
+            crate::fault::point("after-clone");
             on_clone(pid)?;
+            crate::fault::point("after-state-saved");
             child.console = drive(o, ns, cgroup, born_in_v2, &parent_end, pid)?;
             Ok(child)
         }

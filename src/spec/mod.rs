@@ -19,6 +19,9 @@ mod raw;
 mod read;
 mod validate;
 
+#[cfg(test)]
+mod fuzz_corpus;
+
 /// A loaded and validated bundle.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -42,6 +45,26 @@ pub fn load(bundle: &Path) -> Result<Plan> {
     let fail = |msg: String| anyhow!("{}: {msg}", config_path.display());
 
     let value = read::config_value(&config_path).map_err(fail)?;
+    plan_from_value(value, bundle, config_path)
+}
+
+/// Validate config.json given as bytes against `bundle` (whose rootfs must exist): the
+/// same checks and messages as `load`, without reading `BUNDLE/config.json`. The entry
+/// point for the fuzz targets and for callers that already hold the config.
+pub fn load_from_bytes(bytes: &[u8], bundle: &Path) -> Result<Plan> {
+    let bundle = read::bundle_dir(bundle)?;
+    let config_path = bundle.join(CONFIG_FILE);
+    let value =
+        read::parse_bytes(bytes).map_err(|msg| anyhow!("{}: {msg}", config_path.display()))?;
+    plan_from_value(value, bundle, config_path)
+}
+
+fn plan_from_value(
+    value: serde_json::Value,
+    bundle: PathBuf,
+    config_path: PathBuf,
+) -> Result<Plan> {
+    let fail = |msg: String| anyhow!("{}: {msg}", config_path.display());
     raw::check(&value).map_err(fail)?;
     let spec = deserialize(value).map_err(fail)?;
     let rootfs = validate::spec(&spec, &bundle).map_err(fail)?;

@@ -24,7 +24,15 @@ pub fn bundle_dir(bundle: &Path) -> Result<PathBuf> {
 /// Read and parse `path`. The error is the text after `<config path>: `.
 pub fn config_value(path: &Path) -> Result<serde_json::Value, String> {
     let bytes = read_capped(path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
+    parse_bytes(&bytes)
+}
+
+/// Parse config.json's bytes (UTF-8 JSON, within serde_json's nesting limit).
+pub fn parse_bytes(bytes: &[u8]) -> Result<serde_json::Value, String> {
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         format!(
             "not valid UTF-8 (invalid byte at offset {})",
             e.valid_up_to()

@@ -101,6 +101,10 @@ fn sysctl(l: &Linux) -> Result<(), String> {
     Ok(())
 }
 
+/// Largest device major and minor numbers the kernel can encode (MINORBITS = 20).
+const MAX_MAJOR: i64 = (1 << 12) - 1;
+const MAX_MINOR: i64 = (1 << 20) - 1;
+
 fn devices(l: &Linux) -> Result<(), String> {
     for (i, d) in l.devices().as_deref().unwrap_or(&[]).iter().enumerate() {
         let field = format!("linux.devices[{i}]");
@@ -108,9 +112,17 @@ fn devices(l: &Linux) -> Result<(), String> {
             return Err(format!("{field}.path is required"));
         }
         absolute(&format!("{field}.path"), d.path())?;
-        for (key, n) in [("major", d.major()), ("minor", d.minor())] {
+        // The kernel's dev_t holds a 12-bit major and a 20-bit minor: a larger number
+        // cannot name a device (mknod truncates, devices.allow refuses it).
+        for (key, n, max) in [
+            ("major", d.major(), MAX_MAJOR),
+            ("minor", d.minor(), MAX_MINOR),
+        ] {
             if n < 0 {
                 return Err(format!("{field}.{key} must not be negative (got {n})"));
+            }
+            if n > max {
+                return Err(format!("{field}.{key} {n} is out of range (at most {max})"));
             }
         }
     }
