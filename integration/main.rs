@@ -4,6 +4,7 @@
 
 mod common;
 
+mod bpf_devices;
 mod cgroup_ops;
 mod cgroups;
 mod cli_surface;

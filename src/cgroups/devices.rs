@@ -2,8 +2,8 @@
 //! (deny everything first, then each rule in order, as runc does), and the rules runc adds
 //! on top of the spec's (its default allowed devices and every `linux.devices` node).
 //!
-//! cgroup v2 has no devices files: enforcement there needs a BPF_CGROUP_DEVICE program,
-//! which hull does not load yet.
+//! cgroup v2 has no devices files: there the same rule list is compiled into a
+//! BPF_CGROUP_DEVICE program (see `bpf_devices`).
 
 use super::fsio;
 use anyhow::Result;

@@ -18,6 +18,7 @@
 //! destroy on any later failure. destroy removes the container's directory and everything
 //! below it, never the parents `create` made (runc leaves those too).
 
+pub mod bpf_devices;
 mod convert;
 pub mod devices;
 pub mod freezer;

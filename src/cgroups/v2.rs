@@ -41,7 +41,9 @@ pub fn apply(dir: &Path, res: &LinuxResources) -> Result<()> {
             );
         }
     }
-    // linux.resources.devices needs a BPF device program on v2; not enforced yet.
+    if let Some(rules) = res.devices().as_deref().filter(|r| !r.is_empty()) {
+        super::bpf_devices::apply(dir, rules)?;
+    }
     if let Some(u) = res.unified() {
         unified(dir, u)?;
     }

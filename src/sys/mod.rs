@@ -1,5 +1,6 @@
 //! Thin `unsafe` syscall wrappers, each with a `// SAFETY:` line. Logic lives above them.
 
+pub mod bpf;
 pub mod clone;
 pub mod fds;
 pub mod mount_api;
