@@ -237,3 +237,27 @@ fn a_program_the_verifier_refuses_comes_back_with_the_verifier_log() {
     assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{e}");
     assert!(log.contains("R0"), "verifier log: {log}");
 }
+
+/// On this hybrid host the container's cgroup2 directory gets the same rules as a BPF
+/// device filter (defence in depth beside the v1 devices controller).
+#[test]
+fn a_container_on_a_hybrid_host_gets_the_bpf_device_filter_too() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    let id = unique_id("hybridbpf");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    let path = {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(b.config_path()).unwrap()).unwrap();
+        v["linux"]["cgroupsPath"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('/')
+            .to_string()
+    };
+    let dir =
+        std::fs::File::open(std::path::Path::new("/sys/fs/cgroup/unified").join(&path)).unwrap();
+    let progs = hull::cgroups::bpf_devices::attached(std::os::fd::AsFd::as_fd(&dir)).unwrap();
+    assert_eq!(progs.len(), 1, "exactly one hull device program");
+    h.ok(&["delete", "--force", &id]);
+}

@@ -17,6 +17,8 @@ pub fn apply(cg: &Cgroup, res: &LinuxResources) -> Result<()> {
     if let Some(rules) = res.devices() {
         if !rules.is_empty() {
             devices::apply_v1(&need(cg, "devices", "devices")?, rules)?;
+            // Hybrid: the same rules as a BPF filter on the cgroup2 directory too.
+            super::bpf_devices::apply_hybrid(cg, rules);
         }
     }
     if let Some(m) = res.memory() {

@@ -92,7 +92,11 @@ pub fn update(g: &Global, id: &str, res: &LinuxResources) -> Result<()> {
     if status_of(&rec, entry.dir()) == Status::Stopped {
         bail!("container not running");
     }
-    cgroup_of(&rec)?.apply(res)
+    // Device rules are not updated (as in runc): a list here would replace the container's
+    // whole rule set, runc's default devices included.
+    let mut res = res.clone();
+    res.set_devices(None);
+    cgroup_of(&rec)?.apply(&res)
 }
 
 /// One `events --stats` record, in runc's shape.
