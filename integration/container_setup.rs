@@ -789,3 +789,59 @@ fn tmpcopyup_starts_a_tmpfs_with_the_directory_it_covers() {
         "writes must stay in the tmpfs"
     );
 }
+
+#[test]
+fn io_priority_scheduler_affinity_and_personality_are_applied() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| {
+        c["process"]["ioPriority"] =
+            serde_json::json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+        c["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_BATCH", "nice": 5});
+        c["process"]["execCPUAffinity"] = serde_json::json!({"final": "0"});
+        c["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
+    });
+    let id = unique_id("sched");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    h.ok(&["start", &id]);
+    let v: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
+    let pid = v["pid"].as_i64().unwrap().to_string();
+    let personality = std::fs::read_to_string(format!("/proc/{pid}/personality")).unwrap();
+    assert_eq!(personality.trim(), "00000008", "LINUX32");
+    let io = std::process::Command::new("ionice")
+        .args(["-p", &pid])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&io.stdout).trim(), "idle");
+    let chrt = std::process::Command::new("chrt")
+        .args(["-p", &pid])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&chrt.stdout).contains("SCHED_BATCH"),
+        "{chrt:?}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status.lines().any(|l| l == "Cpus_allowed_list:\t0"),
+        "{status}"
+    );
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let nice = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(16)
+        .unwrap();
+    assert_eq!(nice, "5");
+    h.ok(&["delete", "--force", &id]);
+
+    let b = h.bundle(&["true"]);
+    b.edit(|c| c["process"]["execCPUAffinity"] = serde_json::json!({"final": "3-1"}));
+    let (code, err) = h.create(&b, &unique_id("badaff"), &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("process.execCPUAffinity.final"), "{err}");
+    assert!(h.dirs().is_empty());
+}

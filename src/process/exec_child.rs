@@ -83,6 +83,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never> {
     if let Some(r) = p.rlimits() {
         crate::security::rlimits::apply(r)?;
     }
+    crate::security::sched::apply(p, None)?;
     if let Some(adj) = p.oom_score_adj() {
         write_oom_score_adj(adj)?;
     }

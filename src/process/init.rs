@@ -138,6 +138,13 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     if let Some(r) = process.rlimits() {
         rlimits::apply(r)?;
     }
+    crate::security::sched::apply(
+        process,
+        ctx.spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.personality().as_ref()),
+    )?;
     nix::unistd::setsid().context("setsid")?;
     if process.terminal() == Some(true) {
         super::console::attach_terminal(ctx.sync, process)?;

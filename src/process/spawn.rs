@@ -94,6 +94,7 @@ pub fn check(plan: &Plan) -> Result<NsPlan> {
         crate::security::capabilities::check_available(c)?;
     }
     crate::security::lsm::check(&plan.spec)?;
+    crate::security::sched::check(&plan.spec)?;
     Ok(ns)
 }
 

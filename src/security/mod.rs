@@ -5,4 +5,5 @@ pub mod capabilities;
 pub mod identity;
 pub mod lsm;
 pub mod rlimits;
+pub mod sched;
 pub mod seccomp;

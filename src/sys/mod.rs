@@ -8,5 +8,6 @@ pub mod nsfs;
 pub mod openat2;
 pub mod pidfd;
 pub mod pty;
+pub mod sched;
 pub mod scm;
 pub mod signals;

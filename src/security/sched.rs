@@ -1,0 +1,137 @@
+//! Process attributes applied by the init (and exec) before dropping privileges:
+//! `process.ioPriority`, `process.scheduler`, `process.execCPUAffinity` and
+//! `linux.personality`. `check` refuses what cannot work before anything is created.
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{
+    IOPriorityClass, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
+    LinuxSchedulerPolicy, Process, Spec,
+};
+
+use crate::sys::sched::{ioprio_set_self, personality, sched_setattr_self, SchedAttr};
+
+/// Validate the attributes in the parent.
+pub fn check(spec: &Spec) -> Result<()> {
+    if let Some(p) = spec.process() {
+        if let Some(io) = p.io_priority() {
+            if !(0..=7).contains(&io.priority()) {
+                bail!(
+                    "process.ioPriority.priority {}: must be 0..7",
+                    io.priority()
+                );
+            }
+        }
+        if let Some(a) = p.exec_cpu_affinity() {
+            for (field, v) in [("initial", a.initial()), ("final", a.cpu_affinity_final())] {
+                if let Some(v) = v {
+                    cpu_list(v).with_context(|| format!("process.execCPUAffinity.{field}"))?;
+                }
+            }
+        }
+    }
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+            bail!("linux.personality.flags: no personality flags are supported (as in runc)");
+        }
+    }
+    Ok(())
+}
+
+/// Apply everything the process asks for (in the init or the exec child, still privileged).
+pub fn apply(process: &Process, pers: Option<&LinuxPersonality>) -> Result<()> {
+    if let Some(p) = pers {
+        let persona = match p.domain() {
+            LinuxPersonalityDomain::PerLinux => 0x0000,
+            LinuxPersonalityDomain::PerLinux32 => 0x0008,
+        };
+        personality(persona).context("linux.personality")?;
+    }
+    if let Some(io) = process.io_priority() {
+        let class = match io.class() {
+            IOPriorityClass::IoprioClassRt => 1,
+            IOPriorityClass::IoprioClassBe => 2,
+            IOPriorityClass::IoprioClassIdle => 3,
+        };
+        ioprio_set_self((class << 13) | io.priority() as i32).context("process.ioPriority")?;
+    }
+    if let Some(s) = process.scheduler() {
+        let mut attr = SchedAttr {
+            policy: match s.policy() {
+                LinuxSchedulerPolicy::SchedOther => 0,
+                LinuxSchedulerPolicy::SchedFifo => 1,
+                LinuxSchedulerPolicy::SchedRr => 2,
+                LinuxSchedulerPolicy::SchedBatch => 3,
+                LinuxSchedulerPolicy::SchedIso => 4,
+                LinuxSchedulerPolicy::SchedIdle => 5,
+                LinuxSchedulerPolicy::SchedDeadline => 6,
+            },
+            nice: s.nice().unwrap_or(0),
+            priority: s.priority().unwrap_or(0) as u32,
+            runtime: s.runtime().unwrap_or(0),
+            deadline: s.deadline().unwrap_or(0),
+            period: s.period().unwrap_or(0),
+            ..Default::default()
+        };
+        for f in s.flags().iter().flatten() {
+            attr.flags |= match f {
+                LinuxSchedulerFlag::SchedResetOnFork => 0x01,
+                LinuxSchedulerFlag::SchedFlagReclaim => 0x02,
+                LinuxSchedulerFlag::SchedFlagDLOverrun => 0x04,
+                LinuxSchedulerFlag::SchedFlagKeepPolicy => 0x08,
+                LinuxSchedulerFlag::SchedFlagKeepParams => 0x10,
+                LinuxSchedulerFlag::SchedFlagUtilClampMin => 0x20,
+                LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
+            };
+        }
+        sched_setattr_self(&mut attr).context("process.scheduler: sched_setattr")?;
+    }
+    if let Some(a) = process.exec_cpu_affinity() {
+        // The user process runs with `final` (or `initial` when only that is given).
+        if let Some(list) = a.cpu_affinity_final().as_ref().or(a.initial().as_ref()) {
+            let set = cpu_list(list).context("process.execCPUAffinity")?;
+            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+                .with_context(|| format!("process.execCPUAffinity {list:?}: sched_setaffinity"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Parse a cpu list such as "0-3,7".
+pub fn cpu_list(s: &str) -> Result<nix::sched::CpuSet> {
+    let mut set = nix::sched::CpuSet::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a, b),
+            None => (part, part),
+        };
+        let (a, b): (usize, usize) = (
+            a.parse()
+                .with_context(|| format!("{s:?}: {a:?} is not a cpu number"))?,
+            b.parse()
+                .with_context(|| format!("{s:?}: {b:?} is not a cpu number"))?,
+        );
+        if a > b {
+            bail!("{s:?}: range {part:?} is backwards");
+        }
+        for cpu in a..=b {
+            set.set(cpu)
+                .map_err(|_| anyhow::anyhow!("{s:?}: cpu {cpu} is out of range"))?;
+        }
+    }
+    Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_list;
+
+    #[test]
+    fn cpu_lists_parse_like_the_kernel_writes_them() {
+        let s = cpu_list("0-2,5").unwrap();
+        for (cpu, want) in [(0, true), (1, true), (2, true), (3, false), (5, true)] {
+            assert_eq!(s.is_set(cpu).unwrap(), want, "cpu {cpu}");
+        }
+        assert!(cpu_list("3-1").is_err());
+        assert!(cpu_list("a").is_err());
+    }
+}
