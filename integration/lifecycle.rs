@@ -476,3 +476,27 @@ fn the_user_process_starts_with_default_signal_dispositions() {
     }
     assert_eq!(out.lines().count(), 2, "{out}");
 }
+
+#[test]
+fn unsupported_linux_fields_are_refused_by_name_not_ignored() {
+    let h = Hull::new();
+    for (field, value) in [
+        ("intelRdt", serde_json::json!({"closID": "x"})),
+        (
+            "timeOffsets",
+            serde_json::json!({"monotonic": {"secs": 10, "nanosecs": 0}}),
+        ),
+        ("netDevices", serde_json::json!({"eth9": {}})),
+        (
+            "memoryPolicy",
+            serde_json::json!({"mode": "MPOL_BIND", "nodes": "0"}),
+        ),
+    ] {
+        let b = h.bundle(&["true"]);
+        b.edit(|c| c["linux"][field] = value.clone());
+        let (code, err) = h.create(&b, &unique_id("unsup"), &[]);
+        assert_eq!(code, Some(1), "{field}: {err}");
+        assert!(err.contains(&format!("linux.{field}")), "{err}");
+        assert!(h.dirs().is_empty());
+    }
+}

@@ -95,7 +95,28 @@ pub fn check(plan: &Plan) -> Result<NsPlan> {
     }
     crate::security::lsm::check(&plan.spec)?;
     crate::security::sched::check(&plan.spec)?;
+    refuse_unsupported(&plan.spec)?;
     Ok(ns)
+}
+
+/// Fields hull does not implement: an error naming each, never a silent ignore.
+fn refuse_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
+    let Some(l) = spec.linux() else {
+        return Ok(());
+    };
+    if l.intel_rdt().is_some() {
+        bail!("linux.intelRdt: Intel RDT (resctrl) is not supported by hull");
+    }
+    if l.memory_policy().is_some() {
+        bail!("linux.memoryPolicy: NUMA memory policies are not supported by hull yet");
+    }
+    if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        bail!("linux.netDevices: moving network devices into the container is not supported by hull yet");
+    }
+    if l.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
+        bail!("linux.timeOffsets: time namespace offsets are not supported by hull yet");
+    }
+    Ok(())
 }
 
 /// Clone the init and drive it to `Created`. `cgroup` has been created and limited.
