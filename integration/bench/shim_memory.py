@@ -154,7 +154,7 @@ def measure(a):
         "# Monitor memory: hull-shim vs conmon vs containerd-shim-runc-v2",
         "",
         f"Command: `{a.command}`  ",
-        f"Date: {started.isoformat(timespec='seconds')} UTC, load average {load}  ",
+        f"Date: {started.strftime('%Y-%m-%d %H:%M:%S')} UTC, load average {load}  ",
         f"Containers: {a.n} per monitor, all running at once (busybox `sleep 3600`, runc as "
         "the runtime of conmon and containerd-shim-runc-v2, hull under hull-shim).",
         "",
