@@ -201,7 +201,8 @@ fn drive(
         cgroup.add(pid)
     };
     placed.with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
-    ch.send(&Msg::Go { host_pid: pid })?;
+    ch.send(&Msg::Go { host_pid: pid })
+        .map_err(|_| init_gone(pid))?;
     let state = hook_state(o, pid);
     let mut console = None;
     loop {
@@ -210,19 +211,30 @@ fn drive(
                 let hooks = o.plan.spec.hooks().as_ref();
                 hooks::run_all(hooks, Kind::Prestart, &state)?;
                 hooks::run_all(hooks, Kind::CreateRuntime, &state)?;
-                ch.send(&Msg::Continue)?;
+                ch.send(&Msg::Continue).map_err(|_| init_gone(pid))?;
             }
             Some((Msg::Console, Some(master))) => console = o.console.route(master)?,
             Some((Msg::SeccompListener, Some(fd))) => send_listener(o, pid, &fd)?,
             Some((Msg::Created, _)) => return Ok(console),
             Some((Msg::Error(e), _)) => bail!("{e}"),
             Some((m, _)) => bail!("sync channel: unexpected {m:?} from the container init"),
-            None => {
-                let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-                bail!("the container init exited during setup ({st:?})");
-            }
+            None => return Err(init_gone(pid)),
         }
     }
+}
+
+/// The error for an init that went away during setup, saying how it ended. It only looks
+/// (WNOWAIT): the `Child` guard reaps, so its kill can never hit a reused pid.
+fn init_gone(pid: i32) -> anyhow::Error {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    let how = match waitid(Id::Pid(nix::unistd::Pid::from_raw(pid)), flags) {
+        Ok(WaitStatus::Exited(_, code)) => format!("exited with status {code}"),
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!("was killed by {sig}"),
+        Ok(other) => format!("ended ({other:?})"),
+        Err(e) => format!("is gone ({e})"),
+    };
+    anyhow::anyhow!("the container init {how} during setup")
 }
 
 /// Hand the seccomp notify fd and the container state to `linux.seccomp.listenerPath`.

@@ -133,6 +133,8 @@ impl Channel {
                 Ok((b, _)) if b.is_empty() => return Ok(None),
                 Ok((b, fd)) => return Ok(Some((Msg::decode(&b)?, fd))),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The peer closed with a message of ours still unread: it is gone, as at EOF.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => return Ok(None),
                 Err(e) => return Err(e).context("sync channel: receive"),
             }
         }
