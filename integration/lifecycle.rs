@@ -150,7 +150,7 @@ fn kill_accepts_names_and_numbers_and_defaults_to_term() {
     let h = Hull::new();
     // The init traps the catchable signals and reports which one arrived.
     let script = "trap 'echo TERM; exit 0' TERM; trap 'echo INT; exit 0' INT; \
-                  trap 'echo USR1; exit 0' USR1; while true; do sleep 0.05; done";
+                  trap 'echo USR1; exit 0' USR1; echo ready; while true; do sleep 0.05; done";
     for (sig, want) in [
         (None, "TERM"),
         (Some("SIGINT"), "INT"),
@@ -161,12 +161,21 @@ fn kill_accepts_names_and_numbers_and_defaults_to_term() {
         let id = unique_id("kill");
         assert_eq!(h.create(&b, &id, &[]).0, Some(0));
         h.ok(&["start", &id]);
+        // A pid-namespace init ignores signals it has no handler for yet: wait for the traps.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::read_to_string(b.path().join("stdout")).unwrap_or_default() != "ready\n" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the init never set its traps"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let mut args = vec!["kill", id.as_str()];
         args.extend(sig);
         h.ok(&args);
         h.wait_status(&id, "stopped");
         let out = std::fs::read_to_string(b.path().join("stdout")).unwrap();
-        assert_eq!(out.trim(), want, "kill {sig:?}");
+        assert_eq!(out, format!("ready\n{want}\n"), "kill {sig:?}");
         h.ok(&["delete", &id]);
     }
 }
