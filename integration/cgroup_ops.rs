@@ -132,8 +132,17 @@ fn pause_freezes_and_resume_continues() {
             .parse()
             .unwrap_or(0)
     };
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(read() > 0, "counter never advanced");
+    let advances_past = |v: u64| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while read() <= v {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    };
+    assert!(advances_past(0), "counter never advanced");
     h.ok(&["pause", &id]);
     assert_eq!(h.status(&id), "paused");
     let err = h.fails(&["pause", &id]);
@@ -143,8 +152,7 @@ fn pause_freezes_and_resume_continues() {
     assert_eq!(read(), a, "counter advanced while paused");
     h.ok(&["resume", &id]);
     assert_eq!(h.status(&id), "running");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(read() > a, "counter did not advance after resume");
+    assert!(advances_past(a), "counter did not advance after resume");
     let err = h.fails(&["resume", &id]);
     assert!(err.contains("container not paused"), "{err}");
     h.ok(&["delete", "--force", &id]);
