@@ -509,3 +509,67 @@ fn unsupported_linux_fields_are_refused_by_name_not_ignored() {
         assert!(h.dirs().is_empty());
     }
 }
+
+/// No namespaces requested: the container inherits every namespace of its runtime (the
+/// spec's rule). Its mounts then live on the host under the rootfs — and are gone after
+/// delete (runc leaves them mounted).
+#[test]
+fn a_container_without_namespaces_inherits_them_and_delete_unmounts_its_host_mounts() {
+    let h = Hull::new();
+    let b = h.bundle(&[
+        "sh",
+        "-c",
+        "for n in mnt pid net ipc uts; do readlink /proc/self/ns/$n; done; sleep 30",
+    ]);
+    b.edit(|c| {
+        c["linux"]["namespaces"] = serde_json::json!([]);
+        c.as_object_mut().unwrap().remove("hostname");
+    });
+    let before = host_mounts();
+    let rootfs = b.rootfs().canonicalize().unwrap();
+    let id = unique_id("itype");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let under = mi
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(4)
+                .is_some_and(|mp| mp.starts_with(rootfs.to_str().unwrap()))
+        })
+        .count();
+    assert!(
+        under > 0,
+        "the container's mounts are the host's while it exists"
+    );
+    h.ok(&["start", &id]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let out = loop {
+        let out = std::fs::read_to_string(b.path().join("stdout")).unwrap();
+        if out.lines().count() >= 5 || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let host: Vec<String> = ["mnt", "pid", "net", "ipc", "uts"]
+        .iter()
+        .map(|n| {
+            std::fs::read_link(format!("/proc/self/ns/{n}"))
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        host,
+        "inherited namespaces"
+    );
+    h.ok(&["delete", "--force", &id]);
+    assert_eq!(
+        host_mounts(),
+        before,
+        "delete must unmount everything it mounted on the host"
+    );
+}

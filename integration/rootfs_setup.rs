@@ -94,8 +94,8 @@ fn run_in_child_ns(
                 } else {
                     unshare(CloneFlags::CLONE_NEWNS)?;
                 }
-                hull::rootfs::prepare(spec, rootfs)?;
-                hull::rootfs::finish(spec, rootfs, no_pivot)?;
+                hull::rootfs::prepare(spec, rootfs, false)?;
+                hull::rootfs::finish(spec, rootfs, no_pivot, false)?;
                 Ok(probe())
             })();
             let msg = match result {

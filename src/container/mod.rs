@@ -161,10 +161,17 @@ fn hook_state(rec: &Record, status: Status) -> String {
 struct Undo {
     entry: Option<Entry>,
     cgroup: Option<Cgroup>,
+    /// A rootfs whose mounts the init made in the host's mount namespace.
+    host_mounts: Option<PathBuf>,
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
+        if let Some(rootfs) = self.host_mounts.take() {
+            if let Err(e) = crate::rootfs::host::detach_all_under(&rootfs) {
+                crate::logging::warn(&format!("cleanup after failed create: {e:#}"));
+            }
+        }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.kill_all(libc::SIGKILL);
             if let Err(e) = cg.destroy() {
@@ -217,9 +224,11 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
     let st = store(g)?;
     let entry = st.reserve(&o.id)?;
     crate::fault::point("after-reserve");
+    let host_mounts = !ns.has_mount;
     let mut undo = Undo {
         entry: Some(entry),
         cgroup: None,
+        host_mounts: host_mounts.then(|| plan.rootfs.clone()),
     };
     let entry = undo.entry.as_ref().expect("just set");
     let mut rec = Record {
@@ -238,6 +247,7 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
             .collect(),
         cgroup: serde_json::to_value(&cgroup)?,
         hooks: plan.spec.hooks().clone(),
+        host_mounts,
         ..Default::default()
     };
     // Saved before the cgroup exists (pid 0: status "creating"), so `delete --force` after
@@ -288,6 +298,7 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
     }
     undo.entry = None;
     undo.cgroup = None;
+    undo.host_mounts = None;
     let (pid, console) = child.release();
     Ok(Created { pid, console })
 }
@@ -478,6 +489,9 @@ fn destroy(entry: Entry, rec: &Record, status: Status) -> Result<()> {
         );
     }
     cg.destroy()?;
+    if rec.host_mounts {
+        crate::rootfs::host::detach_all_under(&rec.rootfs)?;
+    }
     entry.remove()
 }
 

@@ -98,13 +98,13 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     }
     set_names(ctx.spec)?;
 
-    // A mount namespace joined by path gets the rootfs set up inside it too, as in runc.
-    if ctx.ns.has_mount {
-        // Relative bind-mount sources are relative to the bundle, as in runc.
-        nix::unistd::chdir(ctx.bundle)
-            .with_context(|| format!("chdir to the bundle {}", ctx.bundle.display()))?;
-        crate::rootfs::prepare(ctx.spec, ctx.rootfs)?;
-    }
+    // A mount namespace joined by path gets the rootfs set up inside it too, as in runc;
+    // without one the mounts are the host's (see rootfs::host).
+    let host_ns = !ctx.ns.has_mount;
+    // Relative bind-mount sources are relative to the bundle, as in runc.
+    nix::unistd::chdir(ctx.bundle)
+        .with_context(|| format!("chdir to the bundle {}", ctx.bundle.display()))?;
+    crate::rootfs::prepare(ctx.spec, ctx.rootfs, host_ns)?;
     ctx.sync.send(&Msg::MountsReady)?;
     ctx.sync.expect(&Msg::Continue)?;
     let state = |status: &str| hook_state(ctx, host_pid, status);
@@ -119,14 +119,12 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         .as_ref()
         .context("process: required to create a container")?;
     let cwd = PathBuf::from(process.cwd());
-    if ctx.ns.has_mount && !cwd.as_os_str().is_empty() {
+    if !cwd.as_os_str().is_empty() {
         // Create a missing cwd now, resolved inside the rootfs, while the root may still be
         // written (runc does the same before making it read-only).
         create_cwd(ctx.rootfs, &cwd)?;
     }
-    if ctx.ns.has_mount {
-        crate::rootfs::finish(ctx.spec, ctx.rootfs, ctx.no_pivot)?;
-    }
+    crate::rootfs::finish(ctx.spec, ctx.rootfs, ctx.no_pivot, host_ns)?;
 
     // linux.sysctl was written by rootfs::finish, before /proc/sys became read-only.
     if let Some(adj) = process.oom_score_adj() {

@@ -82,9 +82,6 @@ pub fn check(plan: &Plan) -> Result<NsPlan> {
     {
         bail!("domainname: setting a domainname needs a private uts namespace");
     }
-    if !ns.has_mount {
-        bail!("linux.namespaces: a mount namespace is required to set up the rootfs");
-    }
     let process = plan
         .spec
         .process()

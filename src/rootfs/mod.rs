@@ -13,6 +13,7 @@ use oci_spec::runtime::Spec;
 mod cgroup_mount;
 mod copyup;
 pub mod devices;
+pub mod host;
 mod masked;
 pub mod mount_options;
 pub mod mounts;
@@ -41,18 +42,22 @@ pub fn in_user_namespace() -> bool {
 }
 
 /// Everything before pivot_root: propagation, root bind, mounts, devices, /dev links.
-/// Runs in the child, in its own mount namespace.
-pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<()> {
-    let flags = propagation::root_flags(rootfs_propagation(spec))?;
-    // An unbindable `/` would forbid bind-mounting the rootfs onto itself: start private
-    // instead; finish() applies the requested propagation to the new root after the pivot.
-    let initial = if flags.contains(nix::mount::MsFlags::MS_UNBINDABLE) {
-        nix::mount::MsFlags::MS_PRIVATE | (flags & nix::mount::MsFlags::MS_REC)
-    } else {
-        flags
-    };
-    propagation::set_root(initial)?;
-    propagation::make_parent_mount_private(rootfs)?;
+/// Runs in the child, in its own mount namespace — or, with `host_ns`, in the host's (the
+/// container has none): then the host's propagation is left alone and the mounts are the
+/// host's until `host::detach_all_under` removes them.
+pub fn prepare(spec: &Spec, rootfs: &Path, host_ns: bool) -> Result<()> {
+    if !host_ns {
+        let flags = propagation::root_flags(rootfs_propagation(spec))?;
+        // An unbindable `/` would forbid bind-mounting the rootfs onto itself: start private
+        // instead; finish() applies the requested propagation to the new root after pivot.
+        let initial = if flags.contains(nix::mount::MsFlags::MS_UNBINDABLE) {
+            nix::mount::MsFlags::MS_PRIVATE | (flags & nix::mount::MsFlags::MS_REC)
+        } else {
+            flags
+        };
+        propagation::set_root(initial)?;
+        propagation::make_parent_mount_private(rootfs)?;
+    }
 
     let host_rootfs = safe_path::open_host_path(rootfs, OFlag::O_DIRECTORY)
         .with_context(|| format!("opening the rootfs {}", rootfs.display()))?;
@@ -87,13 +92,16 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<()> {
 /// (through the container's procfs, before /proc/sys can become a read-only path, as runc
 /// orders it), masked paths, read-only paths and a read-only root. Afterwards the cwd is
 /// the new `/`.
-pub fn finish(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<()> {
-    if no_pivot {
+pub fn finish(spec: &Spec, rootfs: &Path, no_pivot: bool, host_ns: bool) -> Result<()> {
+    if host_ns {
+        // pivot_root or MS_MOVE would change the host's own root.
+        host::chroot_into(rootfs)?;
+    } else if no_pivot {
         pivot::move_into(rootfs)?;
     } else {
         pivot::pivot_into(rootfs)?;
     }
-    if let Some(p) = rootfs_propagation(spec) {
+    if let (false, Some(p)) = (host_ns, rootfs_propagation(spec)) {
         propagation::set_root(propagation::root_flags(Some(p))?)?;
     }
     let linux = spec.linux().as_ref();

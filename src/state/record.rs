@@ -32,4 +32,8 @@ pub struct Record {
     /// Set once the init has reported `created`.
     #[serde(default)]
     pub created_done: bool,
+    /// The container has no mount namespace: its mounts are on the host under `rootfs` and
+    /// must be detached when it is deleted.
+    #[serde(default)]
+    pub host_mounts: bool,
 }

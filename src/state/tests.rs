@@ -45,6 +45,7 @@ fn record(id: &str) -> Record {
         cgroup: serde_json::json!({"memory": "/hull/c1"}),
         hooks: None,
         created_done: true,
+        host_mounts: false,
     }
 }
 
