@@ -37,6 +37,8 @@ pub struct InitContext<'a> {
     pub no_new_keyring: bool,
     /// The seccomp filter, compiled by the parent.
     pub seccomp: Option<&'a crate::security::seccomp::Program>,
+    /// The parent is not root: it writes our id maps as an unprivileged user.
+    pub unprivileged_parent: bool,
 }
 
 /// Run the init. Never returns.
@@ -63,7 +65,8 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     // parent must still open our /proc/PID/{uid,gid}_map (a non-dumpable process's /proc
     // files belong to root), so then this waits for Go: until Go the init has entered
     // nothing and done nothing.
-    let unprivileged_maps = ctx.ns.new_user && !nix::unistd::geteuid().is_root();
+    // Decided by the parent: our own euid changes (65534 -> 0) the moment it writes uid_map.
+    let unprivileged_maps = ctx.ns.new_user && ctx.unprivileged_parent;
     if !unprivileged_maps {
         nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
     }

@@ -134,6 +134,7 @@ pub fn spawn(
     // The init is born in its cgroup2 directory where the kernel allows it: no migration,
     // so no wait for an RCU grace period there (v1 hierarchies still need one, below).
     let cgroup_fd = cgroup.v2_dir_fd()?;
+    let unprivileged_parent = !nix::unistd::geteuid().is_root();
     let restore = enter_parent_joins(ns)?;
     let forked = fork_into(ns.clone_flags, cgroup_fd.as_ref().map(|f| f.as_raw_fd()));
     drop(cgroup_fd);
@@ -155,6 +156,7 @@ pub fn spawn(
                 no_pivot: o.no_pivot,
                 no_new_keyring: o.no_new_keyring,
                 seccomp: o.seccomp.as_ref(),
+                unprivileged_parent,
             };
             super::init::run(&ctx)
         }
