@@ -845,3 +845,58 @@ fn io_priority_scheduler_affinity_and_personality_are_applied() {
     assert!(err.contains("process.execCPUAffinity.final"), "{err}");
     assert!(h.dirs().is_empty());
 }
+
+/// A bind mount with uidMappings/gidMappings is idmapped (mount_setattr MOUNT_ATTR_IDMAP):
+/// ids on the source filesystem (containerID) show as the mapped ids (hostID), both ways.
+#[test]
+fn idmapped_bind_mounts_map_source_ids_both_ways() {
+    let h = Hull::new();
+    let src = TempDir::new("idmap-src");
+    std::fs::write(src.path().join("f"), "x").unwrap();
+    std::os::unix::fs::chown(src.path().join("f"), Some(0), Some(0)).unwrap();
+    std::os::unix::fs::chown(src.path(), Some(0), Some(0)).unwrap();
+    let b = h.bundle(&[
+        "sh",
+        "-c",
+        "stat -c '%u %g' /mnt/idm/f; echo y > /mnt/idm/new && echo wrote",
+    ]);
+    std::fs::create_dir_all(b.rootfs().join("mnt")).unwrap();
+    b.edit(|c| {
+        c["process"]["user"] = serde_json::json!({"uid": 1234, "gid": 1234});
+        let m = serde_json::json!([{"containerID": 0, "hostID": 1234, "size": 1}]);
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/mnt/idm", "type": "bind", "source": src.path(),
+            "options": ["rbind"], "uidMappings": m, "gidMappings": m
+        }));
+    });
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("idmap")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        out, "1234 1234\nwrote\n",
+        "source uid 0 shows as 1234 in the container"
+    );
+    let md = std::fs::metadata(src.path().join("new")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (md.uid(), md.gid()),
+        (0, 0),
+        "a file made by uid 1234 is uid 0 on the source"
+    );
+
+    let bad = h.bundle(&["true"]);
+    bad.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"]
+        }));
+    });
+    let (code, err) = h.create(&bad, &unique_id("idmapbad"), &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("uidMappings"), "{err}");
+    assert!(h.dirs().is_empty());
+}

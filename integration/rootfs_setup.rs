@@ -94,7 +94,7 @@ fn run_in_child_ns(
                 } else {
                     unshare(CloneFlags::CLONE_NEWNS)?;
                 }
-                hull::rootfs::prepare(spec, rootfs, false)?;
+                hull::rootfs::prepare(spec, rootfs, false, &[])?;
                 hull::rootfs::finish(spec, rootfs, no_pivot, false)?;
                 Ok(probe())
             })();

@@ -39,6 +39,8 @@ pub struct InitContext<'a> {
     pub seccomp: Option<&'a crate::security::seccomp::Program>,
     /// The parent is not root: it writes our id maps as an unprivileged user.
     pub unprivileged_parent: bool,
+    /// (mount index, user namespace fd) for idmapped mounts.
+    pub idmaps: &'a [(usize, RawFd)],
 }
 
 /// Run the init. Never returns.
@@ -77,6 +79,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     let mut keep: Vec<RawFd> = vec![0, 1, 2, ctx.sync.raw(), ctx.fifo];
     keep.extend((3..3 + ctx.extra_fds as RawFd).collect::<Vec<_>>());
     keep.extend(ctx.ns.child_joins.iter().map(|j| j.file.as_raw_fd()));
+    keep.extend(ctx.idmaps.iter().map(|(_, fd)| *fd));
     crate::sys::fds::close_all_except(&keep).context("closing inherited fds")?;
 
     let host_pid = match ctx.sync.recv()? {
@@ -107,7 +110,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     // Relative bind-mount sources are relative to the bundle, as in runc.
     nix::unistd::chdir(ctx.bundle)
         .with_context(|| format!("chdir to the bundle {}", ctx.bundle.display()))?;
-    crate::rootfs::prepare(ctx.spec, ctx.rootfs, host_ns)?;
+    crate::rootfs::prepare(ctx.spec, ctx.rootfs, host_ns, ctx.idmaps)?;
     ctx.sync.send(&Msg::MountsReady)?;
     ctx.sync.expect(&Msg::Continue)?;
     let state = |status: &str| hook_state(ctx, host_pid, status);

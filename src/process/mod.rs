@@ -12,6 +12,7 @@ mod exec_child;
 pub mod exec_fifo;
 mod exec_join;
 pub mod exec_process;
+pub mod idmap;
 pub mod init;
 pub mod lookup;
 pub mod setup;

@@ -133,6 +133,8 @@ pub fn spawn(
 
     // The init is born in its cgroup2 directory where the kernel allows it: no migration,
     // so no wait for an RCU grace period there (v1 hierarchies still need one, below).
+    let idmap_fds = super::idmap::userns_fds(&o.plan.spec)?;
+    let idmaps = super::idmap::raw(&idmap_fds);
     let cgroup_fd = cgroup.v2_dir_fd()?;
     let unprivileged_parent = !nix::unistd::geteuid().is_root();
     let restore = enter_parent_joins(ns)?;
@@ -157,6 +159,7 @@ pub fn spawn(
                 no_new_keyring: o.no_new_keyring,
                 seccomp: o.seccomp.as_ref(),
                 unprivileged_parent,
+                idmaps: &idmaps,
             };
             super::init::run(&ctx)
         }

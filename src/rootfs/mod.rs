@@ -45,7 +45,12 @@ pub fn in_user_namespace() -> bool {
 /// Runs in the child, in its own mount namespace — or, with `host_ns`, in the host's (the
 /// container has none): then the host's propagation is left alone and the mounts are the
 /// host's until `host::detach_all_under` removes them.
-pub fn prepare(spec: &Spec, rootfs: &Path, host_ns: bool) -> Result<()> {
+pub fn prepare(
+    spec: &Spec,
+    rootfs: &Path,
+    host_ns: bool,
+    idmaps: &[(usize, std::os::fd::RawFd)],
+) -> Result<()> {
     if !host_ns {
         let flags = propagation::root_flags(rootfs_propagation(spec))?;
         // An unbindable `/` would forbid bind-mounting the rootfs onto itself: start private
@@ -75,6 +80,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, host_ns: bool) -> Result<()> {
     let ctx = mounts::Ctx {
         root: root.as_fd(),
         userns: in_user_namespace(),
+        idmaps,
     };
     for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
         mounts::mount_entry(&ctx, i, m)?;

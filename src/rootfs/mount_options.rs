@@ -52,6 +52,9 @@ pub struct MountOptions {
     pub data: Vec<(String, Option<String>)>,
     /// `tmpcopyup`: a tmpfs starts with the contents of the directory it covers.
     pub tmpcopyup: bool,
+    /// `idmap` / `ridmap` (recursive): the bind carries the mount's uid/gid mappings.
+    pub idmap: bool,
+    pub ridmap: bool,
 }
 
 /// What an attribute option does: (bits to set, bits to clear).
@@ -121,9 +124,8 @@ impl MountOptions {
                     }
                     "defaults" | "" => {}
                     "tmpcopyup" => out.tmpcopyup = true,
-                    "idmap" | "ridmap" => {
-                        bail!("option {opt:?}: idmapped mounts are not supported")
-                    }
+                    "idmap" => out.idmap = true,
+                    "ridmap" => out.ridmap = true,
                     "remount" => bail!("option \"remount\" is not valid in config.json mounts"),
                     _ if opt.starts_with("x-") || opt.starts_with("X-") => {}
                     _ => {
@@ -216,8 +218,8 @@ mod tests {
     }
 
     #[test]
-    fn idmap_is_refused_with_a_clear_error() {
-        let err = MountOptions::parse(&["idmap".to_string()]).unwrap_err();
-        assert!(err.to_string().contains("idmapped"));
+    fn idmap_options_are_recorded() {
+        let o = MountOptions::parse(&["rbind".to_string(), "ridmap".to_string()]).unwrap();
+        assert!(o.ridmap && !o.idmap && o.recursive);
     }
 }

@@ -17,7 +17,7 @@ use super::propagation;
 use super::safe_path::{open_host_path, open_in_root, Create};
 use crate::sys::mount_api::{
     fs_error_message, fsconfig_create, fsconfig_set, fsmount, mount_setattr, move_mount_fd,
-    open_tree, MountAttr, AT_RECURSIVE, OPEN_TREE_CLONE,
+    open_tree, MountAttr, AT_RECURSIVE, MOUNT_ATTR_IDMAP, OPEN_TREE_CLONE,
 };
 
 /// Files under /proc that may be covered by a mount (lxcfs and similar do this).
@@ -40,6 +40,8 @@ pub struct Ctx<'a> {
     pub root: BorrowedFd<'a>,
     /// Running in a user namespace (no mknod, some filesystems refused).
     pub userns: bool,
+    /// (mount index, user namespace fd) for idmapped mounts, made by the parent.
+    pub idmaps: &'a [(usize, std::os::fd::RawFd)],
 }
 
 /// `mounts[i]` made inside the rootfs; errors read `mounts[i] TYPE on DEST: ...`.
@@ -51,10 +53,10 @@ pub fn mount_entry(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
         if typ.is_empty() { "(no type)" } else { &typ },
         dest.display()
     );
-    mount_entry_inner(ctx, m, &typ).context(label)
+    mount_entry_inner(ctx, index, m, &typ).context(label)
 }
 
-fn mount_entry_inner(ctx: &Ctx<'_>, m: &Mount, typ: &str) -> Result<()> {
+fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Result<()> {
     let dest = m.destination();
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]))?;
     let bind = opts.bind || typ == "bind";
@@ -99,6 +101,33 @@ fn mount_entry_inner(ctx: &Ctx<'_>, m: &Mount, typ: &str) -> Result<()> {
             Err(e) => return Err(e),
         }
     };
+    let idmap = ctx
+        .idmaps
+        .iter()
+        .find(|(i, _)| *i == index)
+        .map(|(_, fd)| *fd);
+    match (idmap, bind) {
+        (Some(userns), true) => {
+            let attr = MountAttr {
+                attr_set: MOUNT_ATTR_IDMAP,
+                userns_fd: userns as u64,
+                ..Default::default()
+            };
+            let rec = if opts.ridmap || (opts.recursive && !opts.idmap) {
+                AT_RECURSIVE
+            } else {
+                0
+            };
+            mount_setattr(mnt.as_fd(), rec, &attr).context(
+                "idmapping the bind (does the source filesystem support idmapped mounts?)",
+            )?;
+        }
+        (Some(_), false) => bail!("uidMappings/gidMappings: only bind mounts can be idmapped"),
+        (None, _) if opts.idmap || opts.ridmap => {
+            bail!("options idmap/ridmap need uidMappings and gidMappings on the mount")
+        }
+        (None, _) => {}
+    }
     let create = if is_dir { Create::Dir } else { Create::File };
     let target = open_in_root(ctx.root, &clean, create)
         .with_context(|| format!("resolving {} inside the rootfs", clean.display()))?;

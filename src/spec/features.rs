@@ -17,7 +17,7 @@ pub const HOOKS: &[&str] = &[
 ];
 
 /// mount(8) option names hull understands in `mounts[].options`.
-/// (`remount` and `idmap`/`ridmap` are refused, so they are not listed.)
+/// (`remount` is refused, so it is not listed.)
 pub const MOUNT_OPTIONS: &[&str] = &[
     "ro",
     "rw",
@@ -51,6 +51,8 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "unbindable",
     "runbindable",
     "tmpcopyup",
+    "idmap",
+    "ridmap",
 ];
 
 /// Namespace types hull can create or join.
@@ -77,6 +79,7 @@ pub fn features() -> serde_json::Value {
         "hooks": HOOKS,
         "mountOptions": MOUNT_OPTIONS,
         "linux": {
+            "mountExtensions": { "idmap": { "enabled": true } },
             "namespaces": NAMESPACES,
             "capabilities": capability_names(),
             "cgroup": {

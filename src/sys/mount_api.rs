@@ -14,6 +14,8 @@ pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+/// The mount shows ids through the user namespace in `MountAttr::userns_fd`.
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 /// Mask of the three atime modes; set it in `attr_clr` when choosing one of them.
 pub const MOUNT_ATTR_ATIME_MASK: u64 = 0x70;
