@@ -8,8 +8,12 @@ use crate::common::*;
 
 const USER: &str = "hull-rootless-test";
 
+/// Serializes user creation between the tests of this file (they run in parallel).
+static USER_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The test user's uid, creating the user if needed.
 fn test_user() -> u32 {
+    let _guard = USER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let id = |_: ()| Command::new("id").args(["-u", USER]).output().unwrap();
     let mut o = id(());
     if !o.status.success() {
@@ -103,4 +107,95 @@ fn an_unprivileged_user_runs_busybox_with_the_default_rootless_spec() {
     // State lived under $XDG_RUNTIME_DIR/hull and is gone after run.
     let left: Vec<_> = std::fs::read_dir(xdg.join("hull")).unwrap().collect();
     assert!(left.is_empty(), "state left: {left:?}");
+}
+
+/// The start of the test user's subordinate id range in `/etc/subuid` and `/etc/subgid`,
+/// adding one if the user has none (the test's own setup, like creating the user; useradd
+/// on Debian usually allocates one already). Both files get the same start.
+fn ensure_subids() -> u32 {
+    let entry = |f: &str| -> Option<(u32, u32)> {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        text.lines().find_map(|l| {
+            let mut p = l.split(':');
+            (p.next()? == USER).then(|| Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?)))?
+        })
+    };
+    match (entry("/etc/subuid"), entry("/etc/subgid")) {
+        (Some((u, un)), Some((g, gn))) if u == g && un >= 65536 && gn >= 65536 => u,
+        _ => {
+            let start = 300_000u32;
+            for f in ["/etc/subuid", "/etc/subgid"] {
+                let text = std::fs::read_to_string(f).unwrap_or_default();
+                let mut t: String = text
+                    .lines()
+                    .filter(|l| !l.starts_with(&format!("{USER}:")))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                t.push_str(&format!("{USER}:{start}:65536\n"));
+                std::fs::write(f, t).unwrap();
+            }
+            start
+        }
+    }
+}
+
+/// Mapping more than one's own id goes through newuidmap/newgidmap (setuid helpers that
+/// check /etc/subuid and /etc/subgid).
+#[test]
+fn an_unprivileged_user_maps_a_subordinate_range_through_newuidmap() {
+    assert!(
+        std::path::Path::new("/usr/bin/newuidmap").exists(),
+        "install uidmap (the test command does)"
+    );
+    let uid = test_user();
+    let start = {
+        let _guard = USER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        ensure_subids()
+    };
+    let t = TempDir::new("rootless-sub");
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let hull = t.path().join("hull");
+    std::fs::copy(hull_bin(), &hull).unwrap();
+    let bundle = t.path().join("bundle");
+    let xdg = t.path().join("xdg");
+    std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
+    std::fs::create_dir_all(&xdg).unwrap();
+    std::fs::copy(BUSYBOX, bundle.join("rootfs/bin/busybox")).unwrap();
+    for a in ["sh", "cat"] {
+        std::os::unix::fs::symlink("busybox", bundle.join("rootfs/bin").join(a)).unwrap();
+    }
+    chown_r(t.path(), uid);
+    let o = as_user(uid, &hull, &xdg, &bundle, &["spec", "--rootless"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg = bundle.join("config.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    v["process"]["terminal"] = serde_json::json!(false);
+    v["process"]["args"] = serde_json::json!(["cat", "/proc/self/uid_map", "/proc/self/gid_map"]);
+    let maps = serde_json::json!([
+        {"containerID": 0, "hostID": uid, "size": 1},
+        {"containerID": 1, "hostID": start, "size": 65536}
+    ]);
+    v["linux"]["uidMappings"] = maps.clone();
+    v["linux"]["gidMappings"] = maps;
+    std::fs::write(&cfg, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = as_user(uid, &hull, &xdg, &bundle, &["run", "rootless-sub"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let uid_s = uid.to_string();
+    let start_s = start.to_string();
+    let want = [
+        vec!["0", uid_s.as_str(), "1"],
+        vec!["1", start_s.as_str(), "65536"],
+    ];
+    assert_eq!(rows[..2], want[..], "uid_map: {out}");
+    assert_eq!(rows[2..], want[..], "gid_map: {out}");
 }

@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "integration/test.sh: run as root (tests create real containers)" >&2; exit 1; }
 
 # Debian packages the tests use: busybox-static (the rootfs), runc (comparisons),
-# findutils/util-linux/strace (host-side checks).
+# findutils/util-linux/strace (host-side checks), uidmap (newuidmap/newgidmap for rootless).
 need=()
-for p in busybox-static runc findutils util-linux strace; do
+for p in busybox-static runc findutils util-linux strace uidmap; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
