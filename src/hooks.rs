@@ -48,6 +48,25 @@ impl Kind {
     }
 }
 
+/// The container state JSON a hook receives on stdin (runtime-spec state fields).
+pub fn state_json(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &std::path::Path,
+    annotations: &impl serde::Serialize,
+) -> String {
+    serde_json::json!({
+        "ociVersion": crate::OCI_VERSION,
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": annotations,
+    })
+    .to_string()
+}
+
 /// Run every hook of `kind` in order; the first failure stops and is returned.
 pub fn run_all(hooks: Option<&Hooks>, kind: Kind, state_json: &str) -> Result<()> {
     let Some(h) = hooks else { return Ok(()) };

@@ -145,18 +145,6 @@ fn entry_json(rec: &Record, status: Status, dir: &Path) -> ListEntry {
     }
 }
 
-fn hook_state(rec: &Record, status: Status) -> String {
-    serde_json::json!({
-        "ociVersion": rec.oci_version,
-        "id": rec.id,
-        "status": status.as_str(),
-        "pid": rec.pid,
-        "bundle": rec.bundle,
-        "annotations": rec.annotations,
-    })
-    .to_string()
-}
-
 /// Removes what a failed create made, in reverse order, unless disarmed.
 struct Undo {
     entry: Option<Entry>,
@@ -383,12 +371,6 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::rename(&tmp, &abs).with_context(|| format!("--pid-file {}", abs.display()))
 }
 
-/// Load a locked container's record; a directory without one is a create that never
-/// finished (or is still running).
-fn load(entry: &Entry) -> Result<Option<Record>> {
-    entry.load()
-}
-
 fn pidfd_verified(rec: &Record) -> Result<std::os::fd::OwnedFd> {
     let fd = crate::sys::pidfd::open(rec.pid).context("container init is gone")?;
     // Verify after opening the pidfd: from now on the pid cannot be reused under us.
@@ -403,7 +385,9 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     crate::id::validate(id)?;
     let st = store(g)?;
     let entry = st.lock(id)?;
-    let rec = load(&entry)?.with_context(|| format!("container {id:?} is still being created"))?;
+    let rec = entry
+        .load()?
+        .with_context(|| format!("container {id:?} is still being created"))?;
     match status_of(&rec, entry.dir()) {
         Status::Created => {}
         Status::Running | Status::Paused => bail!("cannot start an already running container"),
@@ -418,7 +402,13 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     hooks::run_all_warn(
         rec.hooks.as_ref(),
         Kind::Poststart,
-        &hook_state(&rec, Status::Running),
+        &hooks::state_json(
+            &rec.id,
+            Status::Running.as_str(),
+            rec.pid,
+            &rec.bundle,
+            &rec.annotations,
+        ),
     );
     Ok(())
 }
@@ -428,7 +418,9 @@ pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<()> {
     crate::id::validate(id)?;
     let st = store(g)?;
     let entry = st.lock(id)?;
-    let rec = load(&entry)?.with_context(|| format!("container {id:?} is still being created"))?;
+    let rec = entry
+        .load()?
+        .with_context(|| format!("container {id:?} is still being created"))?;
     let status = status_of(&rec, entry.dir());
     if status == Status::Stopped {
         bail!("container not running");
@@ -446,7 +438,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
     crate::id::validate(id)?;
     let st = store(g)?;
     let entry = st.lock(id)?;
-    let rec = match load(&entry) {
+    let rec = match entry.load() {
         Ok(r) => r,
         // A record torn by a host crash describes processes that died with the host.
         Err(e) => {
@@ -485,7 +477,13 @@ fn destroy(entry: Entry, rec: &Record, status: Status) -> Result<()> {
         hooks::run_all_warn(
             rec.hooks.as_ref(),
             Kind::Poststop,
-            &hook_state(rec, Status::Stopped),
+            &hooks::state_json(
+                &rec.id,
+                Status::Stopped.as_str(),
+                rec.pid,
+                &rec.bundle,
+                &rec.annotations,
+            ),
         );
     }
     cg.destroy()?;
@@ -650,7 +648,7 @@ pub fn run(g: &Global, o: &CreateOptions, keep: bool, no_subreaper: bool) -> Res
     if !keep {
         let st = store(g)?;
         if let Ok(entry) = st.lock(&o.id) {
-            if let Ok(Some(rec)) = load(&entry) {
+            if let Ok(Some(rec)) = entry.load() {
                 let status = status_of(&rec, entry.dir());
                 destroy(entry, &rec, status)?;
             } else {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Process;
 
+use super::child::{gone, KillOnDrop};
 use super::exec_child::ChildContext;
 use super::exec_join::Joins;
 use super::exec_process::{self, Overrides};
@@ -134,7 +135,7 @@ fn fork_child(
     seccomp: Option<&crate::security::seccomp::Program>,
     joins: Joins,
     cgroup: &Cgroup,
-) -> Result<(Child, Option<std::os::fd::OwnedFd>)> {
+) -> Result<(KillOnDrop, Option<std::os::fd::OwnedFd>)> {
     let (parent_end, child_end) = sync::pair()?;
     // Keep our fds clear of the range handed to the process (3..3+preserve_fds).
     let floor = 3 + o.preserve_fds as i32;
@@ -175,7 +176,7 @@ fn fork_child(
         Forked::Parent(pid) => {
             drop(child_end);
             drop(joins);
-            let child = Child { pid, armed: true };
+            let child = KillOnDrop::new(pid);
             cgroup.add(pid).with_context(|| {
                 format!("placing the exec'd process (pid {pid}) in the container's cgroup")
             })?;
@@ -185,14 +186,9 @@ fn fork_child(
                 match parent_end.recv_with_fd()? {
                     Some((Msg::Console, Some(m))) => master = console.route(m)?,
                     Some((Msg::Created, _)) => break,
-                    Some((Msg::Error(e), _)) => return Err(reap_error(pid, anyhow::anyhow!(e))),
+                    Some((Msg::Error(e), _)) => bail!("{e}"),
                     Some((m, _)) => bail!("sync channel: unexpected {m:?} from the exec'd process"),
-                    None => {
-                        return Err(reap_error(
-                            pid,
-                            anyhow::anyhow!("the exec'd process exited during setup"),
-                        ))
-                    }
+                    None => return Err(gone(pid, "exec'd process")),
                 }
             }
             // Created means "about to execve": EOF now means it did (the socket is
@@ -204,40 +200,4 @@ fn fork_child(
             }
         }
     }
-}
-
-/// The forked process until it has exec'd: killed and reaped on drop unless released,
-/// so a failed exec leaves nothing behind.
-struct Child {
-    pid: i32,
-    armed: bool,
-}
-
-impl Child {
-    fn release(mut self) -> i32 {
-        self.armed = false;
-        self.pid
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if self.armed {
-            let pid = nix::unistd::Pid::from_raw(self.pid);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(pid, None);
-        }
-    }
-}
-
-/// An error from the child's set-up; if it simply died, say how.
-fn reap_error(pid: i32, e: anyhow::Error) -> anyhow::Error {
-    if !e
-        .to_string()
-        .starts_with("sync channel: the other side exited")
-    {
-        return e;
-    }
-    let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-    anyhow::anyhow!("the exec'd process died during set-up ({st:?})")
 }

@@ -113,7 +113,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     crate::rootfs::prepare(ctx.spec, ctx.rootfs, host_ns, ctx.idmaps)?;
     ctx.sync.send(&Msg::MountsReady)?;
     ctx.sync.expect(&Msg::Continue)?;
-    let state = |status: &str| hook_state(ctx, host_pid, status);
+    let annotations = ctx.spec.annotations().clone().unwrap_or_default();
+    let state =
+        |status: &str| hooks::state_json(ctx.id, status, host_pid, ctx.bundle, &annotations);
     hooks::run_all(
         ctx.spec.hooks().as_ref(),
         Kind::CreateContainer,
@@ -200,19 +202,6 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     let e = nix::unistd::execve(&prog_c, &argv, &envp).unwrap_err();
     super::exec_fifo::report(&fifo, &format!("exec {}: {e}", prog.display()));
     exit_now(127)
-}
-
-/// The state JSON hooks receive on stdin.
-fn hook_state(ctx: &InitContext, pid: i32, status: &str) -> String {
-    serde_json::json!({
-        "ociVersion": crate::OCI_VERSION,
-        "id": ctx.id,
-        "status": status,
-        "pid": pid,
-        "bundle": ctx.bundle,
-        "annotations": ctx.spec.annotations().clone().unwrap_or_default(),
-    })
-    .to_string()
 }
 
 /// Load the seccomp filter; a SCMP_ACT_NOTIFY listener fd goes to the parent, which

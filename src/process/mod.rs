@@ -6,6 +6,7 @@
 //! process is built by `exec_process`, the init's namespaces opened by `exec_join`.
 
 pub mod attached;
+pub mod child;
 pub mod console;
 pub mod exec;
 mod exec_child;

@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use anyhow::{bail, Context, Result};
 
+use super::child::{gone, KillOnDrop};
 use super::init::InitContext;
 use super::sync::{self, Msg};
 use crate::cgroups::Cgroup;
@@ -31,29 +32,19 @@ pub struct SpawnOptions<'a> {
     pub seccomp: Option<crate::security::seccomp::Program>,
 }
 
-/// A cloned init that has not finished setup yet. Killing it on drop unless `release`d
-/// keeps a failed create from leaving a process behind.
+/// A cloned init that has not finished setup yet: killed and reaped on drop unless
+/// `release`d, so a failed create leaves no process behind.
 pub struct Child {
     pub pid: i32,
     /// The pty master, with `Console::Relay`.
     pub console: Option<OwnedFd>,
-    armed: bool,
+    guard: KillOnDrop,
 }
 
 impl Child {
     pub fn release(mut self) -> (i32, Option<OwnedFd>) {
-        self.armed = false;
-        (self.pid, self.console.take())
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if self.armed {
-            let pid = nix::unistd::Pid::from_raw(self.pid);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(pid, None);
-        }
+        let console = self.console.take();
+        (self.guard.release(), console)
     }
 }
 
@@ -173,7 +164,7 @@ pub fn spawn(
             let mut child = Child {
                 pid,
                 console: None,
-                armed: true,
+                guard: KillOnDrop::new(pid),
             };
             leave_parent_joins(restore)?;
             crate::fault::point("after-clone");
@@ -204,8 +195,9 @@ fn drive(
     };
     placed.with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
     ch.send(&Msg::Go { host_pid: pid })
-        .map_err(|_| init_gone(pid))?;
-    let state = hook_state(o, pid);
+        .map_err(|_| gone(pid, "container init"))?;
+    let annotations = o.plan.spec.annotations().clone().unwrap_or_default();
+    let state = hooks::state_json(o.id, "creating", pid, &o.plan.bundle, &annotations);
     let mut console = None;
     loop {
         match ch.recv_with_fd()? {
@@ -213,30 +205,17 @@ fn drive(
                 let hooks = o.plan.spec.hooks().as_ref();
                 hooks::run_all(hooks, Kind::Prestart, &state)?;
                 hooks::run_all(hooks, Kind::CreateRuntime, &state)?;
-                ch.send(&Msg::Continue).map_err(|_| init_gone(pid))?;
+                ch.send(&Msg::Continue)
+                    .map_err(|_| gone(pid, "container init"))?;
             }
             Some((Msg::Console, Some(master))) => console = o.console.route(master)?,
             Some((Msg::SeccompListener, Some(fd))) => send_listener(o, pid, &fd)?,
             Some((Msg::Created, _)) => return Ok(console),
             Some((Msg::Error(e), _)) => bail!("{e}"),
             Some((m, _)) => bail!("sync channel: unexpected {m:?} from the container init"),
-            None => return Err(init_gone(pid)),
+            None => return Err(gone(pid, "container init")),
         }
     }
-}
-
-/// The error for an init that went away during setup, saying how it ended. It only looks
-/// (WNOWAIT): the `Child` guard reaps, so its kill can never hit a reused pid.
-fn init_gone(pid: i32) -> anyhow::Error {
-    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
-    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
-    let how = match waitid(Id::Pid(nix::unistd::Pid::from_raw(pid)), flags) {
-        Ok(WaitStatus::Exited(_, code)) => format!("exited with status {code}"),
-        Ok(WaitStatus::Signaled(_, sig, _)) => format!("was killed by {sig}"),
-        Ok(other) => format!("ended ({other:?})"),
-        Err(e) => format!("is gone ({e})"),
-    };
-    anyhow::anyhow!("the container init {how} during setup")
 }
 
 /// Hand the seccomp notify fd and the container state to `linux.seccomp.listenerPath`.
@@ -263,18 +242,6 @@ fn send_listener(o: &SpawnOptions, pid: i32, fd: &OwnedFd) -> Result<()> {
         metadata: seccomp.listener_metadata().as_deref().unwrap_or(""),
     };
     crate::security::seccomp::send_listener(path, fd.as_fd(), &st)
-}
-
-fn hook_state(o: &SpawnOptions, pid: i32) -> String {
-    serde_json::json!({
-        "ociVersion": crate::OCI_VERSION,
-        "id": o.id,
-        "status": "creating",
-        "pid": pid,
-        "bundle": o.plan.bundle,
-        "annotations": o.plan.spec.annotations().clone().unwrap_or_default(),
-    })
-    .to_string()
 }
 
 /// Write uid_map, setgroups and gid_map for a new user namespace. Root writes them

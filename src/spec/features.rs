@@ -4,17 +4,10 @@
 
 use serde_json::json;
 
-use super::names::capability_names;
+use super::names::{capability_names, HOOK_NAMES};
 
-/// Hooks hull runs (all six lifecycle points).
-pub const HOOKS: &[&str] = &[
-    "prestart",
-    "createRuntime",
-    "createContainer",
-    "startContainer",
-    "poststart",
-    "poststop",
-];
+/// Hooks hull runs: all six lifecycle points.
+pub const HOOKS: &[&str] = HOOK_NAMES;
 
 /// mount(8) option names hull understands in `mounts[].options`.
 /// (`remount` is refused, so it is not listed.)
