@@ -212,45 +212,149 @@ fn events_stats_prints_one_runc_style_record() {
     h.ok(&["delete", "--force", &id]);
 }
 
-/// The init is born in its cgroup2 directory (clone3 with CLONE_INTO_CGROUP), so the kernel
-/// never migrates it there; the v1 hierarchies get it by cgroup.procs.
-#[test]
-fn the_init_is_cloned_straight_into_its_cgroup2_directory() {
-    let h = Hull::new();
-    let b = h.bundle(&["sleep", "30"]);
-    let id = unique_id("into");
-    let trace = b.path().join("clone3.trace");
-    let st = std::process::Command::new("strace")
-        .args(["-e", "trace=clone3", "-o"])
+/// `strace -f -e trace=SYSCALLS -o FILE hull ARGS...` as root: (the trace, hull's stdout).
+/// Only for commands whose processes all end (strace -f waits for every traced one).
+fn strace_hull(h: &Hull, b: &Bundle, syscalls: &str, args: &[&str]) -> (String, String) {
+    let trace = b.path().join(format!("{}.trace", unique_id("strace")));
+    let out = std::process::Command::new("strace")
+        .args(["-f", "-e", &format!("trace={syscalls}"), "-o"])
         .arg(&trace)
         .arg(hull_bin())
         .arg("--root")
         .arg(h.root.path())
-        .args(["create", "--bundle", b.path_str(), &id])
+        .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
+        .output()
         .expect("strace (the test command installs it)");
-    assert!(st.success());
+    assert!(out.status.success(), "strace hull {args:?}: {out:?}");
     let t = std::fs::read_to_string(&trace).unwrap();
+    (t, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn cgroups_path(b: &Bundle) -> String {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.config_path()).unwrap()).unwrap();
+    v["linux"]["cgroupsPath"].as_str().unwrap().to_string()
+}
+
+/// hull placed the process itself: clone3 with CLONE_INTO_CGROUP, no pid written to any
+/// cgroup.procs, and every v1 `tasks` file the parent opened written "0" by another process
+/// (the child, moving itself).
+fn assert_self_placement(t: &str) {
     assert!(t.contains("CLONE_INTO_CGROUP"), "{t}");
-    let pid = init_pid(&h, &id);
-    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let path = {
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(b.config_path()).unwrap()).unwrap();
-        v["linux"]["cgroupsPath"].as_str().unwrap().to_string()
-    };
-    let v2 = cg.lines().find(|l| l.starts_with("0::")).unwrap();
     assert!(
-        v2.ends_with(&path),
-        "cgroup2 line {v2:?} should end with {path}"
+        !t.contains("cgroup.procs"),
+        "a pid was written to cgroup.procs:\n{t}"
     );
-    for line in cg
+    // "PID openat(AT_FDCWD, \".../tasks\", O_WRONLY|O_CLOEXEC) = FD"
+    let opened: Vec<(&str, &str)> = t
         .lines()
-        .filter(|l| l.contains(":memory:") || l.contains(":pids:"))
-    {
-        assert!(line.ends_with(&path), "{line}");
+        .filter(|l| l.contains("/tasks\", O_WRONLY"))
+        .map(|l| {
+            (
+                l.split(' ').next().unwrap(),
+                l.rsplit("= ").next().unwrap().trim(),
+            )
+        })
+        .collect();
+    assert!(!opened.is_empty(), "no v1 tasks file opened:\n{t}");
+    for (parent, fd) in &opened {
+        let by_child = t.lines().any(|l| {
+            let pid = l.split(' ').next().unwrap();
+            pid != *parent
+                && l.contains(&format!(" write({fd}, \"0\", 1) "))
+                && l.trim_end().ends_with("= 1")
+        });
+        assert!(
+            by_child,
+            "tasks fd {fd} was never written \"0\" by the child:\n{t}"
+        );
     }
+}
+
+/// /proc/self/cgroup as the container saw it (no cgroup namespace: host paths) names
+/// `path` on every hierarchy, v1 and cgroup2.
+fn assert_in_cgroup_everywhere(proc_self_cgroup: &str, path: &str) {
+    assert!(proc_self_cgroup.lines().count() >= 2, "{proc_self_cgroup}");
+    for line in proc_self_cgroup.lines() {
+        assert!(line.ends_with(path), "{line:?} should end with {path}");
+    }
+}
+
+/// No migration by the parent (which would wait for the kernel's global lock): the init is
+/// born in its cgroup2 directory (clone3 with CLONE_INTO_CGROUP) and writes itself ("0")
+/// into each v1 hierarchy's `tasks` file, opened by the parent; so does an exec'd process.
+/// Both end up in the container's cgroup on every hierarchy.
+#[test]
+fn the_init_and_exec_place_themselves_without_a_migration_by_the_parent() {
+    let h = Hull::new();
+    let b = h.bundle(&["cat", "/proc/self/cgroup"]);
+    let path = cgroups_path(&b);
+    let id = unique_id("into");
+    let (t, out) = strace_hull(
+        &h,
+        &b,
+        "clone3,openat,write",
+        &["run", "--bundle", b.path_str(), &id],
+    );
+    assert_self_placement(&t);
+    assert_in_cgroup_everywhere(&out, &path);
+
+    let b = h.bundle(&["sleep", "30"]);
+    let path = cgroups_path(&b);
+    let id = unique_id("into");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    h.ok(&["start", &id]);
+    let (t, out) = strace_hull(
+        &h,
+        &b,
+        "clone3,openat,write",
+        &["exec", &id, "cat", "/proc/self/cgroup"],
+    );
+    assert_self_placement(&t);
+    assert_in_cgroup_everywhere(&out, &path);
     h.ok(&["delete", "--force", &id]);
+}
+
+/// Without a cgroup namespace of its own, the container's /sys/fs/cgroup is made of binds
+/// of the host's mounts of its cgroup, never fresh cgroup mounts (a fresh cgroup2 mount
+/// there would apply its options to the host's hierarchy); with one, fresh mounts.
+#[test]
+fn cgroup_mounts_are_binds_without_a_cgroup_namespace_and_fresh_with_one() {
+    let h = Hull::new();
+    let b = h.bundle(&["cat", "/sys/fs/cgroup/unified/cgroup.procs"]);
+    let path = cgroups_path(&b);
+    let id = unique_id("cgbind");
+    let (t, _) = strace_hull(
+        &h,
+        &b,
+        "fsopen,open_tree",
+        &["run", "--bundle", b.path_str(), &id],
+    );
+    assert!(!t.contains("fsopen(\"cgroup"), "a fresh cgroup mount:\n{t}");
+    let unified = format!("\"/sys/fs/cgroup/unified{path}\"");
+    assert!(t.contains(&unified), "no bind of {unified}:\n{t}");
+    // The bind shows the container's own cgroup: its only process is the init (pid 1).
+    let out = h.ok(&["run", "--bundle", b.path_str(), &unique_id("cgbind")]);
+    assert_eq!(out.trim(), "1", "{out}");
+
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "cgroup"}))
+    });
+    let id = unique_id("cgns");
+    let (t, _) = strace_hull(
+        &h,
+        &b,
+        "fsopen,open_tree",
+        &["run", "--bundle", b.path_str(), &id],
+    );
+    assert!(
+        t.contains("fsopen(\"cgroup2\""),
+        "no fresh cgroup2 mount in a cgroupns:\n{t}"
+    );
+    let out = h.ok(&["run", "--bundle", b.path_str(), &unique_id("cgns")]);
+    assert_eq!(out.trim(), "1", "{out}");
 }

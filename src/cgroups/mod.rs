@@ -23,6 +23,7 @@ mod convert;
 pub mod devices;
 pub mod freezer;
 mod fsio;
+pub mod join;
 pub mod layout;
 mod path;
 pub mod stats;
@@ -161,27 +162,13 @@ impl Cgroup {
 
     /// Move `pid` into the cgroup on every hierarchy.
     pub fn add(&self, pid: i32) -> Result<()> {
-        tree::add(self, pid, true)
+        tree::add(self, pid, None)
     }
 
-    /// Move `pid` into the cgroup on the v1 hierarchies only: for a process that was born
-    /// in the cgroup2 directory (CLONE_INTO_CGROUP), which needs no migration there.
-    pub fn add_v1(&self, pid: i32) -> Result<()> {
-        tree::add(self, pid, false)
-    }
-
-    /// An fd of the container's cgroup2 directory, for CLONE_INTO_CGROUP.
-    pub fn v2_dir_fd(&self) -> Result<Option<std::os::fd::OwnedFd>> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let Some(dir) = self.v2_dir()? else {
-            return Ok(None);
-        };
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(&dir)
-            .with_context(|| format!("open {}", dir.display()))?;
-        Ok(Some(f.into()))
+    /// Move `pid` into the cgroup2 directory only: for a process that joins the v1
+    /// hierarchies itself (see `join`).
+    pub fn add_v2(&self, pid: i32) -> Result<()> {
+        tree::add(self, pid, Some(true))
     }
 
     /// Every pid in the container's cgroup (empty if none): the union over every hierarchy,

@@ -68,9 +68,11 @@ fn inherit_cpuset(mount: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn add(cg: &Cgroup, pid: i32, include_v2: bool) -> Result<()> {
+/// Write `pid` to `cgroup.procs` on every hierarchy, or only on the v2 (`Some(true)`) or
+/// v1 (`Some(false)`) ones.
+pub fn add(cg: &Cgroup, pid: i32, only_v2: Option<bool>) -> Result<()> {
     for (d, dir) in cg.checked_dirs()? {
-        if d.v2 && !include_v2 {
+        if only_v2.is_some_and(|v2| v2 != d.v2) {
             continue;
         }
         fsio::write(&dir, "cgroup.procs", &pid.to_string())?;

@@ -15,7 +15,7 @@ use super::exec_child::ChildContext;
 use super::exec_join::Joins;
 use super::exec_process::{self, Overrides};
 use super::sync::{self, Msg};
-use crate::cgroups::Cgroup;
+use crate::cgroups::{join::Join, Cgroup};
 use crate::cli::Global;
 use crate::container::Status;
 use crate::state::{Record, Store};
@@ -151,17 +151,19 @@ fn fork_child(
         }
         None => None,
     };
-    let forked = fork_into(0, None).map(|(f, _)| f);
+    // Born in the cgroup2 directory, joining the v1 hierarchies itself (cgroups::join).
+    let join = Join::open(cgroup, floor)?;
+    let forked = fork_into(0, join.v2_fd());
     // Only the parent goes back: the child's active pid namespace is the container's,
     // and a process may never setns to an ancestor pid namespace.
-    if let (Some(own), Ok(Forked::Parent(_)) | Err(_)) = (&own_pid_ns, &forked) {
+    if let (Some(own), Ok((Forked::Parent(_), _)) | Err(_)) = (&own_pid_ns, &forked) {
         use std::os::fd::AsRawFd;
         crate::sys::nsfs::setns(own.as_raw_fd(), libc::CLONE_NEWPID)
             .context("returning to hull's own pid namespace after fork")?;
     }
     drop(own_pid_ns);
     match forked.context("fork of the exec'd process")? {
-        Forked::Child => {
+        (Forked::Child, _) => {
             drop(parent_end);
             super::exec_child::run(&ChildContext {
                 id: &o.id,
@@ -171,13 +173,14 @@ fn fork_child(
                 sync: &child_end,
                 preserve_fds: o.preserve_fds,
                 seccomp,
+                join: &join,
             })
         }
-        Forked::Parent(pid) => {
+        (Forked::Parent(pid), born_in_v2) => {
             drop(child_end);
             drop(joins);
             let child = KillOnDrop::new(pid);
-            cgroup.add(pid).with_context(|| {
+            join.finish(cgroup, pid, born_in_v2).with_context(|| {
                 format!("placing the exec'd process (pid {pid}) in the container's cgroup")
             })?;
             parent_end.send(&Msg::Go { host_pid: pid })?;

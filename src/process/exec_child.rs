@@ -30,6 +30,8 @@ pub struct ChildContext<'a> {
     pub preserve_fds: u32,
     /// The container's seccomp filter, compiled by the parent.
     pub seccomp: Option<&'a crate::security::seccomp::Program>,
+    /// The v1 cgroup `tasks` files this process writes itself into.
+    pub join: &'a crate::cgroups::join::Join,
 }
 
 /// Run the child. Never returns.
@@ -55,13 +57,16 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never> {
     let mut keep: Vec<RawFd> = vec![0, 1, 2, ctx.sync.raw()];
     keep.extend(3..3 + ctx.preserve_fds as RawFd);
     keep.extend(ctx.joins.raw_fds());
+    keep.extend(ctx.join.child_fds());
     crate::sys::fds::close_all_except(&keep).context("closing inherited fds")?;
 
-    // The parent has put us in the container's cgroup before it says Go.
+    // The parent has put us in the container's cgroup2 directory before it says Go; the v1
+    // hierarchies we join ourselves, first thing.
     match ctx.sync.recv()? {
         Some(Msg::Go { .. }) => {}
         other => bail!("exec: expected Go from hull, got {other:?}"),
     }
+    ctx.join.enter_v1()?;
 
     if let Some(user) = &ctx.joins.user {
         exec_join::enter(user)?;

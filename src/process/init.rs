@@ -41,6 +41,8 @@ pub struct InitContext<'a> {
     pub unprivileged_parent: bool,
     /// (mount index, user namespace fd) for idmapped mounts.
     pub idmaps: &'a [(usize, RawFd)],
+    /// The v1 cgroup `tasks` files this process writes itself into.
+    pub join: &'a crate::cgroups::join::Join,
 }
 
 /// Run the init. Never returns.
@@ -80,12 +82,16 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     keep.extend((3..3 + ctx.extra_fds as RawFd).collect::<Vec<_>>());
     keep.extend(ctx.ns.child_joins.iter().map(|j| j.file.as_raw_fd()));
     keep.extend(ctx.idmaps.iter().map(|(_, fd)| *fd));
+    keep.extend(ctx.join.child_fds());
     crate::sys::fds::close_all_except(&keep).context("closing inherited fds")?;
 
     let host_pid = match ctx.sync.recv()? {
         Some(Msg::Go { host_pid }) => host_pid,
         other => bail!("init: expected Go from the parent, got {other:?}"),
     };
+    // First, so everything the init does is accounted to the container (after Go, so an
+    // error reaches a parent that is listening).
+    ctx.join.enter_v1()?;
 
     if unprivileged_maps {
         nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use super::child::{gone, KillOnDrop};
 use super::init::InitContext;
 use super::sync::{self, Msg};
-use crate::cgroups::Cgroup;
+use crate::cgroups::{join::Join, Cgroup};
 use crate::hooks::{self, Kind};
 use crate::namespaces::{self, NsPlan};
 use crate::spec::Plan;
@@ -122,15 +122,14 @@ pub fn spawn(
     let fifo = crate::sys::fds::owned_above(o.fifo, floor).context("moving the exec fifo fd")?;
     let fifo_fd = fifo.as_raw_fd();
 
-    // The init is born in its cgroup2 directory where the kernel allows it: no migration,
-    // so no wait for an RCU grace period there (v1 hierarchies still need one, below).
+    // The init is born in its cgroup2 directory and moves itself into the v1 hierarchies:
+    // no migration by the parent, so no wait for the kernel's global lock (cgroups::join).
     let idmap_fds = super::idmap::userns_fds(&o.plan.spec)?;
     let idmaps = super::idmap::raw(&idmap_fds);
-    let cgroup_fd = cgroup.v2_dir_fd()?;
+    let join = Join::open(cgroup, floor)?;
     let unprivileged_parent = !nix::unistd::geteuid().is_root();
     let restore = enter_parent_joins(ns)?;
-    let forked = fork_into(ns.clone_flags, cgroup_fd.as_ref().map(|f| f.as_raw_fd()));
-    drop(cgroup_fd);
+    let forked = fork_into(ns.clone_flags, join.v2_fd());
     match forked {
         // The child never returns from here: it becomes the init or _exits. (Only the
         // parent undoes the namespace joins: the child lives in the joined namespaces.)
@@ -151,6 +150,7 @@ pub fn spawn(
                 seccomp: o.seccomp.as_ref(),
                 unprivileged_parent,
                 idmaps: &idmaps,
+                join: &join,
             };
             super::init::run(&ctx)
         }
@@ -161,6 +161,7 @@ pub fn spawn(
         Ok((Forked::Parent(pid), born_in_v2)) => {
             drop(fifo);
             drop(child_end);
+            let join_v2 = |pid| join.finish(cgroup, pid, born_in_v2);
             let mut child = Child {
                 pid,
                 console: None,
@@ -170,30 +171,25 @@ pub fn spawn(
             crate::fault::point("after-clone");
             on_clone(pid)?;
             crate::fault::point("after-state-saved");
-            child.console = drive(o, ns, cgroup, born_in_v2, &parent_end, pid)?;
+            child.console = drive(o, ns, join_v2, &parent_end, pid)?;
             Ok(child)
         }
     }
 }
 
 /// Answer the init until it reports `Created`; returns the pty master with Console::Relay.
+/// `place` puts the init in whatever part of its cgroup it cannot join itself.
 fn drive(
     o: &SpawnOptions,
     ns: &NsPlan,
-    cgroup: &Cgroup,
-    born_in_v2: bool,
+    place: impl FnOnce(i32) -> Result<()>,
     ch: &sync::Channel,
     pid: i32,
 ) -> Result<Option<OwnedFd>> {
     if ns.new_user {
         write_id_maps(o.plan, pid)?;
     }
-    let placed = if born_in_v2 {
-        cgroup.add_v1(pid)
-    } else {
-        cgroup.add(pid)
-    };
-    placed.with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
+    place(pid).with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
     ch.send(&Msg::Go { host_pid: pid })
         .map_err(|_| gone(pid, "container init"))?;
     let annotations = o.plan.spec.annotations().clone().unwrap_or_default();

@@ -1,8 +1,14 @@
 //! A `cgroup` entry in `mounts`: on a pure v2 host a cgroup2 mount; on a v1 or hybrid host
 //! a tmpfs with one directory per hierarchy the host has mounted (and `unified` for the v2
-//! part of a hybrid host). Each hierarchy is a fresh mount narrowed to the container's own
-//! cgroup (from /proc/self/cgroup), so a container without a cgroup namespace sees only its
-//! subtree, and one with a cgroup namespace sees the namespace root.
+//! part of a hybrid host). A container without a cgroup namespace of its own gets a bind of
+//! the host's mount of its own cgroup (from /proc/self/cgroup), so it sees only its subtree;
+//! one with a cgroup namespace gets a fresh mount, rooted at the namespace root.
+//!
+//! Never a fresh mount outside a cgroup namespace: there a cgroup2 mount applies its mount
+//! options to the whole hierarchy (kernel: apply_cgroup_root_flags runs in the initial
+//! cgroup namespace), so an option-less mount would switch off the host's nsdelegate,
+//! memory_recursiveprot or favordynmods; and since Linux 6.16 it also waits for an RCU grace
+//! period (10 ms here) while it takes the global threadgroup lock to do so.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -139,9 +145,10 @@ pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions, only_v2: bo
     propagation::apply(tmpfs.as_fd(), &opts.propagation).context("setting propagation")
 }
 
-/// A detached mount of hierarchy `h` rooted at the container's own cgroup: a fresh mount of
-/// the hierarchy narrowed to that cgroup, or a clone of the host's mount of it where the
-/// fresh one cannot be had or narrowed.
+/// A detached mount of hierarchy `h` rooted at the container's own cgroup: a clone of the
+/// host's mount of it without a cgroup namespace; in one, a fresh mount (rooted at the
+/// namespace's root, which is the container's cgroup), or that clone where the fresh one
+/// cannot be had or narrowed.
 fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) -> Result<OwnedFd> {
     let path = own_path(proc_cgroup, &h.controllers)
         .ok_or_else(|| anyhow!("this process is in no cgroup of hierarchy {}", h.name))?;
@@ -150,6 +157,9 @@ fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) 
             "the container's cgroup {path} lies outside its cgroup namespace: create the \
              cgroup namespace after joining the container's cgroup"
         );
+    }
+    if !ctx.own_cgroupns {
+        return clone_host_mount(h, &path, attrs);
     }
     let rel = path.trim_start_matches('/');
     let fresh = (|| -> std::io::Result<OwnedFd> {

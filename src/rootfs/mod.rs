@@ -80,6 +80,7 @@ pub fn prepare(
     let ctx = mounts::Ctx {
         root: root.as_fd(),
         userns: in_user_namespace(),
+        own_cgroupns: new_cgroup_namespace(spec),
         idmaps,
     };
     for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
@@ -132,4 +133,16 @@ pub fn finish(spec: &Spec, rootfs: &Path, no_pivot: bool, host_ns: bool) -> Resu
         masked::readonly_root(root.as_fd())?;
     }
     Ok(())
+}
+
+/// Whether the container gets a new cgroup namespace (one joined by path may be anyone's).
+fn new_cgroup_namespace(spec: &Spec) -> bool {
+    use oci_spec::runtime::LinuxNamespaceType;
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|nss| {
+            nss.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Cgroup && n.path().is_none())
+        })
 }

@@ -40,6 +40,9 @@ pub struct Ctx<'a> {
     pub root: BorrowedFd<'a>,
     /// Running in a user namespace (no mknod, some filesystems refused).
     pub userns: bool,
+    /// The container has a cgroup namespace of its own (a fresh cgroup mount is then
+    /// rooted at it; see cgroup_mount).
+    pub own_cgroupns: bool,
     /// (mount index, user namespace fd) for idmapped mounts, made by the parent.
     pub idmaps: &'a [(usize, std::os::fd::RawFd)],
 }
