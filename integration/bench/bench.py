@@ -650,7 +650,8 @@ def report(b, started, ended, load0, load1):
         f" ({(ended - started).total_seconds():.0f} s of measuring)",
         f"Host: {platform.node()}, kernel {platform.release()}, {os.cpu_count()} CPUs;"
         f" load average {load0} at start, {load1} at end (the machine is shared)",
-        "Versions: " + "; ".join(versions.values()),
+        "Versions: " + "; ".join(versions.values())
+        + f" (hull binary: {b.args.hull}, {os.path.getsize(b.args.hull)} bytes)",
         f"Runs: {b.args.warmup} warm-up + {b.args.runs} measured per runtime, alternating"
         f" {' '.join(rts)} floor{' wrapper' if has_crun else ''} in one loop; ratios are medians of the"
         " pairwise ratios of the same iteration. Wall times include the driver's fork+exec (the floor"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: hull vs runc (and crun, when it can run here) side by side in one run.
 #
-#   bash integration/bench/run.sh            # build hull release, measure, print the table,
+#   bash integration/bench/run.sh            # build the shipping (static) hull, measure, print the table,
 #                                            # write integration/bench/RESULTS.md
 #   bash integration/bench/run.sh --quick    # fewer runs and containers, for trying changes
 #
@@ -14,11 +14,12 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "integration/bench/run.sh: run as root" >&2; exit 1; }
 [ -x /bin/busybox ] || { echo "integration/bench/run.sh: needs busybox-static (/bin/busybox)" >&2; exit 1; }
 
-cargo build --release --quiet
+# The binary hull ships: release profile, statically linked (integration/build-static.sh).
+bin=$(bash integration/build-static.sh)
 tag="hull-bench-$$"
 driver="$PWD/integration/bench/bench.py"
 # The driver cleans up itself; this catches what a killed driver left behind (idempotent).
-trap 'python3 "$driver" --cleanup-only --tag "$tag" --hull "$PWD/target/release/hull"' EXIT
+trap 'python3 "$driver" --cleanup-only --tag "$tag" --hull "$bin/hull"' EXIT
 
-python3 "$driver" --tag "$tag" --hull "$PWD/target/release/hull" \
+python3 "$driver" --tag "$tag" --hull "$bin/hull" \
     --results "$PWD/integration/bench/RESULTS.md" --command "bash integration/bench/run.sh${*:+ $*}" "$@"
