@@ -6,7 +6,8 @@
 #
 #   build-image.sh OUT_DIR WORK_DIR
 #
-# Writes OUT_DIR/{base.img,vmlinuz,initrd.img}. WORK_DIR is scratch space the caller removes.
+# Writes OUT_DIR/{base.img,vmlinuz,initrd.img,packages.txt} and the build's logs there
+# (debootstrap.log, initramfs.log). WORK_DIR is scratch space the caller removes.
 # Every step that mounts (debootstrap's /proc and /sys, the chroot's update-initramfs) runs
 # in a private mount namespace, so nothing is left in the host's mounts even if it fails.
 # run.sh keys its cache on this file and image/, so any edit here rebuilds the image.
@@ -30,35 +31,34 @@ MASK=(
 say() { echo "vm-systemd: $*" >&2; }
 
 root=$work/root
-mkdir -p "$work"
+mkdir -p "$work" "$out"
 say "debootstrap $SUITE (minbase + ${PACKAGES//,/ })"
 unshare --mount --propagation private \
     debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$root" "$MIRROR" \
-    >"$work/debootstrap.log" 2>&1 || {
-    tail -n 30 "$work/debootstrap.log" >&2
-    say "debootstrap failed (full log: $work/debootstrap.log)"
+    >"$out/debootstrap.log" 2>&1 || {
+    tail -n 30 "$out/debootstrap.log" >&2
+    say "debootstrap failed (full log: $out/debootstrap.log)"
     exit 1
 }
 
 say "configuring the rootfs"
 cp -a "$here/image/." "$root/"
 mkdir -p "$root/hullvm"
-chroot "$root" systemctl set-default multi-user.target >/dev/null
-chroot "$root" systemctl enable hull-vm.service 2>/dev/null
-chroot "$root" systemctl mask "${MASK[@]}" 2>/dev/null
+chroot "$root" systemctl --quiet set-default multi-user.target
+chroot "$root" systemctl --quiet enable hull-vm.service
+chroot "$root" systemctl --quiet mask "${MASK[@]}"
 # The initrd only has to find an ext4 root on virtio: a listed few modules instead of
-# MODULES=most keeps it small (about 8 MB instead of 36) and its boot short under TCG.
+# MODULES=most keeps it small (about 6 MB instead of 36) and its boot short under TCG.
 printf 'virtio_pci\nvirtio_blk\next4\n' >"$root/etc/initramfs-tools/modules"
 sed -i 's/^MODULES=.*/MODULES=list/' "$root/etc/initramfs-tools/initramfs.conf"
 unshare --mount --propagation private \
-    chroot "$root" update-initramfs -u -k all >"$work/initramfs.log" 2>&1 || {
-    cat "$work/initramfs.log" >&2
-    say "update-initramfs failed"
+    chroot "$root" update-initramfs -u -k all >"$out/initramfs.log" 2>&1 || {
+    tail -n 30 "$out/initramfs.log" >&2
+    say "update-initramfs failed (full log: $out/initramfs.log)"
     exit 1
 }
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 
-mkdir -p "$out"
 newest() { find "$root/boot" -name "$1" | sort -V | tail -n1; }
 cp "$(newest 'vmlinuz-*')" "$out/vmlinuz"
 cp "$(newest 'initrd.img-*')" "$out/initrd.img"

@@ -43,15 +43,21 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/hull-vm-systemd.XXXXXX")
 cleanup() {
     # debootstrap and chroot run in private mount namespaces, so nothing should be mounted
     # here; never let rm cross into a mount if something is.
+    local after ours
     rm -rf --one-file-system "$tmp"
-    local after
     after=$(cut -d' ' -f5 /proc/self/mountinfo | sort)
-    if [ "$after" != "$mounts_before" ]; then
-        say "WARNING: the host's mounts changed during the run:"
-        diff <(echo "$mounts_before") <(echo "$after") >&2 || true
+    [ "$after" = "$mounts_before" ] && return
+    ours=$(comm -13 <(echo "$mounts_before") <(echo "$after") | grep -F -e "$tmp" -e "$PWD/$CACHE" || true)
+    if [ -n "$ours" ]; then
+        say "ERROR: mounts left behind by this run: $ours"
+        exit 1
     fi
+    say "note: the host's mounts changed during the run, none under $tmp or $CACHE" \
+        "(another process): $(diff <(echo "$mounts_before") <(echo "$after") | grep '^[<>]' | tr '\n' ' ')"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # 1. Debian packages on the host.
 need=()
@@ -76,10 +82,12 @@ if [ -s "$BASE/base.img" ]; then
 else
     say "building the base image $BASE (debootstrap, a few minutes)"
     tb=$(date +%s)
-    find "$CACHE" -maxdepth 1 -name 'base-*' -exec rm -rf {} +
+    rm -rf "$BASE.tmp"
     bash "$SD/build-image.sh" "$BASE.tmp" "$tmp/build"
     rm -rf --one-file-system "$tmp/build"
     mv "$BASE.tmp" "$BASE"
+    # Only now, with the new image in place: drop images of older inputs (~600 MB each).
+    find "$CACHE" -maxdepth 1 -name 'base-*' ! -name "base-$key" -exec rm -rf {} +
     say "base image built in $(($(date +%s) - tb))s ($(du -sh "$BASE/base.img" | cut -f1))"
 fi
 
@@ -133,7 +141,7 @@ grep -E '^(HULLVM|INFO|RESULT) ' "$CACHE/last.log" || true
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$CACHE/last.log" | tail -n1 || true)
 results=$(grep -c '^RESULT ' "$CACHE/last.log" || true)
 fails=$(grep -c '^RESULT FAIL ' "$CACHE/last.log" || true)
-up=$(sed -n 's/^HULLVM: systemd up after \(.*\)s$/\1/p' "$CACHE/last.log")
+up=$(sed -n 's/.*HULLVM: systemd up after \([0-9.]*\)s$/\1/p' "$CACHE/last.log")
 say "${summary:-no summary line}; systemd up after ${up:-?}s of guest uptime," \
     "qemu ran $((t2 - t1))s, total $((t2 - t0))s; log: $CACHE/last.log"
 if [ "$results" = 0 ] || [ -z "$summary" ]; then
