@@ -295,6 +295,9 @@ sd_check_scope() {
     eq "systemd's CPUQuotaPerSecUSec of $unit" \
         "$(systemctl show -P CPUQuotaPerSecUSec "$unit")" 500ms || return 1
     eq "Delegate of $unit" "$(systemctl show -P Delegate "$unit")" yes || return 1
+    info "$rt's $unit:" "$(systemctl show -p Slice,Description,Delegate,DefaultDependencies \
+        -p DevicePolicy,MemoryAccounting,TasksAccounting,CPUWeight,MemoryMax,TasksMax \
+        -p CPUQuotaPerSecUSec,CPUQuotaPeriodUSec "$unit" | tr '\n' ' ')"
     "$rt" --systemd-cgroup update --memory 33554432 "$name" >"$WORK/$name.out" 2>&1 ||
         { WHY="$rt update --memory failed: $(cat "$WORK/$name.out")"; return 1; }
     eq "memory.max after update" "$(cat "$dir/memory.max")" 33554432 || return 1
@@ -302,6 +305,7 @@ sd_check_scope() {
 }
 
 t_runc_systemd_scope() {
+    info "reference runtime: $(runc --version | head -n1)"
     sd_scope_lifecycle runc system.slice refsys || return 1
     sd_scope_lifecycle runc hullvm-nested.slice refnest
 }
