@@ -33,3 +33,10 @@ bash integration/engines/run.sh all
 # A pure cgroup v2 host: Debian's 6.1 kernel under qemu (TCG) with a static hull
 # (~30 s warm, ~4 min cold). HULL_SKIP_VM=1 skips it.
 [ "${HULL_SKIP_VM:-0}" = 1 ] || bash integration/vm/run.sh
+
+# A host with systemd as pid 1 (Debian bookworm image under qemu TCG, reusing the static
+# hull just built): systemd, D-Bus, and --systemd-cgroup against runc (~40 s warm, ~2.5 min
+# cold for debootstrap). HULL_SKIP_VM_SYSTEMD=1 skips it; HULL_SKIP_VM=1 skips both VMs.
+if [ "${HULL_SKIP_VM:-0}" != 1 ] && [ "${HULL_SKIP_VM_SYSTEMD:-0}" != 1 ]; then
+    bash integration/vm/systemd/run.sh
+fi
