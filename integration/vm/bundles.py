@@ -105,6 +105,9 @@ def bundles(base):
             ),
             cgroup_ns_and_memory,
         ),
+        # a cgroup below one that holds a process: no controller can be enabled there
+        # without breaking it (see v2::enable_in), so the memory limit fails cleanly.
+        "busy": (["sleep", "1000"], resources(memory={"limit": 32 * MIB})),
         # devices: a write to a denied device must fail ("denied"); "allowed" = not enforced.
         "devices": (
             sh(
@@ -126,7 +129,8 @@ def main():
     for name, (args, edit) in bundles(base).items():
         c = copy.deepcopy(base)
         c["process"]["args"] = args
-        c["linux"]["cgroupsPath"] = "/hullvm/oom/ctr" if name == "oom" else f"/hullvm/{name}"
+        nested = name in ("oom", "busy")
+        c["linux"]["cgroupsPath"] = f"/hullvm/{name}/ctr" if nested else f"/hullvm/{name}"
         edit(c)
         os.makedirs(os.path.join(out, name), exist_ok=True)
         with open(os.path.join(out, name, "config.json"), "w") as f:

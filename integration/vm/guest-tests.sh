@@ -97,6 +97,26 @@ t_pids_max() {
     [ "${m:-0}" -ge 1 ] || { WHY="pids.events max is '$m' after 20 forks, want >= 1"; return 1; }
 }
 
+# A cgroup holding a process cannot give memory to a child (no internal processes), and
+# enabling only cpu/pids there would make it a threaded domain whose domain children take no
+# process. hull must enable nothing there: create fails naming the memory limit, and the
+# busy cgroup stays a plain domain.
+t_busy_parent_stays_a_domain() {
+    mkdir -p $CG/busy
+    sleep 1000 &
+    sp=$!
+    echo $sp > $CG/busy/cgroup.procs || { WHY="cannot move a sleeper into $CG/busy"; kill $sp; return 1; }
+    out=$(hull create -b $B/busy busy 2>&1); rc=$?
+    # While the sleeper is still in it: a thread root with no tasks reads "domain" again.
+    ty=$(cat $CG/busy/cgroup.type)
+    kill $sp; wait $sp 2>/dev/null
+    [ $rc -ne 0 ] || { WHY="create succeeded below a busy cgroup"; return 1; }
+    case "$out" in *memory*) ;; *) WHY="error does not name the memory limit: $out"; return 1 ;; esac
+    eq "cgroup.type of the busy parent" "$ty" domain || return 1
+    [ ! -e $CG/busy/ctr ] || { WHY="failed create left $CG/busy/ctr"; return 1; }
+    rmdir $CG/busy
+}
+
 t_cpu_max_and_weight() {
     hull create -b $B/cpu cpu || { WHY="create failed"; return 1; }
     eq "cpu.max" "$(cat $CG/cpu/cpu.max)" "50000 100000" || return 1
@@ -213,6 +233,7 @@ else
         echo "RESULT FAIL $t: run -d of the freeze bundle failed"; F=$((F + 1))
     done
 fi
+run_test busy_parent_stays_a_domain t_busy_parent_stays_a_domain busy
 run_test kill_all_cgroup_kill t_kill_all killall
 run_test cgroup_namespace_and_mount t_cgroup_namespace_and_mount cgns
 run_test device_denied_on_v2 t_device_denied devices

@@ -1,9 +1,13 @@
 //! Where a container's cgroup goes on each hierarchy, by runc's cgroupsPath rules:
 //! - absolute `linux.cgroupsPath` ("/a/b"): that path below every hierarchy's root;
-//! - relative ("a/b"): below the runtime's own cgroup on each hierarchy (/proc/self/cgroup);
-//! - empty or absent: the container id, relative, exactly as runc 1.1 does (checked on this
-//!   host: `runc run` without cgroupsPath lands in `<own cgroup>/<id>` on every hierarchy,
-//!   the unified one included). Callers such as containerd and podman always pass a path.
+//! - relative ("a/b"): below the runtime's own cgroup on each hierarchy (/proc/self/cgroup)
+//!   on v1 and hybrid hosts; on a pure cgroup v2 host below the *parent* of its own cgroup,
+//!   as runc's fs2 manager does: the runtime's own cgroup holds processes, so by cgroup v2's
+//!   no-internal-processes rule it could not pass memory or io down to a child;
+//! - empty or absent: the container id, relative, exactly as runc 1.1 does (checked on the
+//!   hybrid host: `runc run` without cgroupsPath lands in `<own cgroup>/<id>` on every
+//!   hierarchy, the unified one included; on the pure v2 systemd VM in `<parent of own>/<id>`).
+//!   Callers such as containerd and podman always pass a path.
 //!
 //! A path that resolves to a hierarchy root, or to the runtime's own cgroup or one of its
 //! ancestors, is refused: freezing, killing or removing it would hit processes that are not
@@ -45,10 +49,25 @@ impl CgroupsPath {
 
     /// The cgroup path ("/x/y", relative to the mount) of the container on hierarchy `h`,
     /// given the caller's own cgroup there. Refuses roots and the caller's own subtree.
-    pub fn resolve_in(&self, h: &Hierarchy, own: Option<&str>, raw: &str) -> Result<String> {
+    /// `from_parent`: a relative path starts at the parent of the own cgroup (pure v2).
+    pub fn resolve_in(
+        &self,
+        h: &Hierarchy,
+        own: Option<&str>,
+        raw: &str,
+        from_parent: bool,
+    ) -> Result<String> {
         let name = hierarchy_name(h);
         let own = own.unwrap_or("/");
-        let base = if self.absolute { "/" } else { own };
+        let parent = match own.rfind('/') {
+            Some(0) | None => "/",
+            Some(i) => &own[..i],
+        };
+        let base = match (self.absolute, from_parent) {
+            (true, _) => "/",
+            (false, true) => parent,
+            (false, false) => own,
+        };
         let mut path = base.trim_end_matches('/').to_string();
         for p in &self.parts {
             path.push('/');
@@ -93,6 +112,7 @@ pub fn resolve<'a>(
 ) -> Result<Vec<(&'a Hierarchy, String)>> {
     let cp = CgroupsPath::parse(raw, id)?;
     let shown = raw.filter(|r| !r.is_empty()).unwrap_or(id);
+    let from_parent = layout.mode() == super::Mode::Unified;
     let mut out = Vec::new();
     for h in layout.v1.iter().chain(layout.v2.iter()) {
         let mine = own.path_in(h);
@@ -104,7 +124,7 @@ pub fn resolve<'a>(
             );
         }
         let path = cp
-            .resolve_in(h, mine.as_deref(), shown)
+            .resolve_in(h, mine.as_deref(), shown, from_parent)
             .with_context(|| format!("cgroups: placing container {id:?}"))?;
         out.push((h, path));
     }
@@ -157,6 +177,27 @@ mod tests {
         let want = vec!["/api/abc/c1", "/c1", "/c1"];
         assert_eq!(paths(None, "c1").unwrap(), want);
         assert_eq!(paths(Some(""), "c1").unwrap(), want);
+    }
+
+    /// Pure cgroup v2: relative paths start at the parent of the own cgroup (runc's fs2:
+    /// the own cgroup holds processes and could not delegate memory or io to a child).
+    #[test]
+    fn on_pure_v2_relative_paths_start_at_the_parent_of_the_own_cgroup() {
+        let l = Layout::parse("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n")
+            .unwrap();
+        assert_eq!(l.mode(), super::super::Mode::Unified);
+        let own = ProcCgroups::parse("0::/system.slice/hull-vm.service/runner\n");
+        let p =
+            |raw: Option<&str>| -> Result<String> { Ok(resolve(&l, &own, raw, "c1")?.remove(0).1) };
+        assert_eq!(p(None).unwrap(), "/system.slice/hull-vm.service/c1");
+        assert_eq!(p(Some("a/b")).unwrap(), "/system.slice/hull-vm.service/a/b");
+        assert_eq!(p(Some("/a/b")).unwrap(), "/a/b");
+        // The own cgroup itself is still refused.
+        let e = format!("{:#}", p(Some("runner")).unwrap_err());
+        assert!(e.contains("hull's own cgroup"), "{e}");
+        // Own cgroup at the top: the parent is the root, and the root is never used.
+        let own = ProcCgroups::parse("0::/init.scope\n");
+        assert_eq!(resolve(&l, &own, None, "c1").unwrap().remove(0).1, "/c1");
     }
 
     #[test]

@@ -58,18 +58,28 @@ pub fn enable_controllers(mount: &Path, dir: &Path) -> Result<()> {
     let rel = dir.strip_prefix(mount).unwrap_or(dir);
     let mut cur = mount.to_path_buf();
     for c in rel.components() {
-        enable_in(&cur);
+        enable_in(&cur, cur == mount);
         cur.push(c);
     }
     Ok(())
 }
 
-fn enable_in(dir: &Path) {
+/// Enable every available controller for the children of `dir`: all at once, else one by
+/// one (one may be refused, e.g. cpu while a realtime task runs) — except below the root
+/// in a cgroup that holds processes. There the domain controllers (memory, io) are refused
+/// by the no-internal-processes rule, and enabling only the threaded ones (cpu, pids,
+/// cpuset) would turn it into a threaded domain whose domain children — the container's
+/// cgroup — can take no process at all (EOPNOTSUPP). Left alone, the limit that needs a
+/// controller fails with an error naming its file.
+fn enable_in(dir: &Path, is_root: bool) {
     let Ok(avail) = fsio::read(dir, "cgroup.controllers") else {
         return;
     };
     let all: Vec<String> = avail.split_whitespace().map(|c| format!("+{c}")).collect();
     if all.is_empty() || fsio::write_raw(dir, "cgroup.subtree_control", &all.join(" ")).is_ok() {
+        return;
+    }
+    if !is_root && fsio::read(dir, "cgroup.procs").is_ok_and(|p| !p.is_empty()) {
         return;
     }
     for c in all {
