@@ -215,13 +215,10 @@ t_hull_cgroupfs_absolute() { cgfs_limits hull abs "$UNIT_CG/ctr-abs" "$UNIT_CG/c
 # <unit>/runner, that is <unit>/ID, where the limits work.
 t_runc_cgroupfs_default_path() { cgfs_limits runc refdef "" "$UNIT_CG/refdef"; }
 
-# hull uses its own cgroup (runc's rule on cgroup v1 and hybrid hosts) on v2 as well:
-# <unit>/runner/ID. The runner leaf holds processes, so memory cannot be enabled for its
-# children and memory.max does not exist. (Without limits it fails too: the threaded
-# controllers it can enable there, cpu and pids, make the leaf a thread root, its new child
-# "domain invalid", and the init's move into it EOPNOTSUPP.)
+# Without cgroupsPath, hull (like runc's fs2 manager) puts the container below the parent of
+# its own cgroup on cgroup v2: <unit>/ID, not <unit>/runner/ID (the runner leaf holds
+# processes, so memory could not be enabled for its children).
 t_hull_cgroupfs_default_path() {
-    XF="on cgroup v2, a container without cgroupsPath goes below hull's own cgroup, not its parent (runc)"
     cgfs_limits hull hulldef "" "$UNIT_CG/hulldef"
 }
 # Undo what a failed default-path create may have done to the runner's leaf.
