@@ -209,16 +209,7 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
     let rootless = g.rootless()?;
     let mut cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, g.systemd_cgroup)?;
 
-    let st = store(g)?;
-    let entry = st.reserve(&o.id)?;
-    crate::fault::point("after-reserve");
     let host_mounts = !ns.has_mount;
-    let mut undo = Undo {
-        entry: Some(entry),
-        cgroup: None,
-        host_mounts: host_mounts.then(|| plan.rootfs.clone()),
-    };
-    let entry = undo.entry.as_ref().expect("just set");
     let mut rec = Record {
         oci_version: crate::OCI_VERSION.into(),
         id: o.id.clone(),
@@ -238,9 +229,18 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         host_mounts,
         ..Default::default()
     };
-    // Saved before the cgroup exists (pid 0: status "creating"), so `delete --force` after
-    // a create killed anywhere from here on knows which cgroup to remove.
-    entry.save(&rec)?;
+    // The id appears with this record (pid 0: status "creating"), before the cgroup exists,
+    // so `delete --force` after a create killed anywhere from here on knows which cgroup to
+    // remove.
+    let st = store(g)?;
+    let entry = st.reserve_saved(&o.id, &rec)?;
+    crate::fault::point("after-reserve");
+    let mut undo = Undo {
+        entry: Some(entry),
+        cgroup: None,
+        host_mounts: host_mounts.then(|| plan.rootfs.clone()),
+    };
+    let entry = undo.entry.as_ref().expect("just set");
     match cgroup.create() {
         Ok(()) => {
             crate::fault::point("after-cgroup-create");

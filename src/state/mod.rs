@@ -67,6 +67,17 @@ impl Store {
     /// Create `ROOT/ID` and hold its lock. Fails with `container "ID" already exists`
     /// (`StoreError::AlreadyExists`) and leaves the existing container untouched.
     pub fn reserve(&self, id: &str) -> Result<Entry> {
+        self.reserve_inner(id, None)
+    }
+
+    /// `reserve`, with `r` as the first `state.json`: written into the hidden directory
+    /// before it is renamed into place, so the id never appears without a record, and the
+    /// save costs no temp file and rename (each a new inode on the state filesystem).
+    pub fn reserve_saved(&self, id: &str, r: &Record) -> Result<Entry> {
+        self.reserve_inner(id, Some(r))
+    }
+
+    fn reserve_inner(&self, id: &str, first: Option<&Record>) -> Result<Entry> {
         check_id(id)?;
         DirBuilder::new()
             .recursive(true)
@@ -75,6 +86,12 @@ impl Store {
             .with_context(|| format!("cannot create state directory {}", self.root.display()))?;
         let dir = self.root.join(id);
         let (tmp, held) = self.make_temp_dir()?;
+        if let Some(r) = first {
+            if let Err(e) = statefile::write_new(&tmp, r) {
+                discard(&tmp);
+                return Err(e);
+            }
+        }
         match renameat2(
             AT_FDCWD,
             &tmp,
@@ -89,7 +106,13 @@ impl Store {
                 match e {
                     Errno::EEXIST => Err(StoreError::AlreadyExists(id.to_string()).into()),
                     // The filesystem of --root lacks RENAME_NOREPLACE.
-                    Errno::EINVAL => self.reserve_without_noreplace(id),
+                    Errno::EINVAL => {
+                        let entry = self.reserve_without_noreplace(id)?;
+                        if let Some(r) = first {
+                            entry.save(r)?;
+                        }
+                        Ok(entry)
+                    }
                     e => Err(anyhow::anyhow!("cannot create {}: {e}", dir.display())),
                 }
             }

@@ -43,6 +43,23 @@ pub(crate) fn write(dir: &Path, r: &Record) -> Result<()> {
         .with_context(|| format!("cannot rename {} over {}", tmp.display(), dest.display()))
 }
 
+/// Write `dir/state.json`, which must not exist yet, in place: for a directory no reader
+/// can reach yet (reserve's hidden directory).
+pub(crate) fn write_new(dir: &Path, r: &Record) -> Result<()> {
+    let bytes = serde_json::to_vec(r)
+        .with_context(|| format!("cannot encode the state of container {:?}", r.id))?;
+    let dest = dir.join(STATE_FILE);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&dest)
+        .with_context(|| format!("cannot create {}", dest.display()))?;
+    f.write_all(&bytes)
+        .with_context(|| format!("cannot write {}", dest.display()))
+}
+
 /// Read `dir/state.json`; `Ok(None)` when it does not exist (yet), including when `dir`
 /// itself is missing: the caller tells those apart.
 pub(crate) fn read(dir: &Path) -> Result<Option<Record>> {

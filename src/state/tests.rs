@@ -130,6 +130,35 @@ fn reserve_of_existing_id_fails_and_leaves_first_untouched() {
     assert_eq!(s.ids().unwrap(), vec!["c1".to_string()]);
 }
 
+/// `reserve_saved`: the id appears with its record (no window without state.json), in mode
+/// 0600, with no temp file left; a second reservation fails and changes nothing.
+#[test]
+fn reserve_saved_publishes_the_record_with_the_id() {
+    let t = TempRoot::new("rsaved");
+    let s = t.store();
+    let e = s.reserve_saved("c1", &record("c1")).unwrap();
+    assert_eq!(s.read("c1").unwrap(), record("c1"));
+    let mode = std::fs::metadata(e.dir().join("state.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let mut names: Vec<String> = std::fs::read_dir(e.dir())
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["lock", "state.json"]);
+    let mut other = record("c1");
+    other.pid = 7;
+    let err = s.reserve_saved("c1", &other).unwrap_err();
+    assert_eq!(store_err(&err), StoreError::AlreadyExists("c1".into()));
+    assert_eq!(s.read("c1").unwrap(), record("c1"));
+    // Nothing hidden left by the losing reservation.
+    let root: Vec<_> = std::fs::read_dir(s.root()).unwrap().collect();
+    assert_eq!(root.len(), 1);
+}
+
 #[test]
 fn save_load_round_trip_with_private_mode() {
     let t = TempRoot::new("save");
