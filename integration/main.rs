@@ -26,4 +26,5 @@ mod shim;
 mod spec_cmd;
 mod spec_fixtures;
 mod state_store;
+mod systemd_manager;
 mod terminal;

@@ -19,7 +19,7 @@
 //! below it, never the parents `create` made (runc leaves those too).
 
 pub mod bpf_devices;
-mod convert;
+pub(crate) mod convert;
 pub mod devices;
 pub mod freezer;
 mod fsio;
@@ -27,6 +27,7 @@ pub mod layout;
 mod path;
 pub mod stats;
 mod sub;
+pub mod systemd;
 mod tree;
 mod v1;
 pub mod v2;

@@ -5,8 +5,9 @@
 //!
 //! Every read and write runs under a socket timeout taken from a deadline, so a peer that
 //! stops answering costs at most that long. Signals that arrive while a call waits for its
-//! reply are queued (boundedly) for `wait_signal`. After a timeout or a protocol error the
-//! connection is marked broken, since its byte stream may be mid-message.
+//! reply are queued (boundedly) for `wait_signal`. After a protocol error, or a timeout in
+//! the middle of a message, the connection is marked broken, since its byte stream is no
+//! longer at a message boundary; a timeout between messages leaves it usable.
 
 use super::address::Address;
 use super::message::{Kind, Message, FIXED_LEN, NO_REPLY_EXPECTED};
@@ -243,6 +244,19 @@ impl Connection {
         }
     }
 
+    /// The next message of any kind (queued signals first), or None once `deadline`
+    /// passes: for serving calls (tests stand in for services with it).
+    pub fn next_message(&mut self, deadline: Instant) -> Result<Option<Message>> {
+        if let Some(m) = self.queued.pop_front() {
+            return Ok(Some(m));
+        }
+        match self.read_message(deadline) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.downcast_ref::<TimedOut>().is_some() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn stash(&mut self, m: Message) {
         if m.kind != Kind::Signal {
             return;
@@ -263,44 +277,75 @@ impl Connection {
         Ok(())
     }
 
-    /// One whole message, or an error (`TimedOut` when the deadline passes).
+    /// One whole message, or an error (`TimedOut` when the deadline passes). A timeout
+    /// before the first byte of a message leaves the connection usable; any other error,
+    /// or a timeout mid-message, breaks it.
     fn read_message(&mut self, deadline: Instant) -> Result<Message> {
         if self.broken {
             bail!("the connection is unusable after an earlier error");
         }
-        let r = self.read_message_inner(deadline);
+        let mut head = [0u8; FIXED_LEN];
+        let r = match self.read_exact(&mut head, deadline) {
+            Err(Partial::Clean(e)) => return Err(e),
+            Err(Partial::Mid(e)) => Err(e),
+            Ok(()) => self.read_rest(head, deadline),
+        };
         if r.is_err() {
             self.broken = true;
         }
         r
     }
 
-    fn read_message_inner(&mut self, deadline: Instant) -> Result<Message> {
-        let mut head = [0u8; FIXED_LEN];
-        self.read_exact(&mut head, deadline)?;
+    fn read_rest(&mut self, head: [u8; FIXED_LEN], deadline: Instant) -> Result<Message> {
         let total = Message::frame_len(&head)?;
         let mut buf = vec![0u8; total];
         buf[..FIXED_LEN].copy_from_slice(&head);
-        self.read_exact(&mut buf[FIXED_LEN..], deadline)?;
+        self.read_exact(&mut buf[FIXED_LEN..], deadline)
+            .map_err(Partial::into_inner)?;
         Message::decode(&buf)
     }
 
-    fn read_exact(&mut self, buf: &mut [u8], deadline: Instant) -> Result<()> {
+    fn read_exact(&mut self, buf: &mut [u8], deadline: Instant) -> Result<(), Partial> {
         let mut got = 0;
+        let fail = |got: usize, e: anyhow::Error| {
+            if got == 0 {
+                Partial::Clean(e)
+            } else {
+                Partial::Mid(e)
+            }
+        };
         while got < buf.len() {
             if Instant::now() >= deadline {
-                return Err(TimedOut.into());
+                return Err(fail(got, TimedOut.into()));
             }
-            self.set_timeouts(deadline)?;
+            self.set_timeouts(deadline).map_err(Partial::Mid)?;
             match self.stream.read(&mut buf[got..]) {
-                Ok(0) => bail!("the peer closed the connection"),
+                Ok(0) => {
+                    return Err(Partial::Mid(anyhow::anyhow!(
+                        "the peer closed the connection"
+                    )))
+                }
                 Ok(n) => got += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if is_timeout(&e) => return Err(TimedOut.into()),
-                Err(e) => return Err(e.into()),
+                Err(e) if is_timeout(&e) => return Err(fail(got, TimedOut.into())),
+                Err(e) => return Err(Partial::Mid(e.into())),
             }
         }
         Ok(())
+    }
+}
+
+/// A read that failed before taking any byte (the stream is still in step) or after.
+enum Partial {
+    Clean(anyhow::Error),
+    Mid(anyhow::Error),
+}
+
+impl Partial {
+    fn into_inner(self) -> anyhow::Error {
+        match self {
+            Partial::Clean(e) | Partial::Mid(e) => e,
+        }
     }
 }
 

@@ -122,6 +122,27 @@ impl Message {
         }
     }
 
+    /// The reply to `call`.
+    pub fn method_return(call: &Message, body: Vec<Value>) -> Message {
+        Message {
+            reply_serial: Some(call.serial),
+            destination: call.sender.clone(),
+            body,
+            ..Message::empty(Kind::MethodReturn)
+        }
+    }
+
+    /// An error reply to `call`.
+    pub fn error(call: &Message, name: &str, text: &str) -> Message {
+        Message {
+            reply_serial: Some(call.serial),
+            destination: call.sender.clone(),
+            error_name: Some(name.to_string()),
+            body: vec![Value::str(text)],
+            ..Message::empty(Kind::Error)
+        }
+    }
+
     /// The body's signature.
     pub fn signature(&self) -> String {
         self.body.iter().map(Value::signature).collect()
