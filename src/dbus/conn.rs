@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 /// Signals kept while waiting for a reply; older ones are dropped beyond this.
 const MAX_QUEUED: usize = 256;
+/// How long the rest of a message may take once its first bytes have arrived.
+const MESSAGE_GRACE: Duration = Duration::from_secs(5);
 
 /// Who is at the other end of the socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,12 +290,18 @@ impl Connection {
         let r = match self.read_exact(&mut head, deadline) {
             Err(Partial::Clean(e)) => return Err(e),
             Err(Partial::Mid(e)) => Err(e),
-            Ok(()) => self.read_rest(head, deadline),
+            // A message that has begun gets time to finish even past the caller's deadline
+            // (bounded), so a deadline falling mid-message does not break the stream.
+            Ok(()) => self.read_rest(head, deadline.max(Instant::now() + MESSAGE_GRACE)),
         };
-        if r.is_err() {
+        r.map_err(|e| {
             self.broken = true;
-        }
-        r
+            if e.downcast_ref::<TimedOut>().is_some() {
+                anyhow::anyhow!("timed out in the middle of a message")
+            } else {
+                e
+            }
+        })
     }
 
     fn read_rest(&mut self, head: [u8; FIXED_LEN], deadline: Instant) -> Result<Message> {
@@ -394,5 +402,72 @@ fn connect(addr: &Address, deadline: Instant) -> Result<UnixStream> {
             }
             Err(e) => bail!("D-Bus: connecting to {addr}: {}", e.desc()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn over(stream: UnixStream) -> Connection {
+        Connection {
+            stream,
+            addr: "test".into(),
+            peer: Peer::Direct,
+            serial: 0,
+            unique_name: None,
+            queued: VecDeque::new(),
+            broken: false,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn signal_bytes() -> Vec<u8> {
+        let mut m = Message::signal("/a", "org.hull.T", "S", vec![Value::str("x")]);
+        m.serial = 1;
+        m.encode().unwrap()
+    }
+
+    #[test]
+    fn a_message_begun_before_the_deadline_is_read_whole() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let mut c = over(a);
+        let bytes = signal_bytes();
+        let writer = std::thread::spawn(move || {
+            b.write_all(&bytes[..20]).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            b.write_all(&bytes[20..]).unwrap();
+            b
+        });
+        let m = c
+            .next_message(Instant::now() + Duration::from_millis(50))
+            .unwrap()
+            .expect("the message");
+        assert!(m.is_signal("org.hull.T", "S"));
+        drop(writer.join().unwrap());
+    }
+
+    #[test]
+    fn a_timeout_between_messages_leaves_the_connection_usable() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let mut c = over(a);
+        let none = c
+            .next_message(Instant::now() + Duration::from_millis(30))
+            .unwrap();
+        assert!(none.is_none());
+        b.write_all(&signal_bytes()).unwrap();
+        let m = c
+            .next_message(Instant::now() + Duration::from_secs(1))
+            .unwrap();
+        assert!(m.is_some());
+        // A peer that hangs up mid-message breaks the connection for good.
+        b.write_all(&signal_bytes()[..10]).unwrap();
+        drop(b);
+        assert!(c
+            .next_message(Instant::now() + Duration::from_secs(1))
+            .is_err());
+        assert!(c
+            .next_message(Instant::now() + Duration::from_secs(1))
+            .is_err());
     }
 }
