@@ -207,7 +207,11 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
     let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
     let rootless = g.rootless()?;
-    let mut cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, g.systemd_cgroup)?;
+    let mut cgroup = if g.systemd_cgroup {
+        Cgroup::plan_systemd(cgroups_path.as_deref(), &o.id, rootless)?
+    } else {
+        Cgroup::plan(cgroups_path.as_deref(), &o.id, false)?
+    };
 
     let st = store(g)?;
     let entry = st.reserve(&o.id)?;
@@ -245,17 +249,22 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         Ok(()) => {
             crate::fault::point("after-cgroup-create");
             undo.cgroup = Some(cgroup.clone());
-            cgroup.apply(&resources_with_device_rules(&plan.spec))?;
         }
         // Rootless without a delegated cgroup: run without one, as runc does; the limits in
         // linux.resources are then not enforced, which the debug log says.
-        Err(e) if rootless => {
+        Err(e) if rootless && cgroup.systemd.is_none() => {
             crate::logging::debug(&format!("rootless: no cgroup for the container: {e:#}"));
             cgroup = Cgroup::default();
             rec.cgroup = serde_json::to_value(&cgroup)?;
         }
         Err(e) => return Err(e),
     }
+    let annotations = plan.spec.annotations().clone().unwrap_or_default();
+    let mut placement = cgroup.prepare(
+        &o.id,
+        &resources_with_device_rules(&plan.spec),
+        &annotations,
+    )?;
     let fifo = exec_fifo::create(&entry.exec_fifo())?;
 
     let (env, extra_fds) = user_env(&plan, o.preserve_fds)?;
@@ -270,7 +279,7 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         no_new_keyring: o.no_new_keyring,
         seccomp,
     };
-    let child = spawn::spawn(&opts, &ns, &cgroup, |pid| {
+    let child = spawn::spawn(&opts, &ns, &mut placement, |pid| {
         // Saved as soon as the init exists, so a create killed half-way can still be
         // cleaned up by `delete --force`.
         rec.pid = pid;

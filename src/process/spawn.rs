@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use super::child::{gone, KillOnDrop};
 use super::init::InitContext;
 use super::sync::{self, Msg};
-use crate::cgroups::Cgroup;
+use crate::cgroups::Placement;
 use crate::hooks::{self, Kind};
 use crate::namespaces::{self, NsPlan};
 use crate::spec::Plan;
@@ -107,12 +107,13 @@ fn refuse_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
     Ok(())
 }
 
-/// Clone the init and drive it to `Created`. `cgroup` has been created and limited.
-/// `on_clone` runs in the parent as soon as the init exists (to record its pid).
+/// Clone the init and drive it to `Created`. `cgroup` is ready for the init (see
+/// `Cgroup::prepare`). `on_clone` runs in the parent as soon as the init exists (to record
+/// its pid).
 pub fn spawn(
     o: &SpawnOptions,
     ns: &NsPlan,
-    cgroup: &Cgroup,
+    cgroup: &mut Placement,
     on_clone: impl FnOnce(i32) -> Result<()>,
 ) -> Result<Child> {
     let (parent_end, child_end) = sync::pair()?;
@@ -121,12 +122,14 @@ pub fn spawn(
     let child_end = child_end.above(floor)?;
     let fifo = crate::sys::fds::owned_above(o.fifo, floor).context("moving the exec fifo fd")?;
     let fifo_fd = fifo.as_raw_fd();
+    cgroup.move_fds_above(floor)?;
 
-    // The init is born in its cgroup2 directory where the kernel allows it: no migration,
-    // so no wait for an RCU grace period there (v1 hierarchies still need one, below).
+    // The init is born in its cgroup2 directory where the driver and the kernel allow it:
+    // no migration, so no wait for an RCU grace period there (v1 hierarchies still need
+    // one, below). Under systemd it is born in hull's own cgroup and moved by systemd.
     let idmap_fds = super::idmap::userns_fds(&o.plan.spec)?;
     let idmaps = super::idmap::raw(&idmap_fds);
-    let cgroup_fd = cgroup.v2_dir_fd()?;
+    let cgroup_fd = cgroup.clone_into_fd()?;
     let unprivileged_parent = !nix::unistd::geteuid().is_root();
     let restore = enter_parent_joins(ns)?;
     let forked = fork_into(ns.clone_flags, cgroup_fd.as_ref().map(|f| f.as_raw_fd()));
@@ -180,7 +183,7 @@ pub fn spawn(
 fn drive(
     o: &SpawnOptions,
     ns: &NsPlan,
-    cgroup: &Cgroup,
+    cgroup: &mut Placement,
     born_in_v2: bool,
     ch: &sync::Channel,
     pid: i32,
@@ -188,12 +191,9 @@ fn drive(
     if ns.new_user {
         write_id_maps(o.plan, pid)?;
     }
-    let placed = if born_in_v2 {
-        cgroup.add_v1(pid)
-    } else {
-        cgroup.add(pid)
-    };
-    placed.with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
+    cgroup
+        .place(pid, born_in_v2)
+        .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
     ch.send(&Msg::Go { host_pid: pid })
         .map_err(|_| gone(pid, "container init"))?;
     let annotations = o.plan.spec.annotations().clone().unwrap_or_default();

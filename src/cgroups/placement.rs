@@ -1,0 +1,138 @@
+//! Putting a new container init into its cgroup: the one step of the create path where the
+//! cgroupfs and systemd drivers differ, behind one type the spawn code drives.
+//!
+//! cgroupfs: the directories exist and are limited before clone; the init is born in its
+//! cgroup2 directory (CLONE_INTO_CGROUP) and then joins the v1 hierarchies.
+//!
+//! systemd: systemd makes the unit's cgroup when it starts the unit with the init's pid,
+//! so the init is cloned into hull's own cgroup and, before it runs any of its own code,
+//! the unit is started (its limits as properties), systemd's cgroup for it is checked
+//! against the recorded one, the hierarchies systemd does not manage are joined (v1
+//! cpuset, freezer, ...; all of them for a slice unit, which cannot take pids) and every
+//! limit is written with the cgroupfs writers, as runc's systemd managers do.
+//! The connection to systemd is opened in `Cgroup::prepare`, before clone, so an
+//! unreachable systemd fails the create before anything runs.
+
+use super::systemd::{self, properties::Props, Session};
+use super::{Cgroup, Mode};
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::LinuxResources;
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+
+/// A prepared cgroup waiting for its init.
+pub struct Placement {
+    cgroup: Cgroup,
+    how: How,
+}
+
+enum How {
+    Fs,
+    Systemd(Box<SystemdStart>),
+}
+
+/// What starting the unit needs once the pid exists.
+struct SystemdStart {
+    session: Session,
+    id: String,
+    res: LinuxResources,
+    extra: Props,
+}
+
+impl Cgroup {
+    /// Get ready for an init that does not exist yet: cgroupfs writes the limits now
+    /// (after `create`); systemd connects to the manager and checks the
+    /// `org.systemd.property.*` annotations, leaving the rest to `Placement::place`.
+    pub fn prepare(
+        &self,
+        id: &str,
+        res: &LinuxResources,
+        annotations: &HashMap<String, String>,
+    ) -> Result<Placement> {
+        let how = match &self.systemd {
+            // No directories: a rootless container running without a cgroup.
+            None if self.dirs.is_empty() => How::Fs,
+            None => {
+                self.apply(res)?;
+                How::Fs
+            }
+            Some(unit) => {
+                let extra = systemd::annotation_properties(annotations)?;
+                let session = Session::open(unit, self.mode == Mode::Unified)?;
+                How::Systemd(Box::new(SystemdStart {
+                    session,
+                    id: id.to_string(),
+                    res: res.clone(),
+                    extra,
+                }))
+            }
+        };
+        Ok(Placement {
+            cgroup: self.clone(),
+            how,
+        })
+    }
+}
+
+impl Placement {
+    /// The cgroup2 directory to clone the init into, when the driver allows it.
+    pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>> {
+        match self.how {
+            How::Fs => self.cgroup.v2_dir_fd(),
+            How::Systemd(_) => Ok(None),
+        }
+    }
+
+    /// Keep this placement's own fds (the D-Bus socket) numbered at least `min`, clear of
+    /// the fds handed to the container.
+    pub fn move_fds_above(&mut self, min: i32) -> Result<()> {
+        match &mut self.how {
+            How::Fs => Ok(()),
+            How::Systemd(s) => s.session.move_fd_above(min),
+        }
+    }
+
+    /// Put the cloned init `pid` into the cgroup; `born_in_v2` when the clone already
+    /// placed it in the cgroup2 directory.
+    pub fn place(&mut self, pid: i32, born_in_v2: bool) -> Result<()> {
+        let cg = &self.cgroup;
+        match &mut self.how {
+            How::Fs if born_in_v2 => cg.add_v1(pid),
+            How::Fs => cg.add(pid),
+            How::Systemd(s) => place_in_unit(cg, s, pid),
+        }
+    }
+}
+
+fn place_in_unit(cg: &Cgroup, s: &mut SystemdStart, pid: i32) -> Result<()> {
+    let unit = cg
+        .systemd
+        .as_ref()
+        .context("cgroup: no systemd unit recorded")?;
+    let pid_prop = (!unit.is_slice()).then_some(pid);
+    let extra = std::mem::take(&mut s.extra);
+    let adjusted = s.session.start(unit, &s.id, pid_prop, &s.res, extra)?;
+    let got = s
+        .session
+        .control_group(unit)
+        .with_context(|| format!("--systemd-cgroup: asking systemd where {} is", unit.name))?;
+    if let Some(d) = cg.dirs.first() {
+        if got.trim_end_matches('/') != d.path {
+            bail!(
+                "--systemd-cgroup: systemd put {} in cgroup {got}, but hull expected {} \
+                 (is systemd's cgroup root not the host's?)",
+                unit.name,
+                d.path
+            );
+        }
+    }
+    // Directories systemd does not make (v1 cpuset, freezer, ...), then the pid wherever
+    // systemd did not put it.
+    super::tree::create(cg)?;
+    if unit.is_slice() {
+        cg.add(pid)?;
+    } else {
+        cg.add_v1(pid)?;
+    }
+    cg.apply(&adjusted)
+}
