@@ -20,6 +20,7 @@ pub mod unit;
 pub use manager::Manager;
 pub use unit::Unit;
 
+use crate::dbus::Value;
 use anyhow::{Context, Result};
 use oci_spec::runtime::LinuxResources;
 use properties::Props;
@@ -42,9 +43,8 @@ pub fn available() -> bool {
 pub fn base_properties(unit: &Unit, id: &str, pid: Option<i32>, v2: bool) -> Props {
     let mut p: Props = vec![(
         "Description".into(),
-        crate::dbus::Value::str(&format!("hull container {id}")),
+        Value::str(&format!("hull container {id}")),
     )];
-    use crate::dbus::Value;
     if unit.is_slice() {
         // A slice's parent is a dependency; it cannot hold delegated pids.
         p.push((
@@ -152,7 +152,6 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dbus::Value;
 
     #[test]
     fn a_scope_gets_runcs_base_properties_with_the_pid() {
