@@ -119,6 +119,8 @@ struct FakeUnit {
     failed: bool,
     cgroup: String,
     dirs: Vec<PathBuf>,
+    /// Its InvocationID: 16 bytes, new for every start.
+    invocation: Vec<Value>,
 }
 
 /// systemd's part of placing `pids` in `cgroup`: its hierarchies only.
@@ -206,12 +208,16 @@ fn serve(
                 (MANAGER, "Version") => {
                     Message::method_return(&m, vec![Value::variant(Value::str("252.22-1~deb12u1"))])
                 }
-                (_, "ControlGroup") => {
+                (_, prop @ ("ControlGroup" | "InvocationID")) => {
                     let path = m.path.clone().unwrap();
                     match units.iter().find(|(n, _)| unit_object(n) == path) {
-                        Some((_, u)) => {
+                        Some((_, u)) if prop == "ControlGroup" => {
                             Message::method_return(&m, vec![Value::variant(Value::str(&u.cgroup))])
                         }
+                        Some((_, u)) => Message::method_return(
+                            &m,
+                            vec![Value::variant(Value::array("y", u.invocation.clone()))],
+                        ),
                         None => no_unit(&path),
                     }
                 }
@@ -245,12 +251,14 @@ fn serve(
                     } else {
                         Vec::new()
                     };
+                    let invocation = (0..16u8).map(|i| Value::Byte(i ^ jobs as u8)).collect();
                     units.insert(
                         name.clone(),
                         FakeUnit {
                             failed,
                             cgroup,
                             dirs,
+                            invocation,
                         },
                     );
                     if !name.starts_with("hang-") {

@@ -100,8 +100,9 @@ fn read(p: PathBuf) -> String {
 fn systemd_driver_create_update_pause_delete_through_a_stand_in_systemd() {
     let bus = PrivateBus::start();
     let fake = FakeSystemd::start_placing(&bus.addr);
-    let h = Hull::new();
+    // Dropped after the Hull guard, which deletes the containers inside it.
     let slice = TestSlice::new();
+    let h = Hull::new();
     let id = unique_id("sdrv");
     let b = Bundle::busybox(&["sleep", "60"]);
     b.edit(|c| {
@@ -200,8 +201,9 @@ fn systemd_driver_create_update_pause_delete_through_a_stand_in_systemd() {
 fn systemd_driver_a_unit_systemd_fails_to_start_fails_create_and_leaves_nothing() {
     let bus = PrivateBus::start();
     let fake = FakeSystemd::start_placing(&bus.addr);
-    let h = Hull::new();
+    // Dropped after the Hull guard, which deletes the containers inside it.
     let slice = TestSlice::new();
+    let h = Hull::new();
     let id = unique_id("sdfail");
     let b = Bundle::busybox(&["sleep", "60"]);
     // The stand-in fails every unit whose name starts with "fail-".
@@ -257,4 +259,82 @@ fn systemd_driver_without_systemd_fails_at_once_and_leaves_nothing() {
     );
     assert!(t0.elapsed() < std::time::Duration::from_secs(2));
     assert!(h.dirs().is_empty());
+}
+
+#[test]
+fn systemd_driver_a_taken_unit_name_fails_create_and_leaves_the_owner_alone() {
+    let bus = PrivateBus::start();
+    let fake = FakeSystemd::start_placing(&bus.addr);
+    // Dropped after the Hull guard, which deletes the containers inside it.
+    let slice = TestSlice::new();
+    let h = Hull::new();
+    let path = format!("{}:hull:taken", slice.0);
+    let first = Bundle::busybox(&["sleep", "60"]);
+    first.edit(|c| c["linux"]["cgroupsPath"] = json!(path));
+    let second = Bundle::busybox(&["sleep", "60"]);
+    second.edit(|c| c["linux"]["cgroupsPath"] = json!(path));
+    let (a, b) = (unique_id("owner"), unique_id("intruder"));
+    sd_ok(&h, &bus, &["create", "--bundle", first.path_str(), &a]);
+    let o = sd(&h, &bus, &["create", "--bundle", second.path_str(), &b]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("already exists"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    // Nothing of the owner was touched: no StopUnit, its init alive in its scope.
+    assert!(fake.calls("StopUnit").is_empty());
+    assert_eq!(h.status(&a), "created");
+    let pid = serde_json::from_str::<serde_json::Value>(&h.ok(&["state", &a])).unwrap()["pid"]
+        .as_i64()
+        .unwrap();
+    let cg = read(PathBuf::from(format!("/proc/{pid}/cgroup")));
+    assert!(
+        cg.contains(&format!("/{}/hull-taken.scope", slice.0)),
+        "{cg}"
+    );
+    assert_eq!(h.dirs(), vec![a.clone()]);
+    sd_ok(&h, &bus, &["delete", "--force", &a]);
+}
+
+#[test]
+fn systemd_driver_delete_leaves_a_later_unit_of_the_same_name_alone() {
+    let bus = PrivateBus::start();
+    let fake = FakeSystemd::start_placing(&bus.addr);
+    // Dropped after the Hull guard, which deletes the containers inside it.
+    let slice = TestSlice::new();
+    let h = Hull::new();
+    let id = unique_id("reused");
+    let b = Bundle::busybox(&["sleep", "60"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("{}:hull:{id}", slice.0)));
+    sd_ok(&h, &bus, &["create", "--bundle", b.path_str(), &id]);
+    let unit = format!("hull-{id}.scope");
+    let rec: serde_json::Value =
+        serde_json::from_str(&read(h.root.path().join(&id).join("state.json"))).unwrap();
+    let mine = rec["cgroup"]["systemd"]["invocation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(mine.len(), 32, "{mine}");
+    // The unit goes away and another one takes its name (a new InvocationID).
+    let mut c = hull::dbus::Connection::open(
+        &bus.addr,
+        hull::dbus::Peer::Bus,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    c.timeout = std::time::Duration::from_secs(5);
+    let mut m = hull::cgroups::systemd::Manager::over(c).unwrap();
+    m.stop(&unit).unwrap();
+    m.start_transient(&unit, vec![]).unwrap();
+    let now = m.invocation_id(&unit).unwrap().unwrap();
+    assert_ne!(now, mine);
+    let stops = fake.calls("StopUnit").len();
+    sd_ok(&h, &bus, &["delete", "--force", &id]);
+    assert_eq!(
+        fake.calls("StopUnit").len(),
+        stops,
+        "delete stopped the later unit"
+    );
+    assert_eq!(m.invocation_id(&unit).unwrap(), Some(now));
+    assert!(h.dirs().is_empty());
+    m.stop(&unit).unwrap();
 }

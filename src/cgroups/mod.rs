@@ -279,6 +279,39 @@ impl Cgroup {
         self.apply(&adjusted)
     }
 
+    /// Under systemd: this cgroup, unless systemd now has a different unit (another
+    /// InvocationID than the one hull recorded) under the unit's name, e.g. after the
+    /// container's scope went away with its last process and another container took the
+    /// name; then nothing of it is this container's and an empty cgroup is returned. Without
+    /// a recorded InvocationID, or when systemd cannot be asked, the cgroup as recorded.
+    pub fn unless_reused(self) -> Cgroup {
+        let Some(unit) = &self.systemd else {
+            return self;
+        };
+        let Some(mine) = unit.invocation.clone() else {
+            return self;
+        };
+        if !systemd::booted() {
+            return self;
+        }
+        let now = systemd::Session::open(unit, self.mode == Mode::Unified)
+            .and_then(|mut s| s.invocation_id(unit));
+        match now {
+            Ok(Some(now)) if now != mine => {
+                crate::logging::debug(&format!(
+                    "systemd: {} is now another unit (invocation {now}, hull's was {mine}); \
+                     leaving it and its cgroup alone",
+                    unit.name
+                ));
+                Cgroup {
+                    mode: self.mode,
+                    ..Cgroup::default()
+                }
+            }
+            _ => self,
+        }
+    }
+
     /// Remove the directories, retrying while the kernel still has exiting tasks. Under
     /// systemd the unit is stopped (and reset if it failed) first, and whatever directory
     /// systemd does not manage is removed after; a stop error is reported after the

@@ -37,6 +37,9 @@ struct SystemdStart {
     id: String,
     res: LinuxResources,
     extra: Props,
+    /// Whether systemd started the unit for this container (until then the name may be
+    /// another container's unit, which a failed create must leave alone).
+    started: bool,
 }
 
 impl Cgroup {
@@ -64,6 +67,7 @@ impl Cgroup {
                     id: id.to_string(),
                     res: res.clone(),
                     extra,
+                    started: false,
                 }))
             }
         };
@@ -95,27 +99,41 @@ impl Placement {
     /// Put the cloned init `pid` into the cgroup; `born_in_v2` when the clone already
     /// placed it in the cgroup2 directory.
     pub fn place(&mut self, pid: i32, born_in_v2: bool) -> Result<()> {
-        let cg = &self.cgroup;
+        let cg = &mut self.cgroup;
         match &mut self.how {
             How::Fs if born_in_v2 => cg.add_v1(pid),
             How::Fs => cg.add(pid),
             How::Systemd(s) => place_in_unit(cg, s, pid),
         }
     }
+
+    /// Whether the cgroup is this container's to remove if the create fails: always with
+    /// cgroupfs; under systemd once systemd has started the unit for it.
+    pub fn owns_cgroup(&self) -> bool {
+        match &self.how {
+            How::Fs => true,
+            How::Systemd(s) => s.started,
+        }
+    }
+
+    /// The cgroup as placed (under systemd, with the unit's InvocationID), for state.json.
+    pub fn cgroup(&self) -> &Cgroup {
+        &self.cgroup
+    }
 }
 
-fn place_in_unit(cg: &Cgroup, s: &mut SystemdStart, pid: i32) -> Result<()> {
-    let unit = cg
+fn place_in_unit(cg: &mut Cgroup, s: &mut SystemdStart, pid: i32) -> Result<()> {
+    let mut unit = cg
         .systemd
-        .as_ref()
+        .clone()
         .context("cgroup: no systemd unit recorded")?;
     let pid_prop = (!unit.is_slice()).then_some(pid);
     let extra = std::mem::take(&mut s.extra);
-    let adjusted = s.session.start(unit, &s.id, pid_prop, &s.res, extra)?;
-    let got = s
-        .session
-        .control_group(unit)
-        .with_context(|| format!("--systemd-cgroup: asking systemd where {} is", unit.name))?;
+    let adjusted = s.session.start(&unit, &s.id, pid_prop, &s.res, extra)?;
+    s.started = true;
+    let asking = || format!("--systemd-cgroup: asking systemd about {}", unit.name);
+    unit.invocation = s.session.invocation_id(&unit).with_context(asking)?;
+    let got = s.session.control_group(&unit).with_context(asking)?;
     if let Some(d) = cg.dirs.first() {
         if got.trim_end_matches('/') != d.path {
             bail!(
@@ -126,10 +144,12 @@ fn place_in_unit(cg: &Cgroup, s: &mut SystemdStart, pid: i32) -> Result<()> {
             );
         }
     }
+    let slice_unit = unit.is_slice();
+    cg.systemd = Some(unit);
     // Directories systemd does not make (v1 cpuset, freezer, ...), then the pid wherever
     // systemd did not put it.
     super::tree::create(cg)?;
-    if unit.is_slice() {
+    if slice_unit {
         cg.add(pid)?;
     } else {
         cg.add_v1(pid)?;

@@ -248,7 +248,11 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
     match cgroup.create() {
         Ok(()) => {
             crate::fault::point("after-cgroup-create");
-            undo.cgroup = Some(cgroup.clone());
+            // Under systemd the unit name may still be another container's: the cgroup is
+            // this one's to remove only once systemd started the unit for it (below).
+            if cgroup.systemd.is_none() {
+                undo.cgroup = Some(cgroup.clone());
+            }
         }
         // Rootless without a delegated cgroup: run without one, as runc does; the limits in
         // linux.resources are then not enforced, which the debug log says.
@@ -279,13 +283,19 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         no_new_keyring: o.no_new_keyring,
         seccomp,
     };
-    let child = spawn::spawn(&opts, &ns, &mut placement, |pid| {
+    let spawned = spawn::spawn(&opts, &ns, &mut placement, |pid| {
         // Saved as soon as the init exists, so a create killed half-way can still be
         // cleaned up by `delete --force`.
         rec.pid = pid;
         rec.init_start_time = crate::procinfo::stat(pid).map(|s| s.1).unwrap_or(0);
         entry.save(&rec)
-    })?;
+    });
+    if cgroup.systemd.is_some() && placement.owns_cgroup() {
+        undo.cgroup = Some(placement.cgroup().clone());
+    }
+    let child = spawned?;
+    // Under systemd the placed cgroup carries the unit's InvocationID.
+    rec.cgroup = serde_json::to_value(placement.cgroup())?;
     rec.created_done = true;
     crate::fault::point("before-created-saved");
     entry.save(&rec)?;
@@ -473,7 +483,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
 
 /// Kill whatever is left, wait for the init, run poststop hooks, remove cgroups and state.
 fn destroy(entry: Entry, rec: &Record, status: Status) -> Result<()> {
-    let cg = cgroup_of(rec)?;
+    let cg = cgroup_of(rec)?.unless_reused();
     if status != Status::Stopped {
         if let Ok(fd) = pidfd_verified(rec) {
             let _ = crate::sys::pidfd::send_signal(&fd, libc::SIGKILL);

@@ -122,9 +122,16 @@ impl Manager {
         body: Vec<Value>,
     ) -> Result<Vec<Value>> {
         let dest = (self.conn.peer() == Peer::Bus).then_some(DEST);
+        let t0 = Instant::now();
         let reply = self
             .conn
-            .call_message(Message::method_call(dest, path, interface, member, body))?;
+            .call_message(Message::method_call(dest, path, interface, member, body));
+        crate::logging::debug(&format!(
+            "systemd: {member} took {} ms{}",
+            t0.elapsed().as_millis(),
+            if reply.is_ok() { "" } else { " (failed)" }
+        ));
+        let reply = reply?;
         if self.systemd_name.is_none() {
             self.systemd_name = reply.sender.clone();
         }
@@ -185,6 +192,30 @@ impl Manager {
         v.as_str()
             .map(str::to_string)
             .context("systemd: ControlGroup is not a string")
+    }
+
+    /// The unit's InvocationID as hex, None when no unit of that name is loaded.
+    pub fn invocation_id(&mut self, unit: &str) -> Result<Option<String>> {
+        let body = match self.call(MANAGER, "GetUnit", vec![Value::str(unit)]) {
+            Err(e) if error_name(&e).is_some_and(|n| NO_UNIT.contains(&n)) => return Ok(None),
+            r => r?,
+        };
+        let path = body
+            .first()
+            .and_then(Value::as_str)
+            .context("systemd: GetUnit: no object path")?
+            .to_string();
+        let v = self.property(&path, "org.freedesktop.systemd1.Unit", "InvocationID")?;
+        let hex: String = v
+            .items()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|b| match b {
+                Value::Byte(b) => Some(format!("{b:02x}")),
+                _ => None,
+            })
+            .collect();
+        Ok((!hex.is_empty()).then_some(hex))
     }
 
     /// StartTransientUnit(unit, "replace", props) and wait for its job. A unit of that name
@@ -274,11 +305,16 @@ impl Manager {
     fn wait_job(&mut self, job: &str) -> Result<String> {
         let deadline = Instant::now() + self.job_timeout;
         let from = self.systemd_name.clone();
+        let t0 = Instant::now();
         let sig = self.conn.wait_signal(deadline, |m| {
             m.is_signal(MANAGER, "JobRemoved")
                 && (from.is_none() || m.sender == from)
                 && m.body.get(1).and_then(Value::as_str) == Some(job)
         })?;
+        crate::logging::debug(&format!(
+            "systemd: job {job} ended after {} ms",
+            t0.elapsed().as_millis()
+        ));
         let Some(sig) = sig else {
             bail!(
                 "timed out after {} s waiting for systemd's job {job}",

@@ -139,6 +139,11 @@ impl Session {
         self.manager.stop(&unit.name)
     }
 
+    /// systemd's InvocationID of the unit now loaded under `unit`'s name, if any.
+    pub fn invocation_id(&mut self, unit: &Unit) -> Result<Option<String>> {
+        self.manager.invocation_id(&unit.name)
+    }
+
     /// The cgroup path systemd reports for the unit.
     pub fn control_group(&mut self, unit: &Unit) -> Result<String> {
         self.manager.control_group(&unit.name)

@@ -29,6 +29,10 @@ pub struct Unit {
     /// Whether the unit belongs to the user's own systemd instance (rootless).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub user: bool,
+    /// systemd's InvocationID of the unit hull started (hex), so `delete` can tell it from
+    /// a later unit that took the same name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invocation: Option<String>,
 }
 
 impl Unit {
@@ -68,6 +72,7 @@ impl Unit {
             name: unit,
             slice: slice.to_string(),
             user: rootless,
+            invocation: None,
         })
     }
 
