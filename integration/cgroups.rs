@@ -435,6 +435,7 @@ fn cgroup2_core_files_work_on_the_unified_hierarchy() {
             v2: true,
             path: t.path("core"),
         }],
+        systemd: None,
     };
     cg.create().unwrap();
     let dir = cg.v2_dir().unwrap().unwrap();

@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "integration/test.sh: run as root (tests create real containers)" >&2; exit 1; }
 
 # Debian packages the tests use: busybox-static (the rootfs), runc (comparisons),
-# findutils/util-linux/strace (host-side checks), uidmap (newuidmap/newgidmap for rootless).
+# findutils/util-linux/strace (host-side checks), uidmap (newuidmap/newgidmap for rootless),
+# dbus (a private dbus-daemon for the D-Bus client's wire tests, integration/dbus_wire.rs).
 need=()
-for p in busybox-static runc findutils util-linux strace uidmap; do
+for p in busybox-static runc findutils util-linux strace uidmap dbus; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

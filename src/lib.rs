@@ -9,6 +9,7 @@
 pub mod cgroups;
 pub mod cli;
 pub mod container;
+pub mod dbus;
 pub mod fault;
 pub mod hooks;
 pub mod id;

@@ -14,25 +14,34 @@
 //! `cgroup.kill` whenever the cgroup2 directory has one, hybrid hosts included (then thaws a
 //! v1-frozen cgroup, whose tasks could not die otherwise).
 //!
-//! Callers create, then apply, then add (realtime cpu limits must precede the tasks), and
-//! destroy on any later failure. destroy removes the container's directory and everything
-//! below it, never the parents `create` made (runc leaves those too).
+//! Callers create, then `prepare` (which writes the limits) and place the init through the
+//! `Placement` it returns (realtime cpu limits must precede the tasks), and destroy on any
+//! later failure. destroy removes the container's directory and everything below it, never
+//! the parents `create` made (runc leaves those too).
+//!
+//! With `--systemd-cgroup` (see `systemd`) the container's cgroup is a transient systemd
+//! unit: planned from the unit's path, made by systemd when the unit starts with the
+//! init's pid (`Placement::place`), then limited with the same writers; `destroy` stops the
+//! unit first.
 
 pub mod bpf_devices;
-mod convert;
+pub(crate) mod convert;
 pub mod devices;
 pub mod freezer;
 mod fsio;
 pub mod join;
 pub mod layout;
 mod path;
+mod placement;
 pub mod stats;
 mod sub;
+pub mod systemd;
 mod tree;
 mod v1;
 pub mod v2;
 
 pub use layout::Mode;
+pub use placement::Placement;
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
@@ -47,6 +56,9 @@ pub struct Cgroup {
     pub mode: Mode,
     /// The container's directory on each hierarchy (v1 ones first, then cgroup2).
     pub dirs: Vec<Dir>,
+    /// With --systemd-cgroup: the unit systemd holds the container in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<systemd::Unit>,
 }
 
 /// The container's cgroup on one hierarchy.
@@ -105,20 +117,76 @@ impl Cgroup {
     /// Resolve where the container's cgroups go (runc's cgroupsPath rules). Touches nothing.
     pub fn plan(cgroups_path: Option<&str>, id: &str, systemd: bool) -> Result<Cgroup> {
         if systemd {
-            if !Path::new("/run/systemd/system").exists() {
-                bail!(
-                    "--systemd-cgroup: systemd is not running on this host \
-                     (/run/systemd/system is absent); run without --systemd-cgroup"
-                );
-            }
-            bail!(
-                "--systemd-cgroup: the systemd cgroup driver is not implemented in hull yet; \
-                 run without --systemd-cgroup"
-            );
+            let rootless = !nix::unistd::geteuid().is_root();
+            return Cgroup::plan_systemd(cgroups_path, id, rootless);
         }
         let layout = layout::Layout::detect()?;
         let own = layout::ProcCgroups::of_self()?;
         Cgroup::plan_in(&layout, &own, cgroups_path, id)
+    }
+
+    /// The `--systemd-cgroup` plan: the unit from cgroupsPath ("slice:prefix:name") and
+    /// its cgroup on every hierarchy. Asks the user's systemd instance for its own cgroup
+    /// when `rootless`; touches nothing.
+    pub fn plan_systemd(cgroups_path: Option<&str>, id: &str, rootless: bool) -> Result<Cgroup> {
+        if !systemd::booted() {
+            bail!(
+                "--systemd-cgroup: systemd is not running on this host \
+                 (/run/systemd/system is absent); run without --systemd-cgroup"
+            );
+        }
+        let layout = layout::Layout::detect()?;
+        let own = layout::ProcCgroups::of_self()?;
+        let unit = systemd::Unit::parse(cgroups_path, id, rootless)?;
+        let base = if rootless {
+            if layout.mode() != Mode::Unified {
+                bail!(
+                    "--systemd-cgroup: a rootless container needs a cgroup v2 host for the \
+                     systemd driver (runc refuses it on cgroup v1 too); run without \
+                     --systemd-cgroup"
+                );
+            }
+            systemd::Manager::connect(true)?
+                .own_control_group()
+                .context("--systemd-cgroup: asking the user's systemd for its cgroup")?
+        } else {
+            String::new()
+        };
+        Cgroup::plan_unit(
+            &layout,
+            &own,
+            unit,
+            &base,
+            cgroups_path.unwrap_or_default(),
+            id,
+        )
+    }
+
+    /// The plan for systemd `unit` whose manager sits at cgroup `base` ("" for the system
+    /// instance): the same path on every hierarchy, with the usual refusals.
+    pub fn plan_unit(
+        layout: &layout::Layout,
+        own: &layout::ProcCgroups,
+        unit: systemd::Unit,
+        base: &str,
+        shown: &str,
+        id: &str,
+    ) -> Result<Cgroup> {
+        let full = format!("{}{}", base.trim_end_matches('/'), unit.cgroup_path());
+        let dirs = path::resolve_absolute(layout, own, &full, shown, id)?
+            .into_iter()
+            .map(|(h, p)| Dir {
+                mount: h.mount.clone(),
+                controllers: h.controllers.clone(),
+                v2: h.v2,
+                path: p,
+            })
+            .collect();
+        Ok(Cgroup {
+            mode: layout.mode(),
+            dirs,
+            systemd: Some(unit),
+        })
     }
 
     /// `plan` against a given layout and own-cgroup table (for tests and callers that
@@ -141,15 +209,20 @@ impl Cgroup {
         Ok(Cgroup {
             mode: layout.mode(),
             dirs,
+            systemd: None,
         })
     }
 
-    /// Create the directories on every hierarchy.
+    /// Create the directories on every hierarchy. Under systemd there is nothing to make
+    /// yet: the unit's directories come with the unit (`Placement::place`).
     pub fn create(&self) -> Result<()> {
+        if self.systemd.is_some() {
+            return Ok(());
+        }
         tree::create(self)
     }
 
-    /// Write the limits.
+    /// Write the limits with the cgroupfs writers (both drivers).
     pub fn apply(&self, res: &LinuxResources) -> Result<()> {
         match self.mode {
             Mode::Unified => match self.v2_dir()? {
@@ -163,6 +236,12 @@ impl Cgroup {
     /// Move `pid` into the cgroup on every hierarchy.
     pub fn add(&self, pid: i32) -> Result<()> {
         tree::add(self, pid, None)
+    }
+
+    /// Move `pid` into the cgroup on the v1 hierarchies only (under systemd, into those
+    /// systemd does not manage; the slow path: each migration waits for the kernel).
+    pub fn add_v1(&self, pid: i32) -> Result<()> {
+        tree::add(self, pid, Some(false))
     }
 
     /// Move `pid` into the cgroup2 directory only: for a process that joins the v1
@@ -182,9 +261,64 @@ impl Cgroup {
         freezer::kill_all(self, sig)
     }
 
-    /// Remove the directories, retrying while the kernel still has exiting tasks.
+    /// `update`: new limits on a running container. Under systemd the unit's properties
+    /// are set first (so systemd keeps them), then the files are written.
+    pub fn update(&self, res: &LinuxResources) -> Result<()> {
+        let Some(unit) = &self.systemd else {
+            return self.apply(res);
+        };
+        let mut s = systemd::Session::open(unit, self.mode == Mode::Unified)?;
+        let adjusted = s.set(unit, res)?;
+        self.apply(&adjusted)
+    }
+
+    /// Under systemd: this cgroup, unless systemd now has a different unit (another
+    /// InvocationID than the one hull recorded) under the unit's name, e.g. after the
+    /// container's scope went away with its last process and another container took the
+    /// name; then nothing of it is this container's and an empty cgroup is returned. Without
+    /// a recorded InvocationID, or when systemd cannot be asked, the cgroup as recorded.
+    pub fn unless_reused(self) -> Cgroup {
+        let Some(unit) = &self.systemd else {
+            return self;
+        };
+        let Some(mine) = unit.invocation.clone() else {
+            return self;
+        };
+        if !systemd::booted() {
+            return self;
+        }
+        let now = systemd::Session::open(unit, self.mode == Mode::Unified)
+            .and_then(|mut s| s.invocation_id(unit));
+        match now {
+            Ok(Some(now)) if now != mine => {
+                crate::logging::debug(&format!(
+                    "systemd: {} is now another unit (invocation {now}, hull's was {mine}); \
+                     leaving it and its cgroup alone",
+                    unit.name
+                ));
+                Cgroup {
+                    mode: self.mode,
+                    ..Cgroup::default()
+                }
+            }
+            _ => self,
+        }
+    }
+
+    /// Remove the directories, retrying while the kernel still has exiting tasks. Under
+    /// systemd the unit is stopped (and reset if it failed) first, and whatever directory
+    /// systemd does not manage is removed after; a stop error is reported after the
+    /// removal, as runc does.
     pub fn destroy(&self) -> Result<()> {
-        tree::destroy(self)
+        let stopped = match &self.systemd {
+            Some(unit) if systemd::booted() => {
+                systemd::Session::open(unit, self.mode == Mode::Unified)
+                    .and_then(|mut s| s.stop(unit))
+            }
+            _ => Ok(()),
+        };
+        let removed = tree::destroy(self);
+        stopped.and(removed)
     }
 
     /// Whether the freezer says the cgroup is frozen.
@@ -259,9 +393,86 @@ mod tests {
     }
 
     #[test]
-    fn systemd_driver_gives_a_clear_error() {
-        let e = Cgroup::plan(Some("/x"), "c", true).unwrap_err().to_string();
-        assert!(e.starts_with("--systemd-cgroup:"), "{e}");
+    fn systemd_driver_without_systemd_gives_a_clear_error() {
+        if systemd::booted() {
+            return;
+        }
+        let e = Cgroup::plan(Some("system.slice:hull:c"), "c", true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--systemd-cgroup: systemd is not running"),
+            "{e}"
+        );
+    }
+
+    fn hybrid() -> (layout::Layout, layout::ProcCgroups) {
+        let layout = layout::Layout::parse(
+            "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             36 31 0:33 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n\
+             41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+        )
+        .unwrap();
+        let own = layout::ProcCgroups::parse(
+            "4:memory:/system.slice/ssh.service\n3:freezer:/\n0::/system.slice/ssh.service\n",
+        );
+        (layout, own)
+    }
+
+    #[test]
+    fn a_systemd_unit_has_the_same_path_on_every_hierarchy() {
+        let (layout, own) = hybrid();
+        let unit = systemd::Unit::parse(Some("system.slice:hull:c1"), "c1", false).unwrap();
+        let c = Cgroup::plan_unit(
+            &layout,
+            &own,
+            unit.clone(),
+            "",
+            "system.slice:hull:c1",
+            "c1",
+        )
+        .unwrap();
+        assert_eq!(c.systemd, Some(unit));
+        assert_eq!(
+            c.paths(),
+            vec![
+                PathBuf::from("/sys/fs/cgroup/memory/system.slice/hull-c1.scope"),
+                PathBuf::from("/sys/fs/cgroup/freezer/system.slice/hull-c1.scope"),
+                PathBuf::from("/sys/fs/cgroup/unified/system.slice/hull-c1.scope"),
+            ]
+        );
+        let back: Cgroup = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        // A user instance's units sit below the manager's own cgroup.
+        let unit = systemd::Unit::parse(None, "c2", true).unwrap();
+        let base = "/user.slice/user-1000.slice/user@1000.service";
+        let c = Cgroup::plan_unit(&layout, &own, unit, base, "", "c2").unwrap();
+        assert_eq!(
+            c.dirs[2].path,
+            "/user.slice/user-1000.slice/user@1000.service/user.slice/runc-c2.scope"
+        );
+    }
+
+    #[test]
+    fn a_systemd_unit_on_a_root_or_hulls_own_cgroup_is_refused() {
+        let (layout, own) = hybrid();
+        let root = systemd::Unit::parse(Some("system.slice:x:-.slice"), "c", false);
+        // "-.slice" is the root slice: refused as the hierarchy root.
+        let e = Cgroup::plan_unit(
+            &layout,
+            &own,
+            root.unwrap(),
+            "",
+            "system.slice:x:-.slice",
+            "c",
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("root"), "{e:#}");
+        // "system.slice" as a slice unit holds hull's own cgroup.
+        let own_slice = systemd::Unit::parse(Some("-.slice:x:system.slice"), "c", false).unwrap();
+        let e = Cgroup::plan_unit(&layout, &own, own_slice, "", "-.slice:x:system.slice", "c")
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("own cgroup"), "{e:#}");
     }
 
     #[test]

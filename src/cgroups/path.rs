@@ -112,6 +112,40 @@ pub fn resolve<'a>(
 ) -> Result<Vec<(&'a Hierarchy, String)>> {
     let cp = CgroupsPath::parse(raw, id)?;
     let shown = raw.filter(|r| !r.is_empty()).unwrap_or(id);
+    resolve_parsed(layout, own, &cp, shown, id)
+}
+
+/// Like `resolve` for a path hull worked out itself, absolute on every hierarchy (the
+/// systemd driver's unit cgroup, "/system.slice/hull-c1.scope"); `shown` is the
+/// cgroupsPath the errors name.
+pub fn resolve_absolute<'a>(
+    layout: &'a Layout,
+    own: &ProcCgroups,
+    path: &str,
+    shown: &str,
+    id: &str,
+) -> Result<Vec<(&'a Hierarchy, String)>> {
+    let cp = CgroupsPath {
+        absolute: true,
+        parts: path
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .map(str::to_string)
+            .collect(),
+    };
+    if cp.parts.iter().any(|p| p == "..") {
+        bail!("linux.cgroupsPath {shown:?}: must not contain \"..\" components");
+    }
+    resolve_parsed(layout, own, &cp, shown, id)
+}
+
+fn resolve_parsed<'a>(
+    layout: &'a Layout,
+    own: &ProcCgroups,
+    cp: &CgroupsPath,
+    shown: &str,
+    id: &str,
+) -> Result<Vec<(&'a Hierarchy, String)>> {
     let from_parent = layout.mode() == super::Mode::Unified;
     let mut out = Vec::new();
     for h in layout.v1.iter().chain(layout.v2.iter()) {

@@ -96,7 +96,7 @@ pub fn update(g: &Global, id: &str, res: &LinuxResources) -> Result<()> {
     // whole rule set, runc's default devices included.
     let mut res = res.clone();
     res.set_devices(None);
-    cgroup_of(&rec)?.apply(&res)
+    cgroup_of(&rec)?.update(&res)
 }
 
 /// One `events --stats` record, in runc's shape.

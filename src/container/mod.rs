@@ -207,7 +207,11 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
     let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
     let rootless = g.rootless()?;
-    let mut cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, g.systemd_cgroup)?;
+    let mut cgroup = if g.systemd_cgroup {
+        Cgroup::plan_systemd(cgroups_path.as_deref(), &o.id, rootless)?
+    } else {
+        Cgroup::plan(cgroups_path.as_deref(), &o.id, false)?
+    };
 
     let host_mounts = !ns.has_mount;
     let mut rec = Record {
@@ -244,18 +248,27 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
     match cgroup.create() {
         Ok(()) => {
             crate::fault::point("after-cgroup-create");
-            undo.cgroup = Some(cgroup.clone());
-            cgroup.apply(&resources_with_device_rules(&plan.spec))?;
+            // Under systemd the unit name may still be another container's: the cgroup is
+            // this one's to remove only once systemd started the unit for it (below).
+            if cgroup.systemd.is_none() {
+                undo.cgroup = Some(cgroup.clone());
+            }
         }
         // Rootless without a delegated cgroup: run without one, as runc does; the limits in
         // linux.resources are then not enforced, which the debug log says.
-        Err(e) if rootless => {
+        Err(e) if rootless && cgroup.systemd.is_none() => {
             crate::logging::debug(&format!("rootless: no cgroup for the container: {e:#}"));
             cgroup = Cgroup::default();
             rec.cgroup = serde_json::to_value(&cgroup)?;
         }
         Err(e) => return Err(e),
     }
+    let annotations = plan.spec.annotations().clone().unwrap_or_default();
+    let mut placement = cgroup.prepare(
+        &o.id,
+        &resources_with_device_rules(&plan.spec),
+        &annotations,
+    )?;
     let fifo = exec_fifo::create(&entry.exec_fifo())?;
 
     let (env, extra_fds) = user_env(&plan, o.preserve_fds)?;
@@ -270,13 +283,19 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         no_new_keyring: o.no_new_keyring,
         seccomp,
     };
-    let child = spawn::spawn(&opts, &ns, &cgroup, |pid| {
+    let spawned = spawn::spawn(&opts, &ns, &mut placement, |pid| {
         // Saved as soon as the init exists, so a create killed half-way can still be
         // cleaned up by `delete --force`.
         rec.pid = pid;
         rec.init_start_time = crate::procinfo::stat(pid).map(|s| s.1).unwrap_or(0);
         entry.save(&rec)
-    })?;
+    });
+    if cgroup.systemd.is_some() && placement.owns_cgroup() {
+        undo.cgroup = Some(placement.cgroup().clone());
+    }
+    let child = spawned?;
+    // Under systemd the placed cgroup carries the unit's InvocationID.
+    rec.cgroup = serde_json::to_value(placement.cgroup())?;
     rec.created_done = true;
     crate::fault::point("before-created-saved");
     entry.save(&rec)?;
@@ -464,7 +483,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
 
 /// Kill whatever is left, wait for the init, run poststop hooks, remove cgroups and state.
 fn destroy(entry: Entry, rec: &Record, status: Status) -> Result<()> {
-    let cg = cgroup_of(rec)?;
+    let cg = cgroup_of(rec)?.unless_reused();
     if status != Status::Stopped {
         if let Ok(fd) = pidfd_verified(rec) {
             let _ = crate::sys::pidfd::send_signal(&fd, libc::SIGKILL);

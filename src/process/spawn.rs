@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use super::child::{gone, KillOnDrop};
 use super::init::InitContext;
 use super::sync::{self, Msg};
-use crate::cgroups::{join::Join, Cgroup};
+use crate::cgroups::Placement;
 use crate::hooks::{self, Kind};
 use crate::namespaces::{self, NsPlan};
 use crate::spec::Plan;
@@ -107,12 +107,13 @@ fn refuse_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
     Ok(())
 }
 
-/// Clone the init and drive it to `Created`. `cgroup` has been created and limited.
-/// `on_clone` runs in the parent as soon as the init exists (to record its pid).
+/// Clone the init and drive it to `Created`. `cgroup` is ready for the init (see
+/// `Cgroup::prepare`). `on_clone` runs in the parent as soon as the init exists (to record
+/// its pid).
 pub fn spawn(
     o: &SpawnOptions,
     ns: &NsPlan,
-    cgroup: &Cgroup,
+    cgroup: &mut Placement,
     on_clone: impl FnOnce(i32) -> Result<()>,
 ) -> Result<Child> {
     let (parent_end, child_end) = sync::pair()?;
@@ -121,12 +122,14 @@ pub fn spawn(
     let child_end = child_end.above(floor)?;
     let fifo = crate::sys::fds::owned_above(o.fifo, floor).context("moving the exec fifo fd")?;
     let fifo_fd = fifo.as_raw_fd();
+    cgroup.move_fds_above(floor)?;
 
     // The init is born in its cgroup2 directory and moves itself into the v1 hierarchies:
     // no migration by the parent, so no wait for the kernel's global lock (cgroups::join).
+    // Under systemd it is born in hull's own cgroup and moved by systemd.
     let idmap_fds = super::idmap::userns_fds(&o.plan.spec)?;
     let idmaps = super::idmap::raw(&idmap_fds);
-    let join = Join::open(cgroup, floor)?;
+    let join = cgroup.join(floor)?;
     let unprivileged_parent = !nix::unistd::geteuid().is_root();
     let restore = enter_parent_joins(ns)?;
     let forked = fork_into(ns.clone_flags, join.v2_fd());
@@ -161,7 +164,7 @@ pub fn spawn(
         Ok((Forked::Parent(pid), born_in_v2)) => {
             drop(fifo);
             drop(child_end);
-            let join_v2 = |pid| join.finish(cgroup, pid, born_in_v2);
+            let place = |pid| cgroup.place(pid, &join, born_in_v2);
             let mut child = Child {
                 pid,
                 console: None,
@@ -171,7 +174,7 @@ pub fn spawn(
             crate::fault::point("after-clone");
             on_clone(pid)?;
             crate::fault::point("after-state-saved");
-            child.console = drive(o, ns, join_v2, &parent_end, pid)?;
+            child.console = drive(o, ns, place, &parent_end, pid)?;
             Ok(child)
         }
     }

@@ -53,10 +53,13 @@ pub const NAMESPACES: &[&str] = &[
     "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts",
 ];
 
-/// cgroup managers compiled in: (v1, v2, systemd, systemdUser).
+/// cgroup managers compiled in: v1 and v2 (cgroupfs). The systemd driver is compiled in
+/// too, but reported only where it can work: systemd booted with a socket to talk to
+/// (`cgroups::systemd::available`); never on a host without systemd.
 pub const CGROUP_V1: bool = true;
 pub const CGROUP_V2: bool = true;
-pub const CGROUP_SYSTEMD: bool = false;
+/// The rootless (user instance) systemd driver is not reported: it has not been tested
+/// against a real user session yet.
 pub const CGROUP_SYSTEMD_USER: bool = false;
 
 /// Security modules hull can apply.
@@ -78,7 +81,7 @@ pub fn features() -> serde_json::Value {
             "cgroup": {
                 "v1": CGROUP_V1,
                 "v2": CGROUP_V2,
-                "systemd": CGROUP_SYSTEMD,
+                "systemd": crate::cgroups::systemd::available(),
                 "systemdUser": CGROUP_SYSTEMD_USER,
             },
             "seccomp": crate::security::seccomp::features(),
@@ -107,6 +110,10 @@ mod tests {
         let caps = linux.capabilities().as_ref().unwrap();
         assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"), "{caps:?}");
         assert_eq!(linux.cgroup().as_ref().unwrap().v1(), &Some(true));
+        assert_eq!(
+            linux.cgroup().as_ref().unwrap().systemd(),
+            &Some(crate::cgroups::systemd::available())
+        );
         assert_eq!(linux.seccomp().as_ref().unwrap().enabled(), &Some(SECCOMP));
     }
 

@@ -1,0 +1,161 @@
+//! Putting a new container init into its cgroup: the one step of the create path where the
+//! cgroupfs and systemd drivers differ, behind one type the spawn code drives.
+//!
+//! cgroupfs: the directories exist and are limited before clone; the init is born in its
+//! cgroup2 directory (CLONE_INTO_CGROUP) and then writes itself into the v1 hierarchies
+//! (`join`), so the parent migrates nothing.
+//!
+//! systemd: systemd makes the unit's cgroup when it starts the unit with the init's pid,
+//! so the init is cloned into hull's own cgroup and, before it runs any of its own code,
+//! the unit is started (its limits as properties), systemd's cgroup for it is checked
+//! against the recorded one, the hierarchies systemd does not manage are joined (v1
+//! cpuset, freezer, ...; all of them for a slice unit, which cannot take pids) and every
+//! limit is written with the cgroupfs writers, as runc's systemd managers do.
+//! The connection to systemd is opened in `Cgroup::prepare`, before clone, so an
+//! unreachable systemd fails the create before anything runs.
+
+use super::join::Join;
+use super::systemd::{self, properties::Props, Session};
+use super::{Cgroup, Mode};
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::LinuxResources;
+use std::collections::HashMap;
+
+/// A prepared cgroup waiting for its init.
+pub struct Placement {
+    cgroup: Cgroup,
+    how: How,
+}
+
+enum How {
+    Fs,
+    Systemd(Box<SystemdStart>),
+}
+
+/// What starting the unit needs once the pid exists.
+struct SystemdStart {
+    session: Session,
+    id: String,
+    res: LinuxResources,
+    extra: Props,
+    /// Whether systemd started the unit for this container (until then the name may be
+    /// another container's unit, which a failed create must leave alone).
+    started: bool,
+}
+
+impl Cgroup {
+    /// Get ready for an init that does not exist yet: cgroupfs writes the limits now
+    /// (after `create`); systemd connects to the manager and checks the
+    /// `org.systemd.property.*` annotations, leaving the rest to `Placement::place`.
+    pub fn prepare(
+        &self,
+        id: &str,
+        res: &LinuxResources,
+        annotations: &HashMap<String, String>,
+    ) -> Result<Placement> {
+        let how = match &self.systemd {
+            // No directories: a rootless container running without a cgroup.
+            None if self.dirs.is_empty() => How::Fs,
+            None => {
+                self.apply(res)?;
+                How::Fs
+            }
+            Some(unit) => {
+                let extra = systemd::annotation_properties(annotations)?;
+                let session = Session::open(unit, self.mode == Mode::Unified)?;
+                How::Systemd(Box::new(SystemdStart {
+                    session,
+                    id: id.to_string(),
+                    res: res.clone(),
+                    extra,
+                    started: false,
+                }))
+            }
+        };
+        Ok(Placement {
+            cgroup: self.clone(),
+            how,
+        })
+    }
+}
+
+impl Placement {
+    /// What the init needs to place itself (see `join`): with cgroupfs the cgroup2
+    /// directory to clone it into and the v1 `tasks` files, as fds numbered `floor` or
+    /// above; nothing under systemd, which moves the init itself.
+    pub fn join(&self, floor: i32) -> Result<Join> {
+        match self.how {
+            How::Fs => Join::open(&self.cgroup, floor),
+            How::Systemd(_) => Ok(Join::default()),
+        }
+    }
+
+    /// Keep this placement's own fds (the D-Bus socket) numbered at least `min`, clear of
+    /// the fds handed to the container.
+    pub fn move_fds_above(&mut self, min: i32) -> Result<()> {
+        match &mut self.how {
+            How::Fs => Ok(()),
+            How::Systemd(s) => s.session.move_fd_above(min),
+        }
+    }
+
+    /// Put the cloned init `pid` into the cgroup, in the parent, before the init goes on:
+    /// with cgroupfs only where it cannot join itself (`join`: the cgroup2 directory when
+    /// the clone could not start it there); under systemd, start the unit.
+    pub fn place(&mut self, pid: i32, join: &Join, born_in_v2: bool) -> Result<()> {
+        let cg = &mut self.cgroup;
+        match &mut self.how {
+            How::Fs => join.finish(cg, pid, born_in_v2),
+            How::Systemd(s) => place_in_unit(cg, s, pid),
+        }
+    }
+
+    /// Whether the cgroup is this container's to remove if the create fails: always with
+    /// cgroupfs; under systemd once systemd has started the unit for it.
+    pub fn owns_cgroup(&self) -> bool {
+        match &self.how {
+            How::Fs => true,
+            How::Systemd(s) => s.started,
+        }
+    }
+
+    /// The cgroup as placed (under systemd, with the unit's InvocationID), for state.json.
+    pub fn cgroup(&self) -> &Cgroup {
+        &self.cgroup
+    }
+}
+
+fn place_in_unit(cg: &mut Cgroup, s: &mut SystemdStart, pid: i32) -> Result<()> {
+    let mut unit = cg
+        .systemd
+        .clone()
+        .context("cgroup: no systemd unit recorded")?;
+    let pid_prop = (!unit.is_slice()).then_some(pid);
+    let extra = std::mem::take(&mut s.extra);
+    let adjusted = s.session.start(&unit, &s.id, pid_prop, &s.res, extra)?;
+    s.started = true;
+    let asking = || format!("--systemd-cgroup: asking systemd about {}", unit.name);
+    unit.invocation = s.session.invocation_id(&unit).with_context(asking)?;
+    let got = s.session.control_group(&unit).with_context(asking)?;
+    if let Some(d) = cg.dirs.first() {
+        if got.trim_end_matches('/') != d.path {
+            bail!(
+                "--systemd-cgroup: systemd put {} in cgroup {got}, but hull expected {} \
+                 (is systemd's cgroup root not the host's?)",
+                unit.name,
+                d.path
+            );
+        }
+    }
+    let slice_unit = unit.is_slice();
+    cg.systemd = Some(unit);
+    // Directories systemd does not make (v1 cpuset, freezer, ...), then the pid wherever
+    // systemd did not put it.
+    super::tree::create(cg)?;
+    if slice_unit {
+        cg.add(pid)?;
+    } else {
+        cg.add_v1(pid)?;
+    }
+    cg.apply(&adjusted)
+}
