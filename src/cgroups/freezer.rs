@@ -120,7 +120,17 @@ pub fn kill_all(cg: &Cgroup, sig: i32) -> Result<()> {
     if signal == Signal::SIGKILL {
         if let Some(d) = cg.v2_dir()? {
             if fsio::has(&d, "cgroup.kill") {
-                fsio::write(&d, "cgroup.kill", "1")?;
+                match fsio::write_raw(&d, "cgroup.kill", "1") {
+                    Ok(()) => {}
+                    // Removed meanwhile (systemd removes an emptied scope at once): nothing
+                    // is left to kill.
+                    Err(e) if fsio::is_gone(&e) => return Ok(()),
+                    Err(e) => bail!(
+                        "cgroup cgroup.kill: write 1: {} (in {})",
+                        fsio::describe(&e),
+                        d.display()
+                    ),
+                }
                 // On a hybrid host a paused container sits in the v1 freezer, whose frozen
                 // tasks cannot die until thawed.
                 if let Some(Freezer::V1(f)) = freezer(cg)? {

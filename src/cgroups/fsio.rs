@@ -13,6 +13,12 @@ pub fn describe(e: &std::io::Error) -> String {
     }
 }
 
+/// Whether an error says the cgroup is gone: its directory removed (ENOENT) or being
+/// destroyed (ENODEV from its control files).
+pub fn is_gone(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENODEV)
+}
+
 /// Write `value` to `dir/file` in one write (cgroup files take one value per write).
 pub fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
     write_raw(dir, file, value).map_err(|e| {
@@ -55,7 +61,7 @@ pub fn has(dir: &Path, file: &str) -> bool {
 pub fn procs(dir: &Path) -> Result<Vec<i32>> {
     match std::fs::read_to_string(dir.join("cgroup.procs")) {
         Ok(s) => Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) if is_gone(&e) => Ok(Vec::new()),
         Err(e) => Err(anyhow!(
             "cgroup cgroup.procs: read: {} (in {})",
             describe(&e),
@@ -93,6 +99,15 @@ pub fn subtree(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removed_and_dying_cgroups_count_as_gone() {
+        assert!(is_gone(&std::io::Error::from_raw_os_error(libc::ENOENT)));
+        assert!(is_gone(&std::io::Error::from_raw_os_error(libc::ENODEV)));
+        assert!(!is_gone(&std::io::Error::from_raw_os_error(libc::EBUSY)));
+        let d = std::env::temp_dir().join(format!("hull-fsio-gone-{}", std::process::id()));
+        assert_eq!(procs(&d).unwrap(), Vec::<i32>::new());
+    }
 
     #[test]
     fn write_error_names_file_value_and_reason() {

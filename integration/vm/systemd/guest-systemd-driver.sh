@@ -32,12 +32,21 @@ sdd_create() {
         { WHY="create $1 failed: $(cat "$WORK/$1.out")"; return 1; }
 }
 
-# sdd_delete NAME UNIT: delete --force; the unit and its cgroup must go.
+# sdd_gone UNIT: systemd no longer runs UNIT. A scope is unloaded once stopped; a slice
+# always shows as loaded (systemd makes one up for any slice name), so it must be inactive.
+sdd_gone() {
+    case $1 in
+        *.slice) [ "$(systemctl show -P ActiveState "$1")" = inactive ] ;;
+        *) sd_unit_gone "$1" ;;
+    esac
+}
+
+# sdd_delete NAME UNIT: delete --force; the unit and its cgroup must go. Keeps an earlier WHY.
 sdd_delete() {
     hull --systemd-cgroup delete --force "$1" >"$WORK/$1.out" 2>&1 ||
-        { WHY="delete $1 failed: $(cat "$WORK/$1.out")"; return 1; }
-    wait_for 10 sd_unit_gone "$2" ||
-        { WHY="systemd still has $2 after delete: $(systemctl show -P ActiveState "$2")"; return 1; }
+        { WHY=${WHY:-"delete $1 failed: $(cat "$WORK/$1.out")"}; return 1; }
+    wait_for 10 sdd_gone "$2" ||
+        { WHY=${WHY:-"systemd still has $2 after delete: $(systemctl show -P ActiveState "$2")"}; return 1; }
 }
 
 # No cgroupsPath: runc's default unit runc-NAME.scope in system.slice.
@@ -126,7 +135,9 @@ t_hull_sd_pause_ps_exec_kill() {
     [ $ok = 0 ] || eq "status" "$(hull state $name | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')" paused || ok=0
     [ $ok = 0 ] || { hull resume $name && eq "cgroup.freeze" "$(cat $dir/cgroup.freeze)" 0; } ||
         { WHY=${WHY:-resume failed}; ok=0; }
-    [ $ok = 0 ] || hull ps $name | grep -q 'sleep 1000' || { WHY="ps lacks the sleep"; ok=0; }
+    pid=$(pid_of hull $name)
+    [ $ok = 0 ] || hull ps --format json $name | grep -q "\b$pid\b" ||
+        { WHY="ps --format json lacks the init $pid: $(hull ps --format json $name 2>&1)"; ok=0; }
     if [ $ok = 1 ]; then
         hull exec -d $name sleep 999 >"$WORK/$name.exec" 2>&1 ||
             { WHY="exec -d: $(cat "$WORK/$name.exec")"; ok=0; }
@@ -191,6 +202,7 @@ t_hull_sd_slice_unit() {
     [ $ok = 0 ] || eq "systemd's MemoryMax of $unit" "$(systemctl show -P MemoryMax $unit)" 67108864 ||
         ok=0
     sdd_delete $name $unit || ok=0
+    [ $ok = 0 ] || wait_for 10 test ! -d "$dir" || { WHY="$dir left after delete"; ok=0; }
     [ $ok = 1 ]
 }
 
