@@ -239,15 +239,12 @@ check_limits() {
 
 # --- 3. The systemd cgroup driver (--systemd-cgroup) ----------------------------------------
 #
-# FOR THE DRIVER ENGINEER: sd_scope_lifecycle runs a container with
-# `RUNTIME --systemd-cgroup` and cgroupsPath "SLICE:RUNTIME:NAME" and checks what systemd
-# made of it: the scope's cgroup files and systemd's own view of the unit, `update`, and that
-# delete removes the scope. runc 1.1.5 is the reference and passes today. When hull's driver
-# works:
-#   - delete t_hull_systemd_not_implemented (it FAILs once the message is gone);
-#   - t_hull_systemd_scope turns from XFAIL to XPASS: drop its XF line to make it a PASS;
-#   - add tests by calling sd_scope_lifecycle with other slices, or write new checks with
-#     bundle TEMPLATE "SLICE:PREFIX:NAME", sd_cgroup_dir and check_limits.
+# sd_scope_lifecycle runs a container with `RUNTIME --systemd-cgroup` and cgroupsPath
+# "SLICE:RUNTIME:NAME" and checks what systemd made of it: the scope's cgroup files and
+# systemd's own view of the unit, `update`, and that delete removes the scope. runc 1.1.5 is
+# the reference. More tests: call sd_scope_lifecycle with other slices, or write new checks
+# with bundle TEMPLATE "SLICE:PREFIX:NAME", sd_cgroup_dir and check_limits; the driver's
+# wider tests live in guest-systemd-driver.sh.
 
 # sd_cgroup_dir SLICE UNIT: where systemd puts UNIT of SLICE ("a-b.slice" nests in a.slice).
 sd_cgroup_dir() {
@@ -307,21 +304,7 @@ t_runc_systemd_scope() {
     sd_scope_lifecycle runc hullvm-nested.slice refnest
 }
 
-t_hull_systemd_not_implemented() {
-    local b out
-    b=$(bundle limits "system.slice:hull:notimpl")
-    out=$(hull --systemd-cgroup run -b "$b" notimpl </dev/null 2>&1) &&
-        { WHY="hull --systemd-cgroup run succeeded: the driver exists, delete this test (section 3)"; return 1; }
-    case "$out" in
-        *"--systemd-cgroup: the systemd cgroup driver is not implemented in hull yet"*) ;;
-        *) WHY="unexpected error: $out"; return 1 ;;
-    esac
-    [ ! -e $CGROOT/system.slice/hull-notimpl.scope ] || { WHY="a scope was left behind"; return 1; }
-    if hull state notimpl >/dev/null 2>&1; then WHY="a container was left behind"; return 1; fi
-}
-
 t_hull_systemd_scope() {
-    XF="hull's systemd cgroup driver"
     sd_scope_lifecycle hull system.slice hullsys || return 1
     sd_scope_lifecycle hull hullvm-nested.slice hullnest
 }
@@ -338,7 +321,10 @@ run_test runc_cgroupfs_default_path_reference t_runc_cgroupfs_default_path
 run_test hull_cgroupfs_default_path t_hull_cgroupfs_default_path
 reset_runner_leaf hulldef
 run_test runc_systemd_scope_reference t_runc_systemd_scope
-run_test hull_systemd_not_implemented t_hull_systemd_not_implemented
 run_test hull_systemd_scope t_hull_systemd_scope
+# The driver's own tests (guest-systemd-driver.sh): OOM, update, pause/ps/exec/kill on the
+# scope, taken unit names, failed creates, slice units, annotations, features.
+. "$PAYLOAD/guest-systemd-driver.sh"
+run_systemd_driver_tests
 
 echo "$P passed, $F failed ($X xfail, $S skipped)"

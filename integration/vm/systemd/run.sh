@@ -114,6 +114,7 @@ for a in $(/bin/busybox --list | grep -vx busybox); do
 done
 mkdir -p "$PL/rootfs"/{proc,sys,dev,tmp,run}
 install -m 0755 "$SD/guest-tests.sh" "$PL/guest-tests.sh"
+install -m 0644 "$SD/guest-systemd-driver.sh" "$PL/guest-systemd-driver.sh"
 (cd "$tmp" && "$HULL" spec)
 python3 "$SD/bundles.py" "$tmp/config.json" "$PL/bundles"
 mib=$(($(du -sm "$PL" | cut -f1) + 32))
