@@ -224,12 +224,36 @@ impl Cgroup {
 
     /// Write the limits with the cgroupfs writers (both drivers).
     pub fn apply(&self, res: &LinuxResources) -> Result<()> {
+        self.apply_limits(res, true)
+    }
+
+    /// `apply`, with or without the cgroup2 eBPF device filter (which `create` attaches
+    /// after the fork, while the init sets up its rootfs: `apply_device_filter`).
+    pub fn apply_limits(&self, res: &LinuxResources, device_filter: bool) -> Result<()> {
         match self.mode {
             Mode::Unified => match self.v2_dir()? {
-                Some(d) => v2::apply(&d, res),
+                Some(d) => v2::apply(&d, res, device_filter),
                 None => Ok(()),
             },
-            Mode::Legacy | Mode::Hybrid => v1::apply(self, res),
+            Mode::Legacy | Mode::Hybrid => v1::apply(self, res, device_filter),
+        }
+    }
+
+    /// Only the cgroup2 eBPF device filter of `res.devices` (pure v2: the enforcer; hybrid:
+    /// best effort next to the v1 devices controller). It is attached in one step with the
+    /// whole rule list, so a process in the cgroup never sees a partial rule set (unlike the
+    /// v1 devices.deny/allow writes, which pass through deny-all and so precede the fork).
+    pub fn apply_device_filter(&self, res: &LinuxResources) -> Result<()> {
+        let Some(rules) = res.devices().as_deref().filter(|r| !r.is_empty()) else {
+            return Ok(());
+        };
+        match (self.mode, self.v2_dir()?) {
+            (Mode::Unified, Some(d)) => bpf_devices::apply(&d, rules),
+            (Mode::Hybrid, _) => {
+                bpf_devices::apply_hybrid(self, rules);
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 

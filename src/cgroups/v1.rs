@@ -10,7 +10,8 @@ use oci_spec::runtime::{
 };
 use std::path::{Path, PathBuf};
 
-pub fn apply(cg: &Cgroup, res: &LinuxResources) -> Result<()> {
+/// `device_filter`: also attach the rules as a cgroup2 eBPF filter (hybrid hosts).
+pub fn apply(cg: &Cgroup, res: &LinuxResources, device_filter: bool) -> Result<()> {
     if let Some(cpu) = res.cpu() {
         cpuset(cg, cpu)?;
     }
@@ -18,7 +19,9 @@ pub fn apply(cg: &Cgroup, res: &LinuxResources) -> Result<()> {
         if !rules.is_empty() {
             devices::apply_v1(&need(cg, "devices", "devices")?, rules)?;
             // Hybrid: the same rules as a BPF filter on the cgroup2 directory too.
-            super::bpf_devices::apply_hybrid(cg, rules);
+            if device_filter {
+                super::bpf_devices::apply_hybrid(cg, rules);
+            }
         }
     }
     if let Some(m) = res.memory() {

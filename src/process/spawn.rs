@@ -164,7 +164,10 @@ pub fn spawn(
         Ok((Forked::Parent(pid), born_in_v2)) => {
             drop(fifo);
             drop(child_end);
-            let place = |pid| cgroup.place(pid, &join, born_in_v2);
+            let mut place = |pid, step| match step {
+                Step::Place => cgroup.place(pid, &join, born_in_v2),
+                Step::AfterGo => cgroup.after_go(),
+            };
             let mut child = Child {
                 pid,
                 console: None,
@@ -174,27 +177,36 @@ pub fn spawn(
             crate::fault::point("after-clone");
             on_clone(pid)?;
             crate::fault::point("after-state-saved");
-            child.console = drive(o, ns, place, &parent_end, pid)?;
+            child.console = drive(o, ns, &mut place, &parent_end, pid)?;
             Ok(child)
         }
     }
 }
 
 /// Answer the init until it reports `Created`; returns the pty master with Console::Relay.
-/// `place` puts the init in whatever part of its cgroup it cannot join itself.
+/// The parent's cgroup steps around Go.
+enum Step {
+    /// Put the init where it cannot put itself (before Go).
+    Place,
+    /// Work that may overlap the init's rootfs setup (after Go, before its first request).
+    AfterGo,
+}
+
 fn drive(
     o: &SpawnOptions,
     ns: &NsPlan,
-    place: impl FnOnce(i32) -> Result<()>,
+    cgroup: &mut dyn FnMut(i32, Step) -> Result<()>,
     ch: &sync::Channel,
     pid: i32,
 ) -> Result<Option<OwnedFd>> {
     if ns.new_user {
         write_id_maps(o.plan, pid)?;
     }
-    place(pid).with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
+    cgroup(pid, Step::Place)
+        .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
     ch.send(&Msg::Go { host_pid: pid })
         .map_err(|_| gone(pid, "container init"))?;
+    cgroup(pid, Step::AfterGo)?;
     let annotations = o.plan.spec.annotations().clone().unwrap_or_default();
     let state = hooks::state_json(o.id, "creating", pid, &o.plan.bundle, &annotations);
     let mut console = None;
