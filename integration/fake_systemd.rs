@@ -125,6 +125,12 @@ struct FakeUnit {
 
 /// systemd's part of placing `pids` in `cgroup`: its hierarchies only.
 fn place(cgroup: &str, pids: &[u32]) -> Vec<PathBuf> {
+    // These are the host's real hierarchies: a test must give its units a slice of its own
+    // (system.slice, the default, belongs to the host and would be left behind).
+    assert!(
+        !cgroup.starts_with("/system.slice") && !cgroup.starts_with("/user.slice"),
+        "stand-in systemd asked to place pids in {cgroup}: give the unit a test slice"
+    );
     let layout = Layout::detect().unwrap();
     let mut dirs = Vec::new();
     for h in layout.v1.iter().chain(layout.v2.iter()) {

@@ -324,7 +324,10 @@ fn systemd_driver_delete_leaves_a_later_unit_of_the_same_name_alone() {
     c.timeout = std::time::Duration::from_secs(5);
     let mut m = hull::cgroups::systemd::Manager::over(c).unwrap();
     m.stop(&unit).unwrap();
-    m.start_transient(&unit, vec![]).unwrap();
+    // In the test's slice: a unit without Slice= would go to system.slice, which is not
+    // this test's to create or remove.
+    let in_slice = vec![("Slice".to_string(), hull::dbus::Value::str(&slice.0))];
+    m.start_transient(&unit, in_slice).unwrap();
     let now = m.invocation_id(&unit).unwrap().unwrap();
     assert_ne!(now, mine);
     let stops = fake.calls("StopUnit").len();
