@@ -20,8 +20,8 @@ use hull::cgroups::layout::Layout;
 use hull::cgroups::systemd::unit::expand_slice;
 use hull::dbus::{Address, Connection, Message, Peer, Value};
 
-pub const MANAGER: &str = "org.freedesktop.systemd1.Manager";
-pub const ROOT: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+const ROOT: &str = "/org/freedesktop/systemd1";
 
 /// The v1 controllers systemd manages for a delegated unit.
 const MANAGED: &[&str] = &[
@@ -121,6 +121,21 @@ struct FakeUnit {
     dirs: Vec<PathBuf>,
     /// Its InvocationID: 16 bytes, new for every start.
     invocation: Vec<Value>,
+}
+
+/// systemd's `JobRemoved(u id, o job, s unit, s result)` signal for job `id`.
+pub fn job_removed_signal(id: u32, unit: &str, result: &str) -> Message {
+    Message::signal(
+        ROOT,
+        MANAGER,
+        "JobRemoved",
+        vec![
+            Value::U32(id),
+            Value::path(&format!("{ROOT}/job/{id}")),
+            Value::str(unit),
+            Value::str(result),
+        ],
+    )
 }
 
 /// systemd's part of placing `pids` in `cgroup`: its hierarchies only.
@@ -314,18 +329,8 @@ fn serve(
         let deadline = Instant::now() + Duration::from_secs(5);
         c.send(reply, deadline).unwrap();
         if let Some((id, unit, result)) = job_removed {
-            let sig = Message::signal(
-                ROOT,
-                MANAGER,
-                "JobRemoved",
-                vec![
-                    Value::U32(id),
-                    Value::path(&format!("{ROOT}/job/{id}")),
-                    Value::str(&unit),
-                    Value::str(result),
-                ],
-            );
-            c.send(sig, deadline).unwrap();
+            c.send(job_removed_signal(id, &unit, result), deadline)
+                .unwrap();
         }
     }
 }

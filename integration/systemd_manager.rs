@@ -5,11 +5,11 @@
 use std::time::{Duration, Instant};
 
 use hull::cgroups::systemd::{Manager, Session, Unit};
-use hull::dbus::{error_name, Connection, Message, Peer, Value};
+use hull::dbus::{error_name, Connection, Peer, Value};
 use oci_spec::runtime::LinuxResources;
 
 use crate::dbus_wire::PrivateBus;
-use crate::fake_systemd::{prop, FakeSystemd, MANAGER, ROOT};
+use crate::fake_systemd::{job_removed_signal, prop, FakeSystemd};
 
 fn manager(bus: &PrivateBus) -> Manager {
     let mut c = Connection::open(&bus.addr, Peer::Bus, Duration::from_secs(5)).unwrap();
@@ -113,17 +113,7 @@ fn systemd_manager_a_job_that_never_ends_times_out_and_forged_signals_do_not_cou
     // Another bus client broadcasts "done" for every job number hull could get.
     let mut rogue = bus.connect();
     for id in 1..=3u32 {
-        let sig = Message::signal(
-            ROOT,
-            MANAGER,
-            "JobRemoved",
-            vec![
-                Value::U32(id),
-                Value::path(&format!("{ROOT}/job/{id}")),
-                Value::str("hang-x.scope"),
-                Value::str("done"),
-            ],
-        );
+        let sig = job_removed_signal(id, "hang-x.scope", "done");
         rogue
             .send(sig, Instant::now() + Duration::from_secs(5))
             .unwrap();

@@ -173,20 +173,8 @@ impl Cgroup {
         id: &str,
     ) -> Result<Cgroup> {
         let full = format!("{}{}", base.trim_end_matches('/'), unit.cgroup_path());
-        let dirs = path::resolve_absolute(layout, own, &full, shown, id)?
-            .into_iter()
-            .map(|(h, p)| Dir {
-                mount: h.mount.clone(),
-                controllers: h.controllers.clone(),
-                v2: h.v2,
-                path: p,
-            })
-            .collect();
-        Ok(Cgroup {
-            mode: layout.mode(),
-            dirs,
-            systemd: Some(unit),
-        })
+        let resolved = path::resolve_absolute(layout, own, &full, shown, id)?;
+        Ok(Cgroup::resolved(layout, resolved, Some(unit)))
     }
 
     /// `plan` against a given layout and own-cgroup table (for tests and callers that
@@ -197,7 +185,17 @@ impl Cgroup {
         cgroups_path: Option<&str>,
         id: &str,
     ) -> Result<Cgroup> {
-        let dirs = path::resolve(layout, own, cgroups_path, id)?
+        let resolved = path::resolve(layout, own, cgroups_path, id)?;
+        Ok(Cgroup::resolved(layout, resolved, None))
+    }
+
+    /// The cgroup made of `path::resolve`'s (hierarchy, path) pairs.
+    fn resolved(
+        layout: &layout::Layout,
+        resolved: Vec<(&layout::Hierarchy, String)>,
+        systemd: Option<systemd::Unit>,
+    ) -> Cgroup {
+        let dirs = resolved
             .into_iter()
             .map(|(h, p)| Dir {
                 mount: h.mount.clone(),
@@ -206,11 +204,11 @@ impl Cgroup {
                 path: p,
             })
             .collect();
-        Ok(Cgroup {
+        Cgroup {
             mode: layout.mode(),
             dirs,
-            systemd: None,
-        })
+            systemd,
+        }
     }
 
     /// Create the directories on every hierarchy. Under systemd there is nothing to make
@@ -224,18 +222,19 @@ impl Cgroup {
 
     /// Write the limits with the cgroupfs writers (both drivers).
     pub fn apply(&self, res: &LinuxResources) -> Result<()> {
-        self.apply_limits(res, true)
+        self.apply_limits(res)?;
+        self.apply_device_filter(res)
     }
 
-    /// `apply`, with or without the cgroup2 eBPF device filter (which `create` attaches
-    /// after the fork, while the init sets up its rootfs: `apply_device_filter`).
-    pub fn apply_limits(&self, res: &LinuxResources, device_filter: bool) -> Result<()> {
+    /// `apply` without the cgroup2 eBPF device filter, which `create` attaches after the
+    /// fork, while the init sets up its rootfs (`apply_device_filter`).
+    pub fn apply_limits(&self, res: &LinuxResources) -> Result<()> {
         match self.mode {
             Mode::Unified => match self.v2_dir()? {
-                Some(d) => v2::apply(&d, res, device_filter),
+                Some(d) => v2::apply(&d, res),
                 None => Ok(()),
             },
-            Mode::Legacy | Mode::Hybrid => v1::apply(self, res, device_filter),
+            Mode::Legacy | Mode::Hybrid => v1::apply(self, res),
         }
     }
 

@@ -60,7 +60,7 @@ impl Cgroup {
             None if self.dirs.is_empty() => How::Fs(None),
             None => {
                 // Everything but the eBPF device filter, which `after_go` attaches.
-                self.apply_limits(res, false)?;
+                self.apply_limits(res)?;
                 How::Fs(Some(Box::new(res.clone())))
             }
             Some(unit) => {

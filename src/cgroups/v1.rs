@@ -10,18 +10,15 @@ use oci_spec::runtime::{
 };
 use std::path::{Path, PathBuf};
 
-/// `device_filter`: also attach the rules as a cgroup2 eBPF filter (hybrid hosts).
-pub fn apply(cg: &Cgroup, res: &LinuxResources, device_filter: bool) -> Result<()> {
+/// Every limit; on a hybrid host the same device rules as a cgroup2 eBPF filter are
+/// `Cgroup::apply_device_filter`'s.
+pub fn apply(cg: &Cgroup, res: &LinuxResources) -> Result<()> {
     if let Some(cpu) = res.cpu() {
         cpuset(cg, cpu)?;
     }
     if let Some(rules) = res.devices() {
         if !rules.is_empty() {
             devices::apply_v1(&need(cg, "devices", "devices")?, rules)?;
-            // Hybrid: the same rules as a BPF filter on the cgroup2 directory too.
-            if device_filter {
-                super::bpf_devices::apply_hybrid(cg, rules);
-            }
         }
     }
     if let Some(m) = res.memory() {

@@ -12,7 +12,8 @@ use oci_spec::runtime::{
 use std::collections::HashMap;
 use std::path::Path;
 
-pub fn apply(dir: &Path, res: &LinuxResources, device_filter: bool) -> Result<()> {
+/// Every limit but `devices`: the eBPF device filter is `Cgroup::apply_device_filter`'s.
+pub fn apply(dir: &Path, res: &LinuxResources) -> Result<()> {
     if let Some(cpu) = res.cpu() {
         cpu_limits(dir, cpu)?;
     }
@@ -40,13 +41,6 @@ pub fn apply(dir: &Path, res: &LinuxResources, device_filter: bool) -> Result<()
                  remove the setting"
             );
         }
-    }
-    if let Some(rules) = res
-        .devices()
-        .as_deref()
-        .filter(|r| !r.is_empty() && device_filter)
-    {
-        super::bpf_devices::apply(dir, rules)?;
     }
     if let Some(u) = res.unified() {
         unified(dir, u)?;
@@ -316,7 +310,7 @@ mod tests {
             r#"{"cpu":{"shares":1024,"quota":50000,"period":100000,"burst":1000,
                       "idle":1,"cpus":"0-1","mems":"0"}}"#,
         );
-        apply(&c.0, &r, true).unwrap();
+        apply(&c.0, &r).unwrap();
         assert_eq!(c.get("cpu.weight"), "39");
         assert_eq!(c.get("cpu.max"), "50000 100000");
         assert_eq!(c.get("cpu.max.burst"), "1000");
@@ -328,7 +322,7 @@ mod tests {
     #[test]
     fn unlimited_quota_writes_max_with_the_period() {
         let c = FakeCgroup::new("cpumax", V2_FILES);
-        apply(&c.0, &res(r#"{"cpu":{"quota":-1,"period":20000}}"#), true).unwrap();
+        apply(&c.0, &res(r#"{"cpu":{"quota":-1,"period":20000}}"#)).unwrap();
         assert_eq!(c.get("cpu.max"), "max 20000");
     }
 
@@ -336,11 +330,11 @@ mod tests {
     fn memory_limit_reservation_and_swap_go_to_v2_files() {
         let c = FakeCgroup::new("mem", V2_FILES);
         let r = res(r#"{"memory":{"limit":1048576,"reservation":524288,"swap":3145728}}"#);
-        apply(&c.0, &r, true).unwrap();
+        apply(&c.0, &r).unwrap();
         assert_eq!(c.get("memory.max"), "1048576");
         assert_eq!(c.get("memory.low"), "524288");
         assert_eq!(c.get("memory.swap.max"), "2097152");
-        apply(&c.0, &res(r#"{"memory":{"limit":-1}}"#), true).unwrap();
+        apply(&c.0, &res(r#"{"memory":{"limit":-1}}"#)).unwrap();
         assert_eq!(c.get("memory.max"), "max");
         assert_eq!(c.get("memory.swap.max"), "max");
     }
@@ -351,31 +345,31 @@ mod tests {
         let r = res(r#"{"pids":{"limit":42},"blockIO":{"weight":500,
               "throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1000}]},
               "hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}"#);
-        apply(&c.0, &r, true).unwrap();
+        apply(&c.0, &r).unwrap();
         assert_eq!(c.get("pids.max"), "42");
         assert_eq!(c.get("io.weight"), "default 4950");
         assert_eq!(c.get("io.max"), "8:0 rbps=1000");
         assert_eq!(c.get("hugetlb.2MB.max"), "4194304");
         assert_eq!(c.get("hugetlb.2MB.rsvd.max"), "4194304");
-        apply(&c.0, &res(r#"{"pids":{"limit":-1}}"#), true).unwrap();
+        apply(&c.0, &res(r#"{"pids":{"limit":-1}}"#)).unwrap();
         assert_eq!(c.get("pids.max"), "max");
     }
 
     #[test]
     fn unified_map_is_passed_through_and_bad_keys_are_refused() {
         let c = FakeCgroup::new("uni", V2_FILES);
-        apply(&c.0, &res(r#"{"unified":{"memory.high":"65536"}}"#), true).unwrap();
+        apply(&c.0, &res(r#"{"unified":{"memory.high":"65536"}}"#)).unwrap();
         assert_eq!(c.get("memory.high"), "65536");
-        let e = apply(&c.0, &res(r#"{"unified":{"../x.y":"1"}}"#), true).unwrap_err();
+        let e = apply(&c.0, &res(r#"{"unified":{"../x.y":"1"}}"#)).unwrap_err();
         assert!(e.to_string().contains("linux.resources.unified"), "{e}");
-        let e = apply(&c.0, &res(r#"{"unified":{"nosuch.file":"1"}}"#), true).unwrap_err();
+        let e = apply(&c.0, &res(r#"{"unified":{"nosuch.file":"1"}}"#)).unwrap_err();
         assert!(e.to_string().contains("no such file"), "{e}");
     }
 
     #[test]
     fn missing_controller_file_names_file_and_value() {
         let c = FakeCgroup::new("missing", &[]);
-        let e = apply(&c.0, &res(r#"{"pids":{"limit":7}}"#), true)
+        let e = apply(&c.0, &res(r#"{"pids":{"limit":7}}"#))
             .unwrap_err()
             .to_string();
         assert!(
@@ -387,7 +381,7 @@ mod tests {
     #[test]
     fn realtime_and_network_settings_are_refused_on_v2() {
         let c = FakeCgroup::new("rt", V2_FILES);
-        assert!(apply(&c.0, &res(r#"{"cpu":{"realtimeRuntime":1000}}"#), true).is_err());
-        assert!(apply(&c.0, &res(r#"{"network":{"classID":1}}"#), true).is_err());
+        assert!(apply(&c.0, &res(r#"{"cpu":{"realtimeRuntime":1000}}"#)).is_err());
+        assert!(apply(&c.0, &res(r#"{"network":{"classID":1}}"#)).is_err());
     }
 }

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use super::child::{gone, KillOnDrop};
 use super::init::InitContext;
 use super::sync::{self, Msg};
-use crate::cgroups::Placement;
+use crate::cgroups::{join::Join, Placement};
 use crate::hooks::{self, Kind};
 use crate::namespaces::{self, NsPlan};
 use crate::spec::Plan;
@@ -164,10 +164,6 @@ pub fn spawn(
         Ok((Forked::Parent(pid), born_in_v2)) => {
             drop(fifo);
             drop(child_end);
-            let mut place = |pid, step| match step {
-                Step::Place => cgroup.place(pid, &join, born_in_v2),
-                Step::AfterGo => cgroup.after_go(),
-            };
             let mut child = Child {
                 pid,
                 console: None,
@@ -177,36 +173,43 @@ pub fn spawn(
             crate::fault::point("after-clone");
             on_clone(pid)?;
             crate::fault::point("after-state-saved");
-            child.console = drive(o, ns, &mut place, &parent_end, pid)?;
+            let placing = Placing {
+                cgroup,
+                join: &join,
+                born_in_v2,
+            };
+            child.console = drive(o, ns, placing, &parent_end, pid)?;
             Ok(child)
         }
     }
 }
 
-/// Answer the init until it reports `Created`; returns the pty master with Console::Relay.
-/// The parent's cgroup steps around Go.
-enum Step {
-    /// Put the init where it cannot put itself (before Go).
-    Place,
-    /// Work that may overlap the init's rootfs setup (after Go, before its first request).
-    AfterGo,
+/// The init's cgroup as the parent sees it after the fork.
+struct Placing<'a> {
+    cgroup: &'a mut Placement,
+    join: &'a Join,
+    born_in_v2: bool,
 }
 
+/// Answer the init until it reports `Created`; returns the pty master with Console::Relay.
 fn drive(
     o: &SpawnOptions,
     ns: &NsPlan,
-    cgroup: &mut dyn FnMut(i32, Step) -> Result<()>,
+    p: Placing,
     ch: &sync::Channel,
     pid: i32,
 ) -> Result<Option<OwnedFd>> {
     if ns.new_user {
         write_id_maps(o.plan, pid)?;
     }
-    cgroup(pid, Step::Place)
+    // Where the init cannot put itself, before it goes on; then what may overlap its
+    // rootfs setup (its first request, MountsReady, is read only after that).
+    p.cgroup
+        .place(pid, p.join, p.born_in_v2)
         .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
     ch.send(&Msg::Go { host_pid: pid })
         .map_err(|_| gone(pid, "container init"))?;
-    cgroup(pid, Step::AfterGo)?;
+    p.cgroup.after_go()?;
     let annotations = o.plan.spec.annotations().clone().unwrap_or_default();
     let state = hooks::state_json(o.id, "creating", pid, &o.plan.bundle, &annotations);
     let mut console = None;

@@ -24,21 +24,9 @@ const TEMP_FILE: &str = ".state.json~tmp";
 
 /// Replace `dir/state.json` with `r` (mode 0600).
 pub(crate) fn write(dir: &Path, r: &Record) -> Result<()> {
-    let bytes = serde_json::to_vec(r)
-        .with_context(|| format!("cannot encode the state of container {:?}", r.id))?;
     let tmp = dir.join(TEMP_FILE);
     let dest = dir.join(STATE_FILE);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(&bytes)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    drop(f);
+    write_file(&tmp, r, false)?;
     std::fs::rename(&tmp, &dest)
         .with_context(|| format!("cannot rename {} over {}", tmp.display(), dest.display()))
 }
@@ -46,18 +34,25 @@ pub(crate) fn write(dir: &Path, r: &Record) -> Result<()> {
 /// Write `dir/state.json`, which must not exist yet, in place: for a directory no reader
 /// can reach yet (reserve's hidden directory).
 pub(crate) fn write_new(dir: &Path, r: &Record) -> Result<()> {
+    write_file(&dir.join(STATE_FILE), r, true)
+}
+
+/// `r` as JSON into `path` (mode 0600, never through a symlink): a new file with
+/// `create_new`, else created or truncated.
+fn write_file(path: &Path, r: &Record, create_new: bool) -> Result<()> {
     let bytes = serde_json::to_vec(r)
         .with_context(|| format!("cannot encode the state of container {:?}", r.id))?;
-    let dest = dir.join(STATE_FILE);
     let mut f = OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(!create_new)
+        .truncate(!create_new)
+        .create_new(create_new)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
-        .open(&dest)
-        .with_context(|| format!("cannot create {}", dest.display()))?;
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     f.write_all(&bytes)
-        .with_context(|| format!("cannot write {}", dest.display()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Read `dir/state.json`; `Ok(None)` when it does not exist (yet), including when `dir`
