@@ -1,17 +1,36 @@
 #!/usr/bin/env bash
 # Build the binaries hull ships: hull and hull-shim, release profile (fat LTO), statically
-# linked (glibc with crt-static; hull needs no other C library). Prints the directory that
-# holds them. Its own target dir keeps the RUSTFLAGS change from invalidating the other builds.
+# linked (glibc with crt-static; hull needs no other C library), hull's start-up code laid out
+# first (integration/hot-text/). Prints the directory that holds the stripped binaries. Its own
+# target dir keeps the RUSTFLAGS change from invalidating the other builds.
 #
-#   bash integration/build-static.sh      -> target/static/x86_64-unknown-linux-gnu/release
+#   bash integration/build-static.sh      -> target/static/x86_64-unknown-linux-gnu/release/ship
+#
+# Next to ship/ stay the unstripped hull and its link map (hull.map), which
+# integration/hot-text/generate.sh reads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 triple=x86_64-unknown-linux-gnu
+rel="$PWD/target/static/$triple/release"
 # --target keeps RUSTFLAGS off build scripts and proc-macros (which cannot be static).
-RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=target/static \
-    cargo build --release --quiet --target $triple --workspace --bins
-out="$PWD/target/static/$triple/release"
+# v0 mangling spells generic arguments out in symbol names (legacy mangling tells instances
+# apart only by a hash), which is what lets hot-text.ld name one instance and not all of them.
+export RUSTFLAGS="-C target-feature=+crt-static -C symbol-mangling-version=v0"
+export CARGO_TARGET_DIR=target/static CARGO_PROFILE_RELEASE_STRIP=false
+# The linker script goes in under a name that carries its content's hash: cargo reruns the
+# link when the arguments change, and would not notice a changed file under the same name.
+hot=integration/hot-text/hot-text.ld
+mkdir -p "$rel"
+ld="$rel/hot-text-$(sha256sum "$hot" | cut -c1-16).ld"
+[ -e "$ld" ] || cp "$hot" "$ld"
+cargo rustc --release --quiet --target $triple -p hull --bin hull -- \
+    -C link-arg=-Wl,-T,"$ld" -C link-arg=-Wl,-Map,"$rel/hull.map"
+cargo build --release --quiet --target $triple -p hull-shim --bins
+out="$rel/ship"
+mkdir -p "$out"
 for b in hull hull-shim; do
+    strip -o "$out/.$b.tmp" "$rel/$b"
+    mv "$out/.$b.tmp" "$out/$b"
     case "$(ldd "$out/$b" 2>&1 || true)" in
         *"not a dynamic executable"* | *"statically linked"*) ;;
         *) echo "build-static.sh: $out/$b is not static" >&2; exit 1 ;;

@@ -11,7 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 VM=integration/vm
 CACHE=target/vm-cache
-TARGET=x86_64-unknown-linux-gnu
 TIMEOUT=${HULL_VM_TIMEOUT:-180}
 t0=$(date +%s)
 say() { echo "vm: $*" >&2; }
@@ -45,14 +44,10 @@ if [ ! -s "$CACHE/vmlinuz" ] || [ ! -s "$CACHE/loop.ko" ]; then
     rm -rf "$CACHE/kpkg" "$deb"
 fi
 
-# 2. A static hull (RUSTFLAGS with --target applies to the target only, not proc-macros).
-# Without the release profile's fat LTO and single codegen unit: same code paths, a build
-# that fits the time budget (about 2 min cold here instead of 5).
-say "building a static hull"
-RUSTFLAGS="-C target-feature=+crt-static" CARGO_PROFILE_RELEASE_LTO=off \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo build --release --quiet --target $TARGET -p hull --bin hull
-HULL=target/$TARGET/release/hull
+# 2. The static hull hull ships (integration/build-static.sh: fat LTO, hot text first), so
+# that the VM tests the binary the README installs.
+say "building the static hull (integration/build-static.sh)"
+HULL=$(bash integration/build-static.sh)/hull
 ldd_out=$(ldd "$HULL" 2>&1 || true)
 case "$ldd_out" in
     *"not a dynamic executable"* | *"statically linked"*) ;;

@@ -34,7 +34,6 @@ fi
 cd "$(dirname "$SELF")/../../.."
 SD=integration/vm/systemd
 CACHE=target/vm-cache/systemd
-TARGET=x86_64-unknown-linux-gnu
 TIMEOUT=${HULL_VM_TIMEOUT:-300}
 t0=$(date +%s)
 mkdir -p "$CACHE"
@@ -91,13 +90,10 @@ else
     say "base image built in $(($(date +%s) - tb))s ($(du -sh "$BASE/base.img" | cut -f1))"
 fi
 
-# 3. hull: built static as integration/vm/run.sh does, unless --hull was given.
+# 3. hull: the static build hull ships (integration/build-static.sh), unless --hull was given.
 if [ -z "$HULL" ]; then
-    say "building a static hull"
-    RUSTFLAGS="-C target-feature=+crt-static" CARGO_PROFILE_RELEASE_LTO=off \
-        CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-        cargo build --release --quiet --target $TARGET -p hull --bin hull
-    HULL=$PWD/target/$TARGET/release/hull
+    say "building the static hull (integration/build-static.sh)"
+    HULL=$(bash integration/build-static.sh)/hull
 fi
 case "$(ldd "$HULL" 2>&1 || true)" in
     *"not a dynamic executable"* | *"statically linked"*) ;;
