@@ -253,25 +253,6 @@ pub fn apply(path: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     attach(dir.as_fd(), rules).with_context(|| format!("in {}", path.display()))
 }
 
-/// On a hybrid host, also attach the filter to the container's cgroup2 directory (defence
-/// in depth: the v1 devices controller is the enforcer there, and the kernel applies a
-/// cgroup2 device program whatever v1 says, so both must allow). Best effort: a kernel
-/// without cgroup BPF must not fail a container that v1 already confines; the failure is
-/// logged at debug level.
-pub fn apply_hybrid(cg: &super::Cgroup, rules: &[LinuxDeviceCgroup]) {
-    if cg.mode != super::Mode::Hybrid || rules.is_empty() {
-        return;
-    }
-    if let Ok(Some(dir)) = cg.v2_dir() {
-        if let Err(e) = apply(&dir, rules) {
-            crate::logging::debug(&format!(
-                "device filter on the cgroup2 directory not attached (the v1 devices \
-                 controller still enforces the rules): {e:#}"
-            ));
-        }
-    }
-}
-
 #[cfg(test)]
 #[path = "bpf_devices_tests.rs"]
 mod tests;

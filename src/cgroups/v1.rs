@@ -10,8 +10,8 @@ use oci_spec::runtime::{
 };
 use std::path::{Path, PathBuf};
 
-/// Every limit; on a hybrid host the same device rules as a cgroup2 eBPF filter are
-/// `Cgroup::apply_device_filter`'s.
+/// Every limit, device rules included (the v1 devices controller enforces them on hybrid
+/// hosts too: no cgroup2 eBPF filter there, see `Cgroup::apply_device_filter`).
 pub fn apply(cg: &Cgroup, res: &LinuxResources) -> Result<()> {
     if let Some(cpu) = res.cpu() {
         cpuset(cg, cpu)?;
