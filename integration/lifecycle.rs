@@ -466,7 +466,6 @@ fn delete_removes_a_container_whose_state_file_is_unreadable() {
     // Simulate a record torn by a host crash: a directory with a truncated state.json.
     let dir = h.root.path().join(&id);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("lock"), "").unwrap();
     std::fs::write(dir.join("state.json"), "{\"ociVersion\": \"1.").unwrap();
     assert!(!h.fails(&["state", &id]).is_empty());
     h.ok(&["delete", &id]);

@@ -160,7 +160,7 @@ fn second_locker_waits_until_the_first_drops() {
             e.load().unwrap()
         })
     };
-    wait_for_blocked_flock(&held.dir().join("lock"));
+    wait_for_blocked_flock(held.dir());
     assert!(
         rx.recv_timeout(Duration::from_millis(200)).is_err(),
         "lock granted twice"
@@ -183,7 +183,7 @@ fn remove_while_another_waits_makes_the_waiter_fail_with_does_not_exist() {
         let store = store.clone();
         thread::spawn(move || store.lock("c1").map(|e| e.id().to_string()))
     };
-    wait_for_blocked_flock(&held.dir().join("lock"));
+    wait_for_blocked_flock(held.dir());
     held.remove().unwrap();
     let e = waiter.join().unwrap().unwrap_err();
     assert_eq!(e.to_string(), r#"container "c1" does not exist"#);
@@ -199,7 +199,7 @@ fn waiter_across_remove_and_recreate_locks_the_new_container() {
         let store = store.clone();
         thread::spawn(move || store.lock("c1").map(|e| e.load().unwrap()))
     };
-    wait_for_blocked_flock(&old.dir().join("lock"));
+    wait_for_blocked_flock(old.dir());
     old.remove().unwrap();
     let new = store.reserve("c1").unwrap();
     new.save(&record("c1", 2, 1)).unwrap();

@@ -1,6 +1,9 @@
-//! The per-container lock file `ROOT/ID/lock`: an exclusive `flock` that serializes every
-//! command on one id. The fd is opened `O_CLOEXEC` (std does so for every file) and the
-//! lock is released when the returned guard is dropped.
+//! The per-container lock: an exclusive `flock` on the container directory `ROOT/ID` itself
+//! that serializes every command on one id. No lock file: a directory takes a flock like any
+//! file, and one inode fewer per container is one ext4 inode allocation and eviction fewer
+//! per create/delete (the state dir is on ext4 /run on some hosts, this one included). The fd
+//! is opened `O_CLOEXEC` (std does so for every file) and the lock is released when the
+//! returned guard is dropped.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -11,59 +14,47 @@ use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-/// Name of the lock file inside a container directory.
-pub(crate) const LOCK_FILE: &str = "lock";
-
-/// A held exclusive lock on a container's lock file.
+/// A held exclusive lock on a container directory.
 pub(crate) type Held = Flock<File>;
 
-/// Create `dir/lock` (which must not exist yet) and lock it. Used on a directory nobody
-/// else can reach yet, so the lock is granted at once.
-pub(crate) fn create_locked(dir: &Path) -> Result<Held> {
-    let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
+fn open_dir(dir: &Path) -> io::Result<File> {
+    OpenOptions::new()
         .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .with_context(|| format!("cannot create lock file {}", path.display()))?;
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(dir)
+}
+
+/// Lock `dir`, which this process just created: nobody else can reach it yet, so the lock is
+/// granted at once.
+pub(crate) fn create_locked(dir: &Path) -> Result<Held> {
+    let file = open_dir(dir).with_context(|| format!("cannot open {}", dir.display()))?;
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(held) => Ok(held),
-        Err((_, e)) => bail!("cannot lock new lock file {}: {e}", path.display()),
+        Err((_, e)) => bail!("cannot lock new directory {}: {e}", dir.display()),
     }
 }
 
-/// Lock the existing `dir/lock`, waiting for any other holder. `Ok(None)` when the
-/// container does not exist, including when it was removed while this call waited.
-/// If the id was removed and reserved again while waiting, the new container is locked.
+/// Lock the existing container directory `dir`, waiting for any other holder. `Ok(None)`
+/// when the container does not exist, including when it was removed while this call waited
+/// (the held fd then names a directory no longer at `dir`). If the id was removed and
+/// reserved again while waiting, the new container is locked.
 pub(crate) fn lock_existing(dir: &Path) -> Result<Option<Held>> {
-    let path = dir.join(LOCK_FILE);
     loop {
-        let file = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-        {
+        let file = match open_dir(dir) {
             Ok(f) => f,
             Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot open lock file {}", path.display()))
-            }
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", dir.display())),
         };
-        let held = flock_blocking(file, &path)?;
+        let held = flock_blocking(file, dir)?;
         let ours = held
             .metadata()
-            .with_context(|| format!("cannot stat lock file {}", path.display()))?;
-        match std::fs::symlink_metadata(&path) {
+            .with_context(|| format!("cannot stat {}", dir.display()))?;
+        match std::fs::symlink_metadata(dir) {
             Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => return Ok(Some(held)),
             // Removed and created again while we waited: lock the new one.
             Ok(_) => continue,
             Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot stat lock file {}", path.display()))
-            }
+            Err(e) => return Err(e).with_context(|| format!("cannot stat {}", dir.display())),
         }
     }
 }

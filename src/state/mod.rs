@@ -1,13 +1,13 @@
 //! The state store under `--root`: one directory per container (`ROOT/ID/`) holding
-//! `state.json` (written atomically), a lock file (flock) that serializes commands on one
-//! id, and the exec fifo. Reads never see a half-written file; `reserve` of an existing id
+//! `state.json` (written atomically) and the exec fifo; a flock on the directory itself
+//! serializes commands on one id. Reads never see a half-written file; `reserve` of an existing id
 //! fails and leaves the first untouched.
 //!
 //! Layout and protocol:
-//! - `reserve` builds a hidden `ROOT/.hull~new~…` directory holding a locked `lock` file,
-//!   then `renameat2(RENAME_NOREPLACE)`s it to `ROOT/ID`: the id appears already locked,
-//!   and of two racing reservations exactly one wins.
-//! - `lock` flocks `ROOT/ID/lock` and then checks the path still names the file it locked,
+//! - `reserve` builds and locks a hidden `ROOT/.hull~new~…` directory, then
+//!   `renameat2(RENAME_NOREPLACE)`s it to `ROOT/ID`: the id appears already locked (the
+//!   flock stays with the directory's inode), and of two racing reservations exactly one wins.
+//! - `lock` flocks `ROOT/ID` and then checks the path still names the directory it locked,
 //!   so a waiter whose container was removed meanwhile gets "does not exist".
 //! - `Entry::remove` renames `ROOT/ID` to a hidden name (the id disappears at once), then
 //!   deletes it, all while holding the lock.
@@ -205,7 +205,7 @@ impl Store {
         }
     }
 
-    /// A fresh hidden directory `ROOT/.hull~new~…` (mode 0700) holding a locked lock file.
+    /// A fresh hidden directory `ROOT/.hull~new~…` (mode 0700), locked.
     fn make_temp_dir(&self) -> Result<(PathBuf, Held)> {
         let tmp = loop {
             let tmp = self.root.join(temp_name("new"));
@@ -226,9 +226,9 @@ impl Store {
         }
     }
 
-    /// Fallback for filesystems without `RENAME_NOREPLACE`: `mkdir` is still exclusive,
-    /// but the lock file appears a moment after the directory; a `lock` in that window
-    /// reports "does not exist" and a `read` reports `NotSaved`, both true enough.
+    /// Fallback for filesystems without `RENAME_NOREPLACE`: `mkdir` is still exclusive, and
+    /// the directory is locked a moment after it appears; a `lock` in that window may get
+    /// it first and then sees no record (`NotSaved`), which is true enough.
     fn reserve_without_noreplace(&self, id: &str) -> Result<Entry> {
         let dir = self.root.join(id);
         match DirBuilder::new().mode(0o700).create(&dir) {

@@ -84,13 +84,16 @@ fn reserve_creates_private_root_and_dir_holding_the_lock() {
     assert_eq!(e.exec_fifo(), s.root().join("c1/exec.fifo"));
     assert_eq!(mode(s.root()), 0o700);
     assert_eq!(mode(e.dir()), 0o700);
-    assert!(e.dir().join("lock").is_file());
+    assert!(
+        !e.dir().join("lock").exists(),
+        "no lock file: the directory is the lock"
+    );
     // The lock fd is close-on-exec.
     let flags = nix::fcntl::fcntl(e.lock_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
     let fd = e.lock_fd().as_raw_fd();
     assert_ne!(flags & libc::FD_CLOEXEC, 0, "lock fd {fd} lacks FD_CLOEXEC");
-    // And it really holds the flock on ROOT/c1/lock.
-    let ino = std::fs::metadata(e.dir().join("lock")).unwrap().ino();
+    // And it really holds the flock on ROOT/c1.
+    let ino = std::fs::metadata(e.dir()).unwrap().ino();
     let locks = std::fs::read_to_string("/proc/locks").unwrap();
     let mine = format!("FLOCK  ADVISORY  WRITE {} ", std::process::id());
     assert!(
@@ -148,7 +151,7 @@ fn reserve_saved_publishes_the_record_with_the_id() {
         .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["lock", "state.json"]);
+    assert_eq!(names, ["state.json"]);
     let mut other = record("c1");
     other.pid = 7;
     let err = s.reserve_saved("c1", &other).unwrap_err();
