@@ -1,6 +1,12 @@
-//! `ROOT/ID/state.json`: written atomically (temp file in the same directory, write, rename
-//! over the old file), so a lock-free reader sees the old or the new record, never a mix.
-//! Only the lock holder writes, so one fixed temp name suffices.
+//! `ROOT/ID/state.json`: written atomically (temp file in the same directory, write, then
+//! swapped with the old file by `renameat2(RENAME_EXCHANGE)` and the old one unlinked), so a
+//! lock-free reader sees the old or the new record, never a mix. Only the lock holder
+//! writes, so one fixed temp name suffices.
+//!
+//! Why an exchange and not a rename over the old file: ext4 (auto_da_alloc, on by default)
+//! starts writeback of a file renamed over another, so every save was a block allocation and
+//! a disk write, ~1.6% of a `run`'s CPU in perf; after an exchange the data stays in the page
+//! cache until normal writeback, and a container deleted before that never reaches the disk.
 //!
 //! No fsync: the record describes processes that do not survive a host crash, so it has
 //! nothing to be durable for, and an fsync costs ~5 ms per save on an ext4 /run (measured
@@ -13,6 +19,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
 
 use super::lock::is_missing;
 use super::record::Record;
@@ -27,8 +35,23 @@ pub(crate) fn write(dir: &Path, r: &Record) -> Result<()> {
     let tmp = dir.join(TEMP_FILE);
     let dest = dir.join(STATE_FILE);
     write_file(&tmp, r, false)?;
-    std::fs::rename(&tmp, &dest)
-        .with_context(|| format!("cannot rename {} over {}", tmp.display(), dest.display()))
+    match renameat2(
+        AT_FDCWD,
+        &tmp,
+        AT_FDCWD,
+        &dest,
+        RenameFlags::RENAME_EXCHANGE,
+    ) {
+        // The temp name now holds the old record. Left behind by a crash right here, it is
+        // truncated by the next save and removed with the directory.
+        Ok(()) => std::fs::remove_file(&tmp)
+            .with_context(|| format!("cannot remove the old record {}", tmp.display())),
+        // No state.json yet (ENOENT), or a filesystem without RENAME_EXCHANGE (EINVAL).
+        Err(Errno::ENOENT | Errno::EINVAL) => std::fs::rename(&tmp, &dest)
+            .with_context(|| format!("cannot rename {} over {}", tmp.display(), dest.display())),
+        Err(e) => Err(e)
+            .with_context(|| format!("cannot exchange {} with {}", tmp.display(), dest.display())),
+    }
 }
 
 /// Write `dir/state.json`, which must not exist yet, in place: for a directory no reader
