@@ -71,7 +71,7 @@ install -m 0755 $VM/init.sh "$R/init"
 install -m 0755 $VM/guest-tests.sh "$R/vm/guest-tests.sh"
 mknod -m 600 "$R/dev/console" c 5 1
 spec=$(mktemp -d)
-(cd "$spec" && "$OLDPWD/$HULL" spec)
+(cd "$spec" && "$HULL" spec)
 python3 $VM/bundles.py "$spec/config.json" "$R/bundles"
 rm -rf "$spec"
 (cd "$R" && find . | cpio -o -H newc --quiet) >"$CACHE/initrd.cpio"
