@@ -293,10 +293,15 @@ class Bench:
 
                     list(pool.map(create, todo))
                     made[rt.name] = level
-                    self.scale[(rt.name, level)] = {"state": [], "list": [], "create_s": time.monotonic() - t0}
+                    self.scale[(rt.name, level)] = {"state": [], "list": [], "version": [],
+                                                    "create_s": time.monotonic() - t0}
                 reps = self.args.scale_reps
                 for i in range(reps + 1):
                     for rt in self.rts:
+                        # The same binary doing nothing with the state (`--version`), right before:
+                        # what starting a process costs on the host at this level, which 1000
+                        # live containers raise for everyone; state minus it is state's own cost.
+                        ver = must(spawn(rt.argv("--version"), capture=True), f"{rt.name} --version")
                         s = must(spawn(rt.state(f"{rt.name}-s-0"), capture=True), f"{rt.name} state")
                         lst = must(spawn(rt.list(), capture=True), f"{rt.name} list")
                         if i == 0 and shutil.which("strace"):  # proof that state does not scan
@@ -314,6 +319,7 @@ class Bench:
                             continue
                         self.scale[(rt.name, level)]["state"].append(s.wall)
                         self.scale[(rt.name, level)]["list"].append(lst.wall)
+                        self.scale[(rt.name, level)]["version"].append(ver.wall)
             # clean up: delete --force every one of them
             t0 = {}
             for rt in self.rts:
@@ -588,6 +594,17 @@ def report(b, started, ended, load0, load1):
             hs, rs_ = b.scale[("hull", level)][what], b.scale[("runc", level)][what]
             row(f"`{what}` with {level} created, ms median", per, pair_ratio(hs, rs_),
                 pair_ratio(hs, b.scale[("crun", level)][what]) if has_crun else None)
+    # state's own cost: median of (state - --version of the same binary) of the same iteration.
+    net = {(k, lv): med([a - v for a, v in zip(b.scale[(k, lv)]["state"], b.scale[(k, lv)]["version"])])
+           for k in rts for lv in b.args.levels}
+    row("`--version` (process start) with " + "/".join(map(str, b.args.levels)) + " created, ms median",
+        {k: "/".join(fmt(med(b.scale[(k, lv)]["version"]), 2) for lv in b.args.levels) for k in rts})
+    row("`state` minus `--version` with " + "/".join(map(str, b.args.levels)) + " created, ms median",
+        {k: "/".join(fmt(net[(k, lv)], 2) for lv in b.args.levels) for k in rts})
+    lo, hi = min(b.args.levels), max(b.args.levels)
+    row(f"`state` with {hi} / with {lo} created: raw, net of process start",
+        {k: f"{med(b.scale[(k, hi)]['state']) / med(b.scale[(k, lo)]['state']):.2f}, "
+            f"{net[(k, hi)] / net[(k, lo)]:.2f}" for k in rts})
     row(f"create {max(b.args.levels)} (by {b.args.scale_workers} callers), s",
         {k: fmt(sum(b.scale[(k, lv)]["create_s"] for lv in b.args.levels), 2) for k in rts})
     row("delete --force all of them, s", {k: fmt(v[1], 2) for k, v in b.scale_delete.items()})
