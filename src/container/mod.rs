@@ -284,8 +284,8 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         seccomp,
     };
     let spawned = spawn::spawn(&opts, &ns, &mut placement, |pid| {
-        // Saved as soon as the init exists, so a create killed half-way can still be
-        // cleaned up by `delete --force`.
+        // Saved while the init sets up its rootfs (right after Go) and before it can outlive
+        // hull, so a create killed half-way can still be cleaned up by `delete --force`.
         rec.pid = pid;
         rec.init_start_time = crate::procinfo::stat(pid).map(|s| s.1).unwrap_or(0);
         entry.save(&rec)

@@ -108,8 +108,9 @@ fn refuse_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
 }
 
 /// Clone the init and drive it to `Created`. `cgroup` is ready for the init (see
-/// `Cgroup::prepare`). `on_clone` runs in the parent as soon as the init exists (to record
-/// its pid).
+/// `Cgroup::prepare`). `on_clone` records the init's pid: in the parent right after Go, while
+/// the init sets up its rootfs, and before the init can outlive hull (it keeps its
+/// parent-death signal until after Continue, which the parent sends only after this).
 pub fn spawn(
     o: &SpawnOptions,
     ns: &NsPlan,
@@ -171,14 +172,12 @@ pub fn spawn(
             };
             leave_parent_joins(restore)?;
             crate::fault::point("after-clone");
-            on_clone(pid)?;
-            crate::fault::point("after-state-saved");
             let placing = Placing {
                 cgroup,
                 join: &join,
                 born_in_v2,
             };
-            child.console = drive(o, ns, placing, &parent_end, pid)?;
+            child.console = drive(o, ns, placing, &parent_end, pid, on_clone)?;
             Ok(child)
         }
     }
@@ -198,6 +197,7 @@ fn drive(
     p: Placing,
     ch: &sync::Channel,
     pid: i32,
+    on_clone: impl FnOnce(i32) -> Result<()>,
 ) -> Result<Option<OwnedFd>> {
     if ns.new_user {
         write_id_maps(o.plan, pid)?;
@@ -209,6 +209,8 @@ fn drive(
         .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
     ch.send(&Msg::Go { host_pid: pid })
         .map_err(|_| gone(pid, "container init"))?;
+    on_clone(pid)?;
+    crate::fault::point("after-state-saved");
     p.cgroup.after_go()?;
     let annotations = o.plan.spec.annotations().clone().unwrap_or_default();
     let state = hooks::state_json(o.id, "creating", pid, &o.plan.bundle, &annotations);
