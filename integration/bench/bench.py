@@ -115,6 +115,9 @@ class Runtime:
     def state(self, cid):
         return self.argv("state", cid)
 
+    def exec(self, cid, *cmd):
+        return self.argv("exec", cid, *cmd, wrapped=True)
+
     def list(self):
         return self.argv("list")
 
@@ -143,7 +146,7 @@ class Bench:
         for d in ("bin", "proc", "sys", "dev", "tmp"):
             os.makedirs(f"{self.rootfs}/{d}", exist_ok=True)
         shutil.copy2("/bin/busybox", f"{self.rootfs}/bin/busybox")
-        for applet in ("true", "sh"):
+        for applet in ("true", "sh", "sleep"):
             os.symlink("busybox", f"{self.rootfs}/bin/{applet}")
         must(spawn([self.args.hull, "spec", "--bundle", self.work]), "hull spec")
         with open(f"{self.work}/config.json") as f:
@@ -156,12 +159,14 @@ class Bench:
         cfg["ociVersion"] = "1.0.2-dev"
         self.config = cfg
 
-    def bundle(self, cid):
-        """One bundle dir per container: only cgroupsPath differs (/TAG/ID)."""
+    def bundle(self, cid, args=None):
+        """One bundle dir per container: only cgroupsPath differs (/TAG/ID), and args if given."""
         path = f"{self.work}/b/{cid}"
         os.makedirs(path, exist_ok=True)
         cfg = dict(self.config)
         cfg["linux"] = dict(cfg["linux"], cgroupsPath=f"/{self.tag}/{cid}")
+        if args:
+            cfg["process"] = dict(cfg["process"], args=args)
         with open(f"{path}/config.json", "w") as f:
             json.dump(cfg, f)
         return path
@@ -186,7 +191,7 @@ class Bench:
             self.rts.append(crun)
             why = direct.err.splitlines()[-1] if direct.err else f"exit {direct.rc}"
             self.notes.append(
-                f"crun: plain `crun run` here fails ({why}); crun create/run are measured inside"
+                f"crun: plain `crun run` here fails ({why}); crun create/run/exec are measured inside"
                 " `unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec crun ...'` (its cost is"
                 " the `crun wrapper` column); start/state/list/delete are plain crun calls."
             )
@@ -275,6 +280,30 @@ class Bench:
                 if i >= self.args.warmup:
                     data[rt.name].append(r)
         self.lc_data = data
+
+    def sec_exec(self):
+        """6: `exec` of true into a running container (its init a `sleep`), alternating."""
+        cids = {}
+        data = {rt.name: [] for rt in self.rts}
+        try:
+            for rt in self.rts:
+                cid = f"{rt.name}-exec"
+                must(spawn(rt.create(self.bundle(cid, ["sleep", "3600"]), cid, f"{self.work}/pid-{cid}")),
+                     f"{rt.name} create {cid}")
+                cids[rt.name] = cid
+                must(spawn(rt.start(cid)), f"{rt.name} start {cid}")
+            for i in range(self.args.warmup + self.args.runs):
+                for rt in self.rts:
+                    r = must(spawn(rt.exec(cids[rt.name], "true")), f"{rt.name} exec")
+                    if i >= self.args.warmup:
+                        data[rt.name].append(r)
+        finally:
+            for rt in self.rts:
+                if rt.name in cids:
+                    spawn(rt.delete(cids[rt.name], force=True))
+            reap_orphans()
+        self.exec_data = data
+        self.check_leaks("after exec")
 
     def sec_scale(self):
         """4: state and list with N created-but-not-started containers per runtime."""
@@ -586,6 +615,14 @@ def report(b, started, ended, load0, load1):
     row("create+start+delete user+sys CPU ms median", {k: fmt(med(v)) for k, v in xs.items()},
         pair_ratio(xs["hull"], xs["runc"]), pair_ratio(xs["hull"], xs["crun"]) if has_crun else None)
 
+    ed = b.exec_data
+    wall = {k: [r.wall for r in v] for k, v in ed.items()}
+    row("`exec` true into a running container: wall ms median (p10–p90)",
+        {k: f"{fmt(med(v))} ({fmt(pct(v, 10))}–{fmt(pct(v, 90))})" for k, v in wall.items()},
+        pair_ratio(wall["hull"], wall["runc"]), pair_ratio(wall["hull"], wall["crun"]) if has_crun else None)
+    cpu = {k: [r.cpu for r in v] for k, v in ed.items()}
+    row("`exec` true: user+sys CPU ms median", {k: fmt(med(v)) for k, v in cpu.items()},
+        pair_ratio(cpu["hull"], cpu["runc"]), pair_ratio(cpu["hull"], cpu["crun"]) if has_crun else None)
     row("`state` syscalls (strace -c -f) at " + "/".join(map(str, b.args.levels)) + " created",
         {k: "/".join(str(b.scale[(k, lv)].get("state_syscalls", "–")) for lv in b.args.levels) for k in rts})
     for what in ("state", "list"):
@@ -721,7 +758,7 @@ def main():
         b.make_rootfs()
         b.setup_runtimes()
         t = time.monotonic()
-        for sec in ("sec_run", "sec_rss_time_v", "sec_lifecycle", "sec_strace", "sec_throughput", "sec_scale"):
+        for sec in ("sec_run", "sec_rss_time_v", "sec_lifecycle", "sec_exec", "sec_strace", "sec_throughput", "sec_scale"):
             s = time.monotonic()
             getattr(b, sec)()
             print(f"[bench] {sec} done in {time.monotonic() - s:.1f} s", file=sys.stderr, flush=True)

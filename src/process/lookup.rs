@@ -11,43 +11,55 @@ use anyhow::{bail, Result};
 /// Runs inside the container, after pivot_root.
 pub fn find(prog: &str, env: &[String]) -> Result<PathBuf> {
     if prog.contains('/') {
-        return check(Path::new(prog), prog).map(|_| PathBuf::from(prog));
+        let p = Path::new(prog);
+        return match check(p) {
+            Ok(()) => Ok(PathBuf::from(prog)),
+            Err(why) => bail!("process.args[0] {prog:?}: {}", why.text(p)),
+        };
     }
     let path = env
         .iter()
         .rev()
         .find_map(|kv| kv.strip_prefix("PATH="))
         .unwrap_or("/usr/local/bin:/usr/bin:/bin");
+    // Misses are the normal case here (each PATH entry before the right one): no error
+    // value is built for them.
     for dir in path.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
         let cand = Path::new(dir).join(prog);
-        if check(&cand, prog).is_ok() {
+        if check(&cand).is_ok() {
             return Ok(cand);
         }
     }
     bail!("process.args[0] {prog:?}: executable file not found in $PATH ({path})")
 }
 
-fn check(p: &Path, prog: &str) -> Result<()> {
-    let md = match std::fs::metadata(p) {
-        Ok(m) => m,
-        Err(e) => bail!(
-            "process.args[0] {prog:?}: stat {}: {}",
-            p.display(),
-            errno_text(&e)
-        ),
-    };
+/// Why a path cannot be executed.
+enum Unusable {
+    Stat(std::io::Error),
+    Dir,
+    NotExecutable,
+}
+
+impl Unusable {
+    fn text(&self, p: &Path) -> String {
+        match self {
+            Unusable::Stat(e) => format!("stat {}: {}", p.display(), errno_text(e)),
+            Unusable::Dir => format!("{} is a directory: permission denied", p.display()),
+            Unusable::NotExecutable => {
+                format!("{} is not executable: permission denied", p.display())
+            }
+        }
+    }
+}
+
+fn check(p: &Path) -> std::result::Result<(), Unusable> {
+    let md = std::fs::metadata(p).map_err(Unusable::Stat)?;
     if md.is_dir() {
-        bail!(
-            "process.args[0] {prog:?}: {} is a directory: permission denied",
-            p.display()
-        );
+        return Err(Unusable::Dir);
     }
     if md.permissions().mode() & 0o111 == 0 {
-        bail!(
-            "process.args[0] {prog:?}: {} is not executable: permission denied",
-            p.display()
-        );
+        return Err(Unusable::NotExecutable);
     }
     Ok(())
 }
