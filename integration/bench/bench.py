@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """hull vs runc (and crun) benchmark driver; started by integration/bench/run.sh.
 
-Owns: the busybox bundle, the measurements (run, lifecycle, RSS, state/list at scale,
+Owns: the busybox bundle, the measurements (run, lifecycle, RSS, exec, state/list at scale,
 parallel throughput, the unshare floor, strace -c), leak checks, the result table and
 RESULTS.md, and the cleanup of everything it made (state roots, cgroups under /TAG,
 processes in those cgroups, mounts and files under /tmp/TAG).
@@ -235,7 +235,7 @@ class Bench:
     # -- sections
 
     def sec_run(self):
-        """1 + 3 + 6: `run` of true, the floor and the crun wrapper alone, alternating."""
+        """1 + 7: `run` of true, the floor and the crun wrapper alone, alternating."""
         floor = ["unshare", "-fmipnu", "--mount-proc", "chroot", self.rootfs, "/bin/true"]
         cases = [(rt.name, rt) for rt in self.rts] + [("floor", floor)]
         if any(rt.wrap for rt in self.rts):
