@@ -14,12 +14,14 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::{mkdirat, Mode};
 use nix::unistd::symlinkat;
 
 use super::mount_options::MountOptions;
 use super::mounts::{new_fs, Ctx};
 use super::propagation;
-use super::safe_path::{open_in_root, open_parent_in_root, Create};
+use super::safe_path::{open_in_root, Create};
 use crate::mountinfo::{self, MountInfo};
 use crate::sys::mount_api::{
     fsconfig_create, fsconfig_set, fsmount, fsopen, mount_setattr, move_mount_fd, open_tree,
@@ -117,18 +119,18 @@ pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions, only_v2: bo
     let tmpfs = new_fs("tmpfs", "tmpfs", &tmp)?;
     let target = open_in_root(ctx.root, dest, Create::Dir).context("resolving the target")?;
     move_mount_fd(tmpfs.as_fd(), target.as_fd()).context("mount tmpfs")?;
+    // The tmpfs is new and only this process can reach it yet: its directories and links are
+    // made relative to its root fd, no resolution through the container's rootfs needed.
     for h in &all {
-        let sub = dest.join(&h.name);
         let mnt = hierarchy_mount(ctx, h, &proc_cgroup, attrs)
             .with_context(|| format!("cgroup hierarchy {}", h.name))?;
-        let t = open_in_root(ctx.root, &sub, Create::Dir)
-            .with_context(|| format!("creating {}", sub.display()))?;
+        let t = tmpfs_dir(&tmpfs, &h.name)
+            .with_context(|| format!("creating {}", dest.join(&h.name).display()))?;
         move_mount_fd(mnt.as_fd(), t.as_fd())
             .with_context(|| format!("mount cgroup hierarchy {}", h.name))?;
         if h.name.contains(',') {
             for c in h.name.split(',') {
-                let (dir, link) = open_parent_in_root(ctx.root, &dest.join(c), false)?;
-                match symlinkat(h.name.as_str(), dir.as_fd(), link.as_str()) {
+                match symlinkat(h.name.as_str(), tmpfs.as_fd(), c) {
                     Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
                     Err(e) => return Err(e).context(format!("symlink {c} -> {}", h.name)),
                 }
@@ -143,6 +145,24 @@ pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions, only_v2: bo
         mount_setattr(tmpfs.as_fd(), 0, &attr).context("remounting the cgroup tmpfs read-only")?;
     }
     propagation::apply(tmpfs.as_fd(), &opts.propagation).context("setting propagation")
+}
+
+/// Directory `name` (a host mount point's basename) in the fresh tmpfs `root`, opened `O_PATH`.
+fn tmpfs_dir(root: &OwnedFd, name: &str) -> Result<OwnedFd> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        bail!("cgroup hierarchy name {name:?} is not a directory name");
+    }
+    match mkdirat(root.as_fd(), name, Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => return Err(e).context("mkdir"),
+    }
+    openat(
+        root.as_fd(),
+        name,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .context("open")
 }
 
 /// A detached mount of hierarchy `h` rooted at the container's own cgroup: a clone of the
