@@ -95,6 +95,13 @@ pub fn pids(cg: &Cgroup) -> Result<Vec<i32>> {
 pub fn destroy(cg: &Cgroup) -> Result<()> {
     let mut failures = Vec::new();
     for (_, dir) in cg.checked_dirs()? {
+        // The common case first: no sub-cgroups, nothing inside, one rmdir. Only when that
+        // fails is the subtree listed (a container may have made child cgroups).
+        match std::fs::remove_dir(&dir) {
+            Ok(()) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => {}
+        }
         let mut dirs = fsio::subtree(&dir)?;
         dirs.reverse(); // deepest first
         for d in dirs {
