@@ -19,12 +19,16 @@ export RUSTFLAGS="-C target-feature=+crt-static -C symbol-mangling-version=v0"
 export CARGO_TARGET_DIR=target/static CARGO_PROFILE_RELEASE_STRIP=false
 # The linker script goes in under a name that carries its content's hash: cargo reruns the
 # link when the arguments change, and would not notice a changed file under the same name.
+# -z pack-relative-relocs: the ~11,800 relative relocations of a static PIE as DT_RELR (3.6 KB
+# instead of a 285 KB table that every start read and walked); glibc's static start-up applies
+# them since 2.36 (bookworm). hull stays position-independent (ASLR). Measured: peak RSS of
+# `run` 2.3 -> 1.9 MiB, `hull --version` 0.91x.
 hot=integration/hot-text/hot-text.ld
 mkdir -p "$rel"
 ld="$rel/hot-text-$(sha256sum "$hot" | cut -c1-16).ld"
 [ -e "$ld" ] || cp "$hot" "$ld"
 cargo rustc --release --quiet --target $triple -p hull --bin hull -- \
-    -C link-arg=-Wl,-T,"$ld" -C link-arg=-Wl,-Map,"$rel/hull.map"
+    -C link-arg=-Wl,-T,"$ld" -C link-arg=-Wl,-Map,"$rel/hull.map" -C link-arg=-Wl,-z,pack-relative-relocs
 cargo build --release --quiet --target $triple -p hull-shim --bins
 out="$rel/ship"
 mkdir -p "$out"
@@ -36,4 +40,7 @@ for b in hull hull-shim; do
         *) echo "build-static.sh: $out/$b is not static" >&2; exit 1 ;;
     esac
 done
+# A glibc older than 2.36 links DT_RELR but does not apply it: the binary would crash at start.
+"$out/hull" --version >/dev/null ||
+    { echo "build-static.sh: $out/hull does not start (glibc older than 2.36 and DT_RELR?)" >&2; exit 1; }
 echo "$out"
