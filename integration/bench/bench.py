@@ -262,6 +262,16 @@ class Bench:
             return
         for rt in self.rts:
             self.time_v[rt.name] = []
+            # Resident file pages depend on how the binary got into the page cache (a freshly
+            # linked file sits there in small folios, a re-read one in large folios, and the
+            # kernel maps whole folios on a fault): start every runtime from a re-read.
+            try:
+                fd = os.open(rt.binary, os.O_RDONLY)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                os.close(fd)
+            except OSError as e:
+                self.notes.append(f"RSS: could not evict {rt.binary} from the page cache: {e}")
+            must(spawn(rt.run(self.bundle(f"{rt.name}-tv-warm"), f"{rt.name}-tv-warm")), "time -v warm-up")
         for i in range(10):
             for rt in self.rts:
                 cid = f"{rt.name}-tv-{i}"
