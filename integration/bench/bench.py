@@ -320,6 +320,14 @@ class Bench:
         self.scale = {}  # (rt, level) -> {"state": [...], "list": [...], "create_s": float}
         made = {rt.name: 0 for rt in self.rts}
         pool = concurrent.futures.ThreadPoolExecutor(self.args.scale_workers)
+        # A second state root per runtime holding one container: `state` on it right next to
+        # `state` in the root holding N sees the same host (1000 live containers slow every
+        # process start a little), so their ratio is what N other containers in the root cost.
+        self.solo_rts = [Runtime(rt.name, rt.binary, f"{rt.root}-solo", wrap=rt.wrap) for rt in self.rts]
+        solo = {rt.name: rt for rt in self.solo_rts}
+        for rt in self.solo_rts:
+            cid = f"{rt.name}-solo"
+            must(spawn(rt.create(self.bundle(cid), cid, f"{self.work}/pid-{cid}")), f"{rt.name} create {cid}")
         try:
             for level in self.args.levels:
                 for rt in self.rts:
@@ -332,7 +340,7 @@ class Bench:
 
                     list(pool.map(create, todo))
                     made[rt.name] = level
-                    self.scale[(rt.name, level)] = {"state": [], "list": [], "version": [],
+                    self.scale[(rt.name, level)] = {"state": [], "list": [], "version": [], "solo": [],
                                                     "create_s": time.monotonic() - t0}
                 reps = self.args.scale_reps
                 for i in range(reps + 1):
@@ -341,7 +349,12 @@ class Bench:
                         # what starting a process costs on the host at this level, which 1000
                         # live containers raise for everyone; state minus it is state's own cost.
                         ver = must(spawn(rt.argv("--version"), capture=True), f"{rt.name} --version")
+                        one = solo[rt.name]
+                        if i % 2:
+                            so = must(spawn(one.state(f"{rt.name}-solo"), capture=True), f"{rt.name} state solo")
                         s = must(spawn(rt.state(f"{rt.name}-s-0"), capture=True), f"{rt.name} state")
+                        if not i % 2:
+                            so = must(spawn(one.state(f"{rt.name}-solo"), capture=True), f"{rt.name} state solo")
                         lst = must(spawn(rt.list(), capture=True), f"{rt.name} list")
                         if i == 0 and shutil.which("strace"):  # proof that state does not scan
                             out = f"{self.work}/strace-state-{rt.name}-{level}.txt"
@@ -359,6 +372,7 @@ class Bench:
                         self.scale[(rt.name, level)]["state"].append(s.wall)
                         self.scale[(rt.name, level)]["list"].append(lst.wall)
                         self.scale[(rt.name, level)]["version"].append(ver.wall)
+                        self.scale[(rt.name, level)]["solo"].append(so.wall)
             # clean up: delete --force every one of them
             t0 = {}
             for rt in self.rts:
@@ -373,6 +387,8 @@ class Bench:
             self.scale_delete = t0
         finally:
             pool.shutdown(wait=True)
+            for rt in self.solo_rts:
+                spawn(rt.delete(f"{rt.name}-solo", force=True))
         reap_orphans()
         self.check_leaks("after state/list scale test")
 
@@ -436,10 +452,10 @@ class Bench:
 
     def check_leaks(self, when):
         found = []
-        for rt in self.rts:
+        for rt in self.rts + getattr(self, "solo_rts", []):
             ids = rt.ids()
             if ids:
-                found.append(f"{rt.name} state entries: {ids[:5]}{'...' if len(ids) > 5 else ''}")
+                found.append(f"{rt.name} state entries in {rt.root}: {ids[:5]}{'...' if len(ids) > 5 else ''}")
         cgs = leaked_cgroups(self.tag)
         if cgs:
             found.append(f"cgroups: {cgs[:5]} ({len(cgs)} total)")
@@ -537,8 +553,9 @@ def mounts_with(tag):
 def cleanup(tag, hull):
     """Remove everything a run with this tag made. Idempotent, never touches other cgroups."""
     work = f"/tmp/{tag}"
-    for name, binary in (("hull", hull), ("runc", RUNC), ("crun", CRUN)):
-        root = f"{work}/root-{name}"
+    for name, binary, root in [(n, b, f"{work}/root-{n}{sfx}")
+                               for n, b in (("hull", hull), ("runc", RUNC), ("crun", CRUN))
+                               for sfx in ("", "-solo")]:
         if os.path.isdir(root) and os.path.exists(binary):
             for cid in os.listdir(root):
                 subprocess.run([binary, "--root", root, "delete", "--force", cid],
@@ -648,6 +665,12 @@ def report(b, started, ended, load0, load1):
         {k: "/".join(fmt(med(b.scale[(k, lv)]["version"]), 2) for lv in b.args.levels) for k in rts})
     row("`state` minus `--version` with " + "/".join(map(str, b.args.levels)) + " created, ms median",
         {k: "/".join(fmt(net[(k, lv)], 2) for lv in b.args.levels) for k in rts})
+    # The target's measure: state in the root holding N against state in a root holding 1,
+    # same iteration (pairwise ratio medians), so the host's load at N cancels out.
+    row("`state` in the root holding " + "/".join(map(str, b.args.levels))
+        + " vs a root holding 1, same iteration: median ratio",
+        {k: "/".join(f"{pair_ratio(b.scale[(k, lv)]['state'], b.scale[(k, lv)]['solo']):.2f}"
+                     for lv in b.args.levels) for k in rts})
     lo, hi = min(b.args.levels), max(b.args.levels)
     # Growth as a ratio of the raw medians, and in ms net of process start (a ratio of the
     # net figures means nothing when state's own cost is within noise of zero, as hull's is).
