@@ -6,7 +6,7 @@
 export PATH=/bin
 CG=/sys/fs/cgroup/hullvm
 B=/bundles
-P=0 F=0 X=0 S=0
+. /vm/guest-lib.sh
 
 hull() { timeout 30 /bin/hull "$@"; }
 status() { hull state "$1" 2>/dev/null | grep -o '"status": *"[a-z]*"' | grep -o '[a-z]*"$' | tr -d '"'; }
@@ -19,30 +19,7 @@ wait_status() {
     done
     WHY="$1: status $(status "$1"), want $2"; return 1
 }
-# eq WHAT GOT WANT
-eq() { [ "$2" = "$3" ] && return 0; WHY="$1 is '$2', want '$3'"; return 1; }
 cleanup() { hull delete --force "$1" >/dev/null 2>&1; }
-
-# run_test NAME FUNCTION [CONTAINER-ID...]: run, report, then remove the containers.
-run_test() {
-    name=$1 fn=$2; shift 2
-    WHY="" XF=""
-    if $fn; then
-        if [ -n "$WHY" ]; then
-            echo "RESULT SKIP $name: $WHY"; S=$((S + 1))
-        elif [ -n "$XF" ]; then
-            echo "RESULT XPASS $name: known gap now works: $XF (turn the XFAIL into a PASS)"
-            P=$((P + 1))
-        else
-            echo "RESULT PASS $name"; P=$((P + 1))
-        fi
-    elif [ -n "$XF" ]; then
-        echo "RESULT XFAIL $name: $WHY"; X=$((X + 1))
-    else
-        echo "RESULT FAIL $name: $WHY"; F=$((F + 1))
-    fi
-    for id in "$@"; do cleanup "$id"; done
-}
 
 t_run_exit_code() {
     out=$(hull run -b $B/exit3 exit3 2>&1); rc=$?
@@ -238,4 +215,4 @@ run_test kill_all_cgroup_kill t_kill_all killall
 run_test cgroup_namespace_and_mount t_cgroup_namespace_and_mount cgns
 run_test device_denied_on_v2 t_device_denied devices
 
-echo "$P passed, $F failed ($X xfail, $S skipped)"
+summary

@@ -14,6 +14,7 @@ CACHE=target/vm-cache
 TIMEOUT=${HULL_VM_TIMEOUT:-180}
 t0=$(date +%s)
 say() { echo "vm: $*" >&2; }
+. "$VM/verdict.sh"
 
 [ "$(id -u)" = 0 ] || { say "run as root (apt-get, cpio of device nodes)"; exit 1; }
 mkdir -p "$CACHE"
@@ -69,6 +70,7 @@ cp "$HULL" "$R/bin/hull"
 cp "$CACHE/loop.ko" "$R/lib/modules/loop.ko"
 install -m 0755 $VM/init.sh "$R/init"
 install -m 0755 $VM/guest-tests.sh "$R/vm/guest-tests.sh"
+install -m 0644 $VM/guest-lib.sh "$R/vm/guest-lib.sh"
 mknod -m 600 "$R/dev/console" c 5 1
 spec=$(mktemp -d)
 (cd "$spec" && "$HULL" spec)
@@ -87,16 +89,6 @@ t2=$(date +%s)
 [ "$rc" = 0 ] || say "qemu exited with $rc (124: timed out)"
 
 grep -E '^(VMINIT|RESULT) ' "$CACHE/last.log" || true
-summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$CACHE/last.log" | tail -n1 || true)
-results=$(grep -c '^RESULT ' "$CACHE/last.log" || true)
-fails=$(grep -c '^RESULT FAIL ' "$CACHE/last.log" || true)
+vm_results "$CACHE/last.log"
 say "${summary:-no summary line}; guest ran $((t2 - t1))s, total $((t2 - t0))s; log: $CACHE/last.log"
-if [ "$results" = 0 ] || [ -z "$summary" ]; then
-    say "FAILED: the guest reported no results or no summary (see $CACHE/last.log)"
-    tail -n 30 "$CACHE/last.log" >&2
-    exit 1
-fi
-if [ "$fails" != 0 ] || [ "${summary#* passed, 0 failed}" = "$summary" ]; then
-    say "FAILED: $fails test(s) failed"
-    exit 1
-fi
+vm_verdict "$CACHE/last.log"

@@ -12,12 +12,10 @@ PAYLOAD=/hullvm
 TEMPLATES=$PAYLOAD/bundles
 WORK=/run/hullvm-tests
 CGROOT=/sys/fs/cgroup
-P=0 F=0 X=0 S=0
+. "$PAYLOAD/guest-lib.sh"
 
 hull() { timeout 30 "$PAYLOAD/bin/hull" "$@"; }
 runc() { timeout 30 /usr/sbin/runc "$@"; }
-# eq WHAT GOT WANT
-eq() { [ "$2" = "$3" ] && return 0; WHY="$1 is '$2', want '$3'"; return 1; }
 info() { echo "INFO $*"; }
 # wait_for SECONDS COMMAND...: poll COMMAND every 0.1 s until it succeeds.
 wait_for() {
@@ -42,27 +40,6 @@ bundle() {
 in_cgroup() { [ "$(sed -n 's/^0:://p' "/proc/$1/cgroup" 2>/dev/null)" = "$2" ]; }
 # pid_of RUNTIME ID: the container's init pid from `RUNTIME state`.
 pid_of() { "$1" state "$2" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"pid":\([0-9]*\).*/\1/p'; }
-
-# run_test NAME FUNCTION: run, report. A function sets WHY and returns non-zero on failure;
-# WHY set on success means SKIP; XF set means a known gap (failure -> XFAIL, pass -> XPASS).
-run_test() {
-    local name=$1 fn=$2
-    WHY="" XF=""
-    if $fn; then
-        if [ -n "$WHY" ]; then
-            echo "RESULT SKIP $name: $WHY"; S=$((S + 1))
-        elif [ -n "$XF" ]; then
-            echo "RESULT XPASS $name: known gap now works: $XF (turn the XFAIL into a PASS)"
-            P=$((P + 1))
-        else
-            echo "RESULT PASS $name"; P=$((P + 1))
-        fi
-    elif [ -n "$XF" ]; then
-        echo "RESULT XFAIL $name: $WHY"; X=$((X + 1))
-    else
-        echo "RESULT FAIL $name: $WHY"; F=$((F + 1))
-    fi
-}
 
 # The runner's cgroup. hull-vm.service has Delegate=yes: move every process of the unit into
 # a leaf (<unit>/runner), so the unit's own cgroup may enable controllers for the containers
@@ -327,4 +304,4 @@ run_test hull_systemd_scope t_hull_systemd_scope
 . "$PAYLOAD/guest-systemd-driver.sh"
 run_systemd_driver_tests
 
-echo "$P passed, $F failed ($X xfail, $S skipped)"
+summary

@@ -33,6 +33,7 @@ fi
 
 cd "$(dirname "$SELF")/../../.."
 SD=integration/vm/systemd
+. integration/vm/verdict.sh
 CACHE=target/vm-cache/systemd
 TIMEOUT=${HULL_VM_TIMEOUT:-300}
 t0=$(date +%s)
@@ -111,6 +112,7 @@ done
 mkdir -p "$PL/rootfs"/{proc,sys,dev,tmp,run}
 install -m 0755 "$SD/guest-tests.sh" "$PL/guest-tests.sh"
 install -m 0644 "$SD/guest-systemd-driver.sh" "$PL/guest-systemd-driver.sh"
+install -m 0644 integration/vm/guest-lib.sh "$PL/guest-lib.sh"
 (cd "$tmp" && "$HULL" spec)
 python3 "$SD/bundles.py" "$tmp/config.json" "$PL/bundles"
 mib=$(($(du -sm "$PL" | cut -f1) + 32))
@@ -135,18 +137,8 @@ t2=$(date +%s)
 
 # 6. Results.
 grep -E '^(HULLVM|INFO|RESULT) ' "$CACHE/last.log" || true
-summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$CACHE/last.log" | tail -n1 || true)
-results=$(grep -c '^RESULT ' "$CACHE/last.log" || true)
-fails=$(grep -c '^RESULT FAIL ' "$CACHE/last.log" || true)
+vm_results "$CACHE/last.log"
 up=$(sed -n 's/.*HULLVM: systemd up after \([0-9.]*\)s$/\1/p' "$CACHE/last.log")
 say "${summary:-no summary line}; systemd up after ${up:-?}s of guest uptime," \
     "qemu ran $((t2 - t1))s, total $((t2 - t0))s; log: $CACHE/last.log"
-if [ "$results" = 0 ] || [ -z "$summary" ]; then
-    say "FAILED: the guest reported no results or no summary (see $CACHE/last.log)"
-    tail -n 30 "$CACHE/last.log" >&2
-    exit 1
-fi
-if [ "$fails" != 0 ] || [ "${summary#* passed, 0 failed}" = "$summary" ]; then
-    say "FAILED: $fails test(s) failed"
-    exit 1
-fi
+vm_verdict "$CACHE/last.log"
