@@ -108,14 +108,14 @@ fn refuse_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
 }
 
 /// Clone the init and drive it to `Created`. `cgroup` is ready for the init (see
-/// `Cgroup::prepare`). `on_clone` records the init's pid: in the parent right after Go, while
+/// `Cgroup::prepare`). `record_pid` records the init's pid: in the parent right after Go, while
 /// the init sets up its rootfs, and before the init can outlive hull (it keeps its
 /// parent-death signal until after Continue, which the parent sends only after this).
 pub fn spawn(
     o: &SpawnOptions,
     ns: &NsPlan,
     cgroup: &mut Placement,
-    on_clone: impl FnOnce(i32) -> Result<()>,
+    record_pid: impl FnOnce(i32) -> Result<()>,
 ) -> Result<Child> {
     let (parent_end, child_end) = sync::pair()?;
     // Keep our own fds clear of the range handed to the container (3..3+extra).
@@ -177,7 +177,7 @@ pub fn spawn(
                 join: &join,
                 born_in_v2,
             };
-            child.console = drive(o, ns, placing, &parent_end, pid, on_clone)?;
+            child.console = drive(o, ns, placing, &parent_end, pid, record_pid)?;
             Ok(child)
         }
     }
@@ -197,7 +197,7 @@ fn drive(
     p: Placing,
     ch: &sync::Channel,
     pid: i32,
-    on_clone: impl FnOnce(i32) -> Result<()>,
+    record_pid: impl FnOnce(i32) -> Result<()>,
 ) -> Result<Option<OwnedFd>> {
     if ns.new_user {
         write_id_maps(o.plan, pid)?;
@@ -209,7 +209,7 @@ fn drive(
         .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
     ch.send(&Msg::Go { host_pid: pid })
         .map_err(|_| gone(pid, "container init"))?;
-    on_clone(pid)?;
+    record_pid(pid)?;
     crate::fault::point("after-state-saved");
     p.cgroup.after_go()?;
     let annotations = o.plan.spec.annotations().clone().unwrap_or_default();
