@@ -16,13 +16,12 @@ import datetime
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
-import bench  # noqa: E402  (cleanup helpers: containers, processes, cgroups, mounts by tag)
+import bench  # noqa: E402  (its bundles, and its cleanup of containers, processes, cgroups, mounts by tag)
 
 
 def sh(argv, check=True, stdio=subprocess.PIPE, cwd=None):
@@ -43,26 +42,12 @@ class Scenarios:
         self.work = f"/tmp/{tag}"
         self.root = f"{self.work}/root-hull"
         self.lists = []
+        self.bundles = bench.Bench(argparse.Namespace(tag=tag, hull=hull))
+        self.bundles.make_rootfs()
 
     def bundle(self, cid, args):
-        rootfs = f"{self.work}/rootfs"
-        if not os.path.isdir(rootfs):
-            for d in ("bin", "proc", "sys", "dev", "tmp"):
-                os.makedirs(f"{rootfs}/{d}")
-            shutil.copy2("/bin/busybox", f"{rootfs}/bin/busybox")
-            for applet in ("true", "sh", "sleep"):
-                os.symlink("busybox", f"{rootfs}/bin/{applet}")
-        path = f"{self.work}/b/{cid}"
-        os.makedirs(path)
-        sh([self.hull, "spec", "--bundle", path])
-        with open(f"{path}/config.json") as f:
-            cfg = json.load(f)
-        cfg["process"].update(terminal=False, args=args)
-        cfg["root"]["path"] = rootfs
-        cfg["linux"]["cgroupsPath"] = f"/{self.tag}/{cid}"
-        with open(f"{path}/config.json", "w") as f:
-            json.dump(cfg, f)
-        return path
+        """The benchmark's bundle (busybox rootfs, `hull spec` config, cgroupsPath /TAG/ID)."""
+        return self.bundles.bundle(cid, args)
 
     def traced(self, name, *args, check=True, cwd=None):
         out = f"{self.work}/{name}.fns"
