@@ -48,6 +48,18 @@ impl Kind {
     }
 }
 
+/// Whether the init stops after its mounts for the parent (`MountsReady`, `Continue`): only
+/// when there are prestart or createRuntime hooks for the parent to run then, or
+/// createContainer hooks, which run after that point. Both sides decide from the same spec;
+/// without such hooks the round trip would only cost two context switches.
+pub fn mounts_ready_stop(hooks: Option<&Hooks>) -> bool {
+    hooks.is_some_and(|h| {
+        [Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer]
+            .iter()
+            .any(|k| !k.of(h).is_empty())
+    })
+}
+
 /// The container state JSON a hook receives on stdin (runtime-spec state fields).
 pub fn state_json(
     id: &str,
@@ -187,6 +199,27 @@ fn wait_with_deadline(
             let _ = child.kill();
             let _ = child.wait();
             return Ok(None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hooks(field: &str) -> Hooks {
+        serde_json::from_value(serde_json::json!({ field: [{"path": "/bin/true"}] })).unwrap()
+    }
+
+    #[test]
+    fn the_init_stops_after_its_mounts_only_for_hooks_that_run_then_or_later_in_setup() {
+        assert!(!mounts_ready_stop(None));
+        assert!(!mounts_ready_stop(Some(&Hooks::default())));
+        for f in ["prestart", "createRuntime", "createContainer"] {
+            assert!(mounts_ready_stop(Some(&hooks(f))), "{f}");
+        }
+        for f in ["startContainer", "poststart", "poststop"] {
+            assert!(!mounts_ready_stop(Some(&hooks(f))), "{f}");
         }
     }
 }

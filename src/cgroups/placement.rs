@@ -115,8 +115,9 @@ impl Placement {
 
     /// After the init was told to go, while it sets up its rootfs: attach the cgroup2
     /// eBPF device filter (cgroupfs; loading it through the verifier is ~6% of a `run`'s
-    /// CPU). The init cannot pass `MountsReady` before the parent answers it, so the filter
-    /// is in place before anything but hull's own setup code runs in the container.
+    /// CPU). The filter is in place before anything but hull's own setup code runs in the
+    /// container: a hook's turn comes only after the parent answers `MountsReady`, which it
+    /// reads after this, and the user process only after `start`, which follows the create.
     pub fn after_go(&mut self) -> Result<()> {
         match &mut self.how {
             How::Fs(res) => match res.take() {

@@ -117,8 +117,10 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     nix::unistd::chdir(ctx.bundle)
         .with_context(|| format!("chdir to the bundle {}", ctx.bundle.display()))?;
     crate::rootfs::prepare(ctx.spec, ctx.rootfs, host_ns, ctx.idmaps)?;
-    ctx.sync.send(&Msg::MountsReady)?;
-    ctx.sync.expect(&Msg::Continue)?;
+    if hooks::mounts_ready_stop(ctx.spec.hooks().as_ref()) {
+        ctx.sync.send(&Msg::MountsReady)?;
+        ctx.sync.expect(&Msg::Continue)?;
+    }
     let annotations = ctx.spec.annotations().clone().unwrap_or_default();
     let state =
         |status: &str| hooks::state_json(ctx.id, status, host_pid, ctx.bundle, &annotations);

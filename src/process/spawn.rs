@@ -203,7 +203,7 @@ fn drive(
         write_id_maps(o.plan, pid)?;
     }
     // Where the init cannot put itself, before it goes on; then what may overlap its
-    // rootfs setup (its first request, MountsReady, is read only after that).
+    // rootfs setup (its first message is read only after that).
     p.cgroup
         .place(pid, p.join, p.born_in_v2)
         .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;

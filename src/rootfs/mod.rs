@@ -61,7 +61,11 @@ pub fn prepare(
             flags
         };
         propagation::set_root(initial)?;
-        propagation::make_parent_mount_private(rootfs)?;
+        // After a recursive slave or private `/` no mount in this namespace is shared, the
+        // rootfs's parent included: nothing to look up (runc's default, rslave).
+        if !propagation::leaves_nothing_shared(initial) {
+            propagation::make_parent_mount_private(rootfs)?;
+        }
     }
 
     let host_rootfs = safe_path::open_host_path(rootfs, OFlag::O_DIRECTORY)

@@ -36,6 +36,12 @@ pub fn set_root(flags: MsFlags) -> Result<()> {
         .with_context(|| format!("setting the propagation of / to {flags:?}"))
 }
 
+/// Whether `flags` applied to `/` leave no shared mount behind: MS_REC with MS_SLAVE or
+/// MS_PRIVATE turns every shared mount of the namespace into a slave or a private one.
+pub fn leaves_nothing_shared(flags: MsFlags) -> bool {
+    flags.contains(MsFlags::MS_REC) && flags.intersects(MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE)
+}
+
 /// pivot_root refuses a new root whose parent mount is shared: make that mount private
 /// (only it, not its children), as runc does.
 pub fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
@@ -89,6 +95,11 @@ mod tests {
         );
         assert_eq!(root_flags(Some("private")).unwrap(), MsFlags::MS_PRIVATE);
         let e = root_flags(Some("sharde")).unwrap_err().to_string();
+        let nothing_shared = |v| leaves_nothing_shared(root_flags(Some(v)).unwrap());
+        assert!(nothing_shared("rslave") && nothing_shared("rprivate"));
+        for v in ["slave", "private", "shared", "rshared", "unbindable"] {
+            assert!(!nothing_shared(v), "{v}");
+        }
         assert!(
             e.contains("rootfsPropagation") && e.contains("sharde"),
             "{e}"
