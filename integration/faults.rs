@@ -18,6 +18,7 @@ const POINTS: &[&str] = &[
     "after-reserve",
     "after-cgroup-create",
     "after-clone",
+    "after-cgroup-v1-create",
     "after-state-saved",
     "before-created-saved",
     "after-created",

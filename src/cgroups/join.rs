@@ -11,10 +11,11 @@
 //! - cgroup v1: a process that writes "0" to a hierarchy's `tasks` file moves its calling
 //!   thread only, and for "0" the kernel skips the global lock (`cgroup_procs_write_start`
 //!   takes it for a pid or a whole thread group). The child is single-threaded, so moving
-//!   its one thread moves the process. The parent opens every `tasks` file before the fork
-//!   (the kernel checks the write against the opener's credentials, so a child already in a
-//!   user namespace may use them), and the child writes "0" to each as soon as it is told
-//!   to go, before it does anything else.
+//!   its one thread moves the process. The parent opens every `tasks` file, before the fork
+//!   or right after it (then they go to the child with Go) — the kernel checks the write
+//!   against the opener's credentials, so a child already in a user namespace may use
+//!   them — and the child writes "0" to each as soon as it is told to go, before it does
+//!   anything else.
 //!
 //! What neither covers — a kernel without CLONE_INTO_CGROUP (before 5.7) or a cgroup2
 //! directory it refuses — the parent still migrates with `cgroup.procs` (`finish`).
@@ -25,18 +26,22 @@ use anyhow::{Context, Result};
 
 use super::{fsio, Cgroup};
 
-/// fds the parent opens before the fork; the child inherits them.
+/// fds the parent opens for the child: before the fork (inherited), or for the v1 `tasks`
+/// files also after it (sent with Go; see `Placement::before_go`).
 #[derive(Default)]
 pub struct Join {
     v2_dir: Option<OwnedFd>,
-    /// (hierarchy name for messages, O_WRONLY fd of its `tasks` file)
-    v1_tasks: Vec<(String, OwnedFd)>,
+    /// The v1 hierarchies in the cgroup's order, by name (for messages).
+    v1_names: Vec<String>,
+    /// Their O_WRONLY `tasks` fds when opened before the fork.
+    v1_tasks: Vec<OwnedFd>,
 }
 
 impl Join {
     /// Open what the child needs to place itself in `cg` (nothing for an empty cgroup),
-    /// as fds numbered `floor` or above (below are the fds handed to the container).
-    pub fn open(cg: &Cgroup, floor: RawFd) -> Result<Join> {
+    /// as fds numbered `floor` or above (below are the fds handed to the container); the
+    /// v1 `tasks` files only unless `v1_later` (then `open_v1` after the fork).
+    pub fn open(cg: &Cgroup, floor: RawFd, v1_later: bool) -> Result<Join> {
         use std::os::unix::fs::OpenOptionsExt;
         let mut join = Join::default();
         for (d, dir) in cg.checked_dirs()? {
@@ -48,16 +53,32 @@ impl Join {
                     .with_context(|| format!("cgroup: open {}", dir.display()))?;
                 join.v2_dir = Some(above(f.into(), floor)?);
             } else {
-                let tasks = dir.join("tasks");
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_CLOEXEC)
-                    .open(&tasks)
-                    .with_context(|| format!("cgroup: open {}", tasks.display()))?;
-                join.v1_tasks.push((d.name(), above(f.into(), floor)?));
+                join.v1_names.push(d.name());
             }
         }
+        if !v1_later {
+            join.v1_tasks = Join::open_v1(cg)?
+                .into_iter()
+                .map(|f| above(f, floor))
+                .collect::<Result<_>>()?;
+        }
         Ok(join)
+    }
+
+    /// The v1 `tasks` files of `cg`, opened for writing, in the cgroup's order.
+    pub fn open_v1(cg: &Cgroup) -> Result<Vec<OwnedFd>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut out = Vec::new();
+        for (_, dir) in cg.checked_dirs()?.into_iter().filter(|(d, _)| !d.v2) {
+            let tasks = dir.join("tasks");
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&tasks)
+                .with_context(|| format!("cgroup: open {}", tasks.display()))?;
+            out.push(f.into());
+        }
+        Ok(out)
     }
 
     /// The cgroup2 directory, for `clone3(CLONE_INTO_CGROUP)`.
@@ -67,14 +88,27 @@ impl Join {
 
     /// The fds the child must keep until `enter_v1`.
     pub fn child_fds(&self) -> Vec<RawFd> {
-        self.v1_tasks.iter().map(|(_, f)| f.as_raw_fd()).collect()
+        self.v1_tasks.iter().map(|f| f.as_raw_fd()).collect()
     }
 
-    /// In the child, which must be single-threaded: move itself into every v1 hierarchy,
-    /// then close the fds (the child cannot drop what it shares with the parent's image).
-    pub fn enter_v1(&self) -> Result<()> {
-        for (name, f) in &self.v1_tasks {
-            let fd = f.as_raw_fd();
+    /// In the child, which must be single-threaded: move itself into every v1 hierarchy
+    /// through the inherited `tasks` fds, or through `sent` (those that came with Go), then
+    /// close them (the inherited ones by number: the child cannot drop what it shares with
+    /// the parent's image).
+    pub fn enter_v1(&self, sent: Vec<OwnedFd>) -> Result<()> {
+        let fds: Vec<RawFd> = if sent.is_empty() {
+            self.child_fds()
+        } else {
+            sent.iter().map(|f| f.as_raw_fd()).collect()
+        };
+        if fds.len() != self.v1_names.len() {
+            anyhow::bail!(
+                "cgroup: {} v1 hierarchies to join, but {} tasks files",
+                self.v1_names.len(),
+                fds.len()
+            );
+        }
+        for (name, fd) in self.v1_names.iter().zip(fds) {
             // SAFETY: write(2) of a 1-byte buffer to an fd this process owns.
             let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
             if n != 1 {
@@ -84,7 +118,9 @@ impl Join {
                     fsio::describe(&e)
                 );
             }
-            let _ = nix::unistd::close(fd);
+            if sent.is_empty() {
+                let _ = nix::unistd::close(fd);
+            }
         }
         Ok(())
     }

@@ -217,7 +217,21 @@ impl Cgroup {
         if self.systemd.is_some() {
             return Ok(());
         }
-        tree::create(self)
+        tree::create(self, None)
+    }
+
+    /// Whether a new container's v1 directories are made and limited after the clone, by
+    /// the parent while the init creates its namespaces (see `Placement`): with cgroupfs on a
+    /// v1 or hybrid host, when hull is not rootless (rootless falls back to no cgroup when it
+    /// cannot make one, which must be known before the clone).
+    pub fn v1_after_clone(&self, rootless: bool) -> bool {
+        !rootless && self.systemd.is_none() && self.dirs.iter().any(|d| !d.v2)
+    }
+
+    /// `create` for what must exist before the clone when `v1_after_clone`: the cgroup2
+    /// directory the init is born in.
+    pub fn create_v2(&self) -> Result<()> {
+        tree::create(self, Some(true))
     }
 
     /// Write the limits with the cgroupfs writers (both drivers).

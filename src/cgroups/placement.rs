@@ -1,10 +1,14 @@
 //! Putting a new container init into its cgroup: the one step of the create path where the
 //! cgroupfs and systemd drivers differ, behind one type the spawn code drives.
 //!
-//! cgroupfs: the directories exist and are limited before clone (the cgroup2 eBPF device
-//! filter is attached right after, while the init sets up its rootfs); the init is born in its
-//! cgroup2 directory (CLONE_INTO_CGROUP) and then writes itself into the v1 hierarchies
-//! (`join`), so the parent migrates nothing.
+//! cgroupfs: the cgroup2 directory exists and is limited before clone (its eBPF device filter
+//! is attached right after, while the init sets up its rootfs), and the init is born in it
+//! (CLONE_INTO_CGROUP). The v1 directories are made and limited by the parent right after
+//! the clone, while the init creates its network, ipc, uts and mount namespaces (~0.6 ms of
+//! kernel work each side, overlapped instead of one after the other); their `tasks` files
+//! go to the init with Go and it writes itself into them (`join`) before it does anything
+//! else, so the parent migrates nothing and the init is never in a v1 cgroup whose limits
+//! are half written. (Rootless keeps everything before the clone: see `v1_after_clone`.)
 //!
 //! systemd: systemd makes the unit's cgroup when it starts the unit with the init's pid,
 //! so the init is cloned into hull's own cgroup and, before it runs any of its own code,
@@ -29,9 +33,17 @@ pub struct Placement {
 }
 
 enum How {
-    /// cgroupfs; the resources whose eBPF device filter is still to be attached.
-    Fs(Option<Box<LinuxResources>>),
+    Fs(Fs),
     Systemd(Box<SystemdStart>),
+}
+
+/// What cgroupfs still has to do once the init exists.
+#[derive(Default)]
+struct Fs {
+    /// The resources whose eBPF device filter is still to be attached.
+    filter: Option<Box<LinuxResources>>,
+    /// The resources to write once the v1 directories are made after the clone.
+    v1_later: Option<Box<LinuxResources>>,
 }
 
 /// What starting the unit needs once the pid exists.
@@ -47,21 +59,30 @@ struct SystemdStart {
 
 impl Cgroup {
     /// Get ready for an init that does not exist yet: cgroupfs writes the limits now
-    /// (after `create`); systemd connects to the manager and checks the
-    /// `org.systemd.property.*` annotations, leaving the rest to `Placement::place`.
+    /// (after `create`), or with `v1_later` (after `create_v2`; see `v1_after_clone`) leaves
+    /// the v1 directories and limits to `before_go`; systemd connects to the manager and
+    /// checks the `org.systemd.property.*` annotations, leaving the rest to `place`.
     pub fn prepare(
         &self,
         id: &str,
         res: &LinuxResources,
         annotations: &HashMap<String, String>,
+        v1_later: bool,
     ) -> Result<Placement> {
         let how = match &self.systemd {
             // No directories: a rootless container running without a cgroup.
-            None if self.dirs.is_empty() => How::Fs(None),
+            None if self.dirs.is_empty() => How::Fs(Fs::default()),
             None => {
-                // Everything but the eBPF device filter, which `after_go` attaches.
-                self.apply_limits(res)?;
-                How::Fs(Some(Box::new(res.clone())))
+                // Everything but the eBPF device filter, which `after_go` attaches. On a v1 or
+                // hybrid host every limit is a v1 file (the hybrid cgroup2 has no controllers).
+                let later = v1_later && self.mode != Mode::Unified;
+                if !later {
+                    self.apply_limits(res)?;
+                }
+                How::Fs(Fs {
+                    filter: Some(Box::new(res.clone())),
+                    v1_later: later.then(|| Box::new(res.clone())),
+                })
             }
             Some(unit) => {
                 let extra = systemd::annotation_properties(annotations)?;
@@ -87,10 +108,26 @@ impl Placement {
     /// directory to clone it into and the v1 `tasks` files, as fds numbered `floor` or
     /// above; nothing under systemd, which moves the init itself.
     pub fn join(&self, floor: i32) -> Result<Join> {
-        match self.how {
-            How::Fs(_) => Join::open(&self.cgroup, floor),
+        match &self.how {
+            How::Fs(fs) => Join::open(&self.cgroup, floor, fs.v1_later.is_some()),
             How::Systemd(_) => Ok(Join::default()),
         }
+    }
+
+    /// After the clone, before Go: with v1 left for later, make and limit the v1 directories
+    /// and open their `tasks` files for the init (sent with Go, in `Join` order); otherwise
+    /// nothing to send.
+    pub fn before_go(&mut self) -> Result<Vec<std::os::fd::OwnedFd>> {
+        let How::Fs(fs) = &mut self.how else {
+            return Ok(Vec::new());
+        };
+        let Some(res) = fs.v1_later.take() else {
+            return Ok(Vec::new());
+        };
+        super::tree::create(&self.cgroup, Some(false))?;
+        crate::fault::point("after-cgroup-v1-create");
+        self.cgroup.apply_limits(&res)?;
+        Join::open_v1(&self.cgroup)
     }
 
     /// Keep this placement's own fds (the D-Bus socket) numbered at least `min`, clear of
@@ -120,7 +157,7 @@ impl Placement {
     /// reads after this, and the user process only after `start`, which follows the create.
     pub fn after_go(&mut self) -> Result<()> {
         match &mut self.how {
-            How::Fs(res) => match res.take() {
+            How::Fs(fs) => match fs.filter.take() {
                 Some(res) => self.cgroup.apply_device_filter(&res),
                 None => Ok(()),
             },
@@ -169,7 +206,7 @@ fn place_in_unit(cg: &mut Cgroup, s: &mut SystemdStart, pid: i32) -> Result<()> 
     cg.systemd = Some(unit);
     // Directories systemd does not make (v1 cpuset, freezer, ...), then the pid wherever
     // systemd did not put it.
-    super::tree::create(cg)?;
+    super::tree::create(cg, None)?;
     if slice_unit {
         cg.add(pid)?;
     } else {

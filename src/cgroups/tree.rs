@@ -10,8 +10,13 @@ use std::time::{Duration, Instant};
 /// How long `destroy` keeps retrying a directory the kernel still calls busy.
 const RMDIR_PATIENCE: Duration = Duration::from_secs(1);
 
-pub fn create(cg: &Cgroup) -> Result<()> {
+/// Make the directories: all of them, or only the cgroup2 (`Some(true)`) or v1
+/// (`Some(false)`) ones.
+pub fn create(cg: &Cgroup, only_v2: Option<bool>) -> Result<()> {
     for (d, dir) in cg.checked_dirs()? {
+        if only_v2.is_some_and(|v2| v2 != d.v2) {
+            continue;
+        }
         check_mount(d)?;
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cgroup: create {}", dir.display()))?;

@@ -245,7 +245,14 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         host_mounts: host_mounts.then(|| plan.rootfs.clone()),
     };
     let entry = undo.entry.as_ref().expect("just set");
-    match cgroup.create() {
+    // On a v1 or hybrid host the v1 directories are made after the clone (Placement).
+    let v1_later = cgroup.v1_after_clone(rootless);
+    let made = if v1_later {
+        cgroup.create_v2()
+    } else {
+        cgroup.create()
+    };
+    match made {
         Ok(()) => {
             crate::fault::point("after-cgroup-create");
             // Under systemd the unit name may still be another container's: the cgroup is
@@ -268,6 +275,7 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         &o.id,
         &resources_with_device_rules(&plan.spec),
         &annotations,
+        v1_later,
     )?;
     let fifo = exec_fifo::create(&entry.exec_fifo())?;
 

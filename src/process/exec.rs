@@ -152,7 +152,7 @@ fn fork_child(
         None => None,
     };
     // Born in the cgroup2 directory, joining the v1 hierarchies itself (cgroups::join).
-    let join = Join::open(cgroup, floor)?;
+    let join = Join::open(cgroup, floor, false)?;
     let forked = fork_into(0, join.v2_fd());
     // Only the parent goes back: the child's active pid namespace is the container's,
     // and a process may never setns to an ancestor pid namespace.

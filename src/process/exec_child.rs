@@ -66,7 +66,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never> {
         Some(Msg::Go { .. }) => {}
         other => bail!("exec: expected Go from hull, got {other:?}"),
     }
-    ctx.join.enter_v1()?;
+    ctx.join.enter_v1(Vec::new())?;
 
     if let Some(user) = &ctx.joins.user {
         exec_join::enter(user)?;

@@ -84,14 +84,27 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     keep.extend(ctx.idmaps.iter().map(|(_, fd)| *fd));
     keep.extend(ctx.join.child_fds());
     crate::sys::fds::close_all_except(&keep).context("closing inherited fds")?;
-
-    let host_pid = match ctx.sync.recv()? {
-        Some(Msg::Go { host_pid }) => host_pid,
-        other => bail!("init: expected Go from the parent, got {other:?}"),
+    // The new namespaces that need no user namespace first, while the parent makes the v1
+    // cgroups (see namespaces); a failure is reported after Go, when the parent listens.
+    let unshared = match ctx.ns.unshare_first {
+        0 => Ok(()),
+        flags => nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(flags as i32)),
     };
+
+    let (host_pid, v1_tasks) = match ctx.sync.recv_with_fds()? {
+        Some((Msg::Go { host_pid }, fds)) => (host_pid, fds),
+        other => bail!(
+            "init: expected Go from the parent, got {:?}",
+            other.map(|(m, _)| m)
+        ),
+    };
+    unshared.with_context(|| {
+        let names = crate::namespaces::names_of(ctx.ns.unshare_first);
+        format!("linux.namespaces: creating the {names} namespaces (unshare)")
+    })?;
     // First, so everything the init does is accounted to the container (after Go, so an
     // error reaches a parent that is listening).
-    ctx.join.enter_v1()?;
+    ctx.join.enter_v1(v1_tasks)?;
 
     if unprivileged_maps {
         nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;

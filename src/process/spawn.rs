@@ -202,13 +202,17 @@ fn drive(
     if ns.new_user {
         write_id_maps(o.plan, pid)?;
     }
-    // Where the init cannot put itself, before it goes on; then what may overlap its
-    // rootfs setup (its first message is read only after that).
+    // Where the init cannot put itself, and the v1 cgroups it joins itself (made while it
+    // creates its namespaces), before it goes on; then what may overlap its rootfs setup
+    // (its first message is read only after that).
     p.cgroup
         .place(pid, p.join, p.born_in_v2)
         .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
-    ch.send(&Msg::Go { host_pid: pid })
+    let v1_tasks = p.cgroup.before_go()?;
+    let raw: Vec<_> = v1_tasks.iter().map(|f| f.as_raw_fd()).collect();
+    ch.send_fds(&Msg::Go { host_pid: pid }, &raw)
         .map_err(|_| gone(pid, "container init"))?;
+    drop(v1_tasks);
     record_pid(pid)?;
     crate::fault::point("after-state-saved");
     p.cgroup.after_go()?;

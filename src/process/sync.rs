@@ -128,8 +128,15 @@ impl Channel {
 
     /// Receive one message and the fd that came with it, if any.
     pub fn recv_with_fd(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
+        Ok(self
+            .recv_with_fds()?
+            .map(|(m, fds)| (m, fds.into_iter().next())))
+    }
+
+    /// Receive one message and the fds that came with it, in the order sent.
+    pub fn recv_with_fds(&self) -> Result<Option<(Msg, Vec<OwnedFd>)>> {
         loop {
-            match crate::sys::scm::recv_fd(self.fd.as_raw_fd()) {
+            match crate::sys::scm::recv_fds(self.fd.as_raw_fd()) {
                 Ok((b, _)) if b.is_empty() => return Ok(None),
                 Ok((b, fd)) => return Ok(Some((Msg::decode(&b)?, fd))),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -142,8 +149,13 @@ impl Channel {
 
     /// Send `m` with `fd` attached as SCM_RIGHTS.
     pub fn send_fd(&self, m: &Msg, fd: RawFd) -> Result<()> {
-        crate::sys::scm::send_fd(self.fd.as_raw_fd(), &m.encode(), fd)
-            .context("sync channel: send fd")
+        self.send_fds(m, &[fd])
+    }
+
+    /// Send `m` with `fds` attached as SCM_RIGHTS (none: a plain message).
+    pub fn send_fds(&self, m: &Msg, fds: &[RawFd]) -> Result<()> {
+        crate::sys::scm::send_fds(self.fd.as_raw_fd(), &m.encode(), fds)
+            .context("sync channel: send fds")
     }
 
     /// Receive and require `want`; an `Error` becomes the error, EOF says the peer died.
@@ -176,6 +188,39 @@ mod tests {
         }
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn fds_travel_with_their_message_in_order() {
+        use std::io::{Read, Seek, Write};
+        let (a, b) = pair().unwrap();
+        let mut files: Vec<std::fs::File> = (0..3).map(|_| tempfile()).collect();
+        for (i, f) in files.iter_mut().enumerate() {
+            write!(f, "file {i}").unwrap();
+        }
+        let raw: Vec<RawFd> = files.iter().map(|f| f.as_raw_fd()).collect();
+        a.send_fds(&Msg::Go { host_pid: 7 }, &raw).unwrap();
+        let (m, fds) = b.recv_with_fds().unwrap().unwrap();
+        assert_eq!(m, Msg::Go { host_pid: 7 });
+        assert_eq!(fds.len(), 3);
+        for (i, fd) in fds.into_iter().enumerate() {
+            let mut f = std::fs::File::from(fd);
+            f.rewind().unwrap();
+            let mut text = String::new();
+            f.read_to_string(&mut text).unwrap();
+            assert_eq!(text, format!("file {i}"));
+        }
+        a.send_fds(&Msg::Continue, &[]).unwrap();
+        let (m, fds) = b.recv_with_fds().unwrap().unwrap();
+        assert_eq!(m, Msg::Continue);
+        assert!(fds.is_empty());
+    }
+
+    fn tempfile() -> std::fs::File {
+        let fd =
+            nix::sys::memfd::memfd_create(c"sync-test", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .unwrap();
+        std::fs::File::from(fd)
     }
 
     #[test]
