@@ -6,7 +6,8 @@ use clap::Args;
 
 use super::Global;
 
-/// The flags `create` and `run` share, as in runc.
+// The flags `create` and `run` share, as in runc. (A plain comment: a doc comment would
+// become the `about` of both subcommands, which build their flags only when invoked.)
 #[derive(Args, Debug, Clone)]
 pub struct BundleArgs {
     /// Path to the root of the bundle directory (default: current directory)
