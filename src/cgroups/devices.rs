@@ -35,14 +35,14 @@ pub fn rule_line(r: &LinuxDeviceCgroup) -> String {
 
 /// Replace the cgroup's allow-list with exactly `rules`.
 pub fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
-    fsio::write(dir, "devices.deny", "a")?;
+    // Two open files, one write per rule (15 rules with runc's defaults: 30 syscalls fewer
+    // than an open and close around each).
+    let mut deny = fsio::Writer::open(dir, "devices.deny")?;
+    let mut allow = fsio::Writer::open(dir, "devices.allow")?;
+    deny.write("a")?;
     for r in rules {
-        let file = if r.allow() {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        };
-        fsio::write(dir, file, &rule_line(r))?;
+        let file = if r.allow() { &mut allow } else { &mut deny };
+        file.write(&rule_line(r))?;
     }
     Ok(())
 }

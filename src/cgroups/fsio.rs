@@ -39,6 +39,49 @@ pub fn write_raw(dir: &Path, file: &str, value: &str) -> std::io::Result<()> {
     f.write_all(value.as_bytes())
 }
 
+/// A control file kept open for several values, one write each: the kernel takes each
+/// write(2) as one value whatever the offset (v1 `devices.allow` gets one rule per write),
+/// so a list costs one open instead of one per value. Errors read as `write`'s.
+pub struct Writer<'a> {
+    dir: &'a Path,
+    file: &'static str,
+    f: std::fs::File,
+}
+
+impl<'a> Writer<'a> {
+    pub fn open(dir: &'a Path, file: &'static str) -> Result<Writer<'a>> {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join(file))
+            .map_err(|e| {
+                anyhow!(
+                    "cgroup {file}: open: {} (in {})",
+                    describe(&e),
+                    dir.display()
+                )
+            })?;
+        Ok(Writer { dir, file, f })
+    }
+
+    pub fn write(&mut self, value: &str) -> Result<()> {
+        // One write(2): a short write would split a value in two.
+        match self.f.write(value.as_bytes()) {
+            Ok(n) if n == value.len() => Ok(()),
+            Ok(n) => Err(anyhow!(
+                "cgroup {}: write {value}: only {n} bytes taken (in {})",
+                self.file,
+                self.dir.display()
+            )),
+            Err(e) => Err(anyhow!(
+                "cgroup {}: write {value}: {} (in {})",
+                self.file,
+                describe(&e),
+                self.dir.display()
+            )),
+        }
+    }
+}
+
 /// The trimmed content of `dir/file`.
 pub fn read(dir: &Path, file: &str) -> Result<String> {
     std::fs::read_to_string(dir.join(file))
