@@ -27,6 +27,36 @@ fn run_exits_with_the_container_status() {
     );
 }
 
+/// `run` lets the init go on to its execve while it saves the record and prepares to start
+/// it: a process that is done before `run` gets to confirm its start still counts as
+/// started (its status comes back, poststart runs after startContainer, as with
+/// create + start), and everything is removed.
+#[test]
+fn run_of_a_process_done_at_once_still_runs_the_start_hooks_in_order() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", "exit 3"]);
+    let log = b.path().join("hooks.log");
+    let hook = |name: &str| {
+        serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("echo {name} >> {}", log.display())],
+        })
+    };
+    b.edit(|c| {
+        c["hooks"] = serde_json::json!({
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")],
+        })
+    });
+    for i in 0..5 {
+        let (code, _, err) = run(&h, &b, &unique_id("quick"));
+        assert_eq!(code, Some(3), "run {i}: stderr: {err}");
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text, "poststart\npoststop\n".repeat(5), "{text}");
+    assert!(h.dirs().is_empty(), "left behind: {:?}", h.dirs());
+}
+
 /// `kill -9 $$` from inside cannot work: the kernel ignores SIGKILL sent to a pid
 /// namespace's init from inside it (runc exits 0 there too). The signal comes from outside.
 #[test]

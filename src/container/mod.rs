@@ -179,6 +179,8 @@ pub struct Created {
     pub pid: i32,
     /// The pty master when `run` relays the terminal itself.
     pub console: Option<std::os::fd::OwnedFd>,
+    /// With `release`: the exec fifo's read end, opened as soon as the init was set up.
+    reader: Option<std::os::fd::OwnedFd>,
 }
 
 /// Where a terminal's master goes, with runc's rules about sockets and detaching.
@@ -194,6 +196,14 @@ fn console_mode(plan: &crate::spec::Plan, o: &CreateOptions) -> Result<spawn::Co
 
 /// `create`: the container is `created` when this returns.
 pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
+    create_inner(g, o, false)
+}
+
+/// `create`; with `release` (`run`, which starts the container next anyway) the exec
+/// fifo's read end is opened the moment the init reports it is set up, so the init goes on
+/// to its execve while this process saves the record and `start` prepares (about 0.3 ms of
+/// each `run` that used to be spent one after the other).
+fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created> {
     crate::id::validate(&o.id)?;
     let plan = crate::spec::load(&o.bundle)?;
     let ns = spawn::check(&plan)?;
@@ -302,6 +312,9 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
         undo.cgroup = Some(placement.cgroup().clone());
     }
     let child = spawned?;
+    let reader = release
+        .then(|| exec_fifo::open_reader(&entry.exec_fifo()))
+        .transpose()?;
     // Under systemd the placed cgroup carries the unit's InvocationID.
     rec.cgroup = serde_json::to_value(placement.cgroup())?;
     rec.created_done = true;
@@ -315,7 +328,11 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
     undo.cgroup = None;
     undo.host_mounts = None;
     let (pid, console) = child.release();
-    Ok(Created { pid, console })
+    Ok(Created {
+        pid,
+        console,
+        reader,
+    })
 }
 
 /// `linux.resources` with the full device rule list runc writes: the spec's rules, runc's
@@ -423,9 +440,35 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     }
     let pidfd = pidfd_verified(&rec)?;
     let fifo = entry.exec_fifo();
-    let r = exec_fifo::release(&fifo, &pidfd);
+    let r = exec_fifo::open_reader(&fifo).and_then(|f| exec_fifo::wait_exec(f, &pidfd));
     let _ = std::fs::remove_file(&fifo);
     r?;
+    poststart(&rec);
+    Ok(())
+}
+
+/// `start` of a container `create_inner` released: its init may be running the user
+/// process already, or even be done (so no status check); it is this process's unreaped
+/// child, so its pid is still its own.
+fn start_released(g: &Global, c: &mut Created, id: &str) -> Result<()> {
+    let st = store(g)?;
+    let entry = st.lock(id)?;
+    let rec = entry
+        .load()?
+        .with_context(|| format!("container {id:?} is still being created"))?;
+    let pidfd = crate::sys::pidfd::open(c.pid).context("container init is gone")?;
+    let reader = c
+        .reader
+        .take()
+        .context("start: the exec fifo was not opened")?;
+    let r = exec_fifo::wait_exec(reader, &pidfd);
+    let _ = std::fs::remove_file(entry.exec_fifo());
+    r?;
+    poststart(&rec);
+    Ok(())
+}
+
+fn poststart(rec: &Record) {
     hooks::run_all_warn(
         rec.hooks.as_ref(),
         Kind::Poststart,
@@ -437,7 +480,6 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
             &rec.annotations,
         ),
     );
-    Ok(())
 }
 
 /// `kill`: the init, or with `all` every process in the container's cgroup.
@@ -665,13 +707,13 @@ pub fn run_with_shim(g: &Global, id: &str, bundle: &Path) -> Result<i32> {
 /// `run`: create + start; attached, wait for the init and exit with its status.
 pub fn run(g: &Global, o: &CreateOptions, keep: bool, no_subreaper: bool) -> Result<i32> {
     if o.detach {
-        create(g, o)?;
-        start(g, &o.id)?;
+        let mut c = create_inner(g, o, true)?;
+        start_released(g, &mut c, &o.id)?;
         return Ok(0);
     }
     let forward = crate::process::attached::Forwarder::install(!no_subreaper)?;
-    let c = create(g, o)?;
-    let result = start(g, &o.id).and_then(|_| forward.wait_for(c.pid, c.console));
+    let mut c = create_inner(g, o, true)?;
+    let result = start_released(g, &mut c, &o.id).and_then(|_| forward.wait_for(c.pid, c.console));
     if !keep {
         let st = store(g)?;
         if let Ok(entry) = st.lock(&o.id) {

@@ -27,15 +27,21 @@ pub fn create(path: &Path) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Release a created container: open the fifo, read until the init closes it by execve.
-/// `pidfd` refers to the init; if it dies first, that is the error.
-pub fn release(path: &Path, pidfd: &OwnedFd) -> Result<()> {
-    let fd = nix::fcntl::open(
+/// Release a created container: open the fifo's read end, which lets the init's open for
+/// writing through (`wait_for_start`); then `wait_exec`.
+pub fn open_reader(path: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
         path,
         OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .with_context(|| format!("open {}", path.display()))?;
+    .with_context(|| format!("open {}", path.display()))
+}
+
+/// Read the fifo (`open_reader`) until the init closes it by execve. `pidfd` refers to the
+/// init; if it dies first, that is the error (unless it said READY: then the user process
+/// ran, and may be done already).
+pub fn wait_exec(fd: OwnedFd, pidfd: &OwnedFd) -> Result<()> {
     let mut f = std::fs::File::from(fd);
     let mut got = Vec::new();
     let mut buf = [0u8; 512];
