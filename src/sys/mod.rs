@@ -7,6 +7,7 @@ pub mod mount_api;
 pub mod nsfs;
 pub mod openat2;
 pub mod pidfd;
+pub mod prctl;
 pub mod pty;
 pub mod sched;
 pub mod scm;
