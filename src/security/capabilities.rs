@@ -39,7 +39,10 @@ fn convert_set(field: &str, s: &OciCaps) -> Result<CapsHashSet> {
 /// Fail early, naming the capability, when a set asks for one this process cannot grant
 /// (absent from our own bounding set, as CAP_SYS_RESOURCE is on some hosts).
 pub fn check_available(c: &LinuxCapabilities) -> Result<()> {
-    let have = caps::read(None, CapSet::Bounding).context("reading hull's bounding set")?;
+    let have = match own_bounding_set() {
+        Some(set) => set,
+        None => caps::read(None, CapSet::Bounding).context("reading hull's bounding set")?,
+    };
     for (field, s) in sets(c) {
         let want = convert_set(field, s)?;
         let mut missing: Vec<String> = want.difference(&have).map(|c| c.to_string()).collect();
@@ -53,6 +56,23 @@ pub fn check_available(c: &LinuxCapabilities) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// This process's bounding set from the CapBnd line of /proc/self/status: one read where
+/// `caps::read` makes a PR_CAPBSET_READ per capability (41). None if it cannot be read.
+fn own_bounding_set() -> Option<CapsHashSet> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))?
+        .trim();
+    let mask = u64::from_str_radix(hex, 16).ok()?;
+    Some(
+        caps::all()
+            .into_iter()
+            .filter(|c| c.index() < 64 && mask & (1u64 << c.index()) != 0)
+            .collect(),
+    )
 }
 
 /// Drop every capability not in the bounding set. Needs CAP_SETPCAP: call while root.
@@ -105,4 +125,16 @@ pub fn apply_rest(c: &LinuxCapabilities) -> Result<()> {
             .with_context(|| format!("process.capabilities.ambient: raise {cap}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bounding_set_from_proc_is_the_one_prctl_reports() {
+        let from_proc = own_bounding_set().expect("/proc/self/status has CapBnd");
+        let from_prctl = caps::read(None, CapSet::Bounding).unwrap();
+        assert_eq!(from_proc, from_prctl);
+    }
 }
