@@ -13,6 +13,7 @@ pub mod dbus;
 pub mod fault;
 pub mod hooks;
 pub mod id;
+pub mod kfile;
 pub mod logging;
 pub mod mountinfo;
 pub mod namespaces;

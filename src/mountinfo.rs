@@ -72,7 +72,7 @@ fn parse_line(line: &str) -> Option<MountInfo> {
 /// The current process's mount table.
 pub fn read_self() -> Result<Vec<MountInfo>> {
     let text =
-        std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+        crate::kfile::read("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
     parse(&text)
 }
 

@@ -6,7 +6,7 @@ pub fn stat(pid: i32) -> Option<(char, u64)> {
     if pid <= 0 {
         return None;
     }
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let s = crate::kfile::read(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&s)
 }
 

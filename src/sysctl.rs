@@ -52,7 +52,7 @@ pub fn validate(sysctl: &HashMap<String, String>, ns: &NsPlan) -> Result<()> {
 pub fn apply(sysctl: &HashMap<String, String>) -> Result<()> {
     for (key, value) in sysctl {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        if std::fs::read_to_string(&path).is_ok_and(|cur| same_value(&cur, value)) {
+        if crate::kfile::read(&path).is_ok_and(|cur| same_value(&cur, value)) {
             continue;
         }
         let mut f = std::fs::OpenOptions::new()

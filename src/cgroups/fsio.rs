@@ -84,7 +84,7 @@ impl<'a> Writer<'a> {
 
 /// The trimmed content of `dir/file`.
 pub fn read(dir: &Path, file: &str) -> Result<String> {
-    std::fs::read_to_string(dir.join(file))
+    crate::kfile::read(dir.join(file))
         .map(|s| s.trim().to_string())
         .map_err(|e| {
             anyhow!(
@@ -102,7 +102,7 @@ pub fn has(dir: &Path, file: &str) -> bool {
 
 /// The pids listed in `dir/cgroup.procs` (missing dir: none).
 pub fn procs(dir: &Path) -> Result<Vec<i32>> {
-    match std::fs::read_to_string(dir.join("cgroup.procs")) {
+    match crate::kfile::read(dir.join("cgroup.procs")) {
         Ok(s) => Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect()),
         Err(e) if is_gone(&e) => Ok(Vec::new()),
         Err(e) => Err(anyhow!(

@@ -63,7 +63,7 @@ pub struct Layout {
 impl Layout {
     /// Read the layout of the calling process's mount namespace.
     pub fn detect() -> Result<Layout> {
-        let text = std::fs::read_to_string("/proc/self/mountinfo")
+        let text = crate::kfile::read("/proc/self/mountinfo")
             .context("cgroups: read /proc/self/mountinfo")?;
         let layout = Layout::parse(&text)?;
         if layout.v1.is_empty() && layout.v2.is_none() {
@@ -145,8 +145,8 @@ pub struct ProcCgroups {
 
 impl ProcCgroups {
     pub fn of_self() -> Result<ProcCgroups> {
-        let text = std::fs::read_to_string("/proc/self/cgroup")
-            .context("cgroups: read /proc/self/cgroup")?;
+        let text =
+            crate::kfile::read("/proc/self/cgroup").context("cgroups: read /proc/self/cgroup")?;
         Ok(ProcCgroups::parse(&text))
     }
 

@@ -65,7 +65,7 @@ pub fn setgroups_allowed(ns: &NsPlan) -> bool {
     if !ns.new_user {
         return true;
     }
-    std::fs::read_to_string("/proc/self/setgroups")
+    crate::kfile::read("/proc/self/setgroups")
         .map(|s| s.trim() != "deny")
         .unwrap_or(true)
 }

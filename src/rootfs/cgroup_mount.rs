@@ -100,7 +100,7 @@ pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions, only_v2: bo
         all.retain(|h| h.host.fstype == "cgroup2");
     }
     let proc_cgroup =
-        std::fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
+        crate::kfile::read("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
     let attrs = opts.attrs.set
         & (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     let v1 = all.iter().any(|h| h.host.fstype == "cgroup");

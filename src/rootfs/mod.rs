@@ -32,7 +32,7 @@ fn rootfs_propagation(spec: &Spec) -> Option<&str> {
 /// True when this process is in a user namespace (its uid map is not the identity map of
 /// the whole range), where mknod is refused and devices are bind-mounted instead.
 pub fn in_user_namespace() -> bool {
-    match std::fs::read_to_string("/proc/self/uid_map") {
+    match crate::kfile::read("/proc/self/uid_map") {
         Ok(map) => {
             let fields: Vec<&str> = map.split_whitespace().collect();
             fields != ["0", "0", "4294967295"]

@@ -61,7 +61,7 @@ pub fn check_available(c: &LinuxCapabilities) -> Result<()> {
 /// This process's bounding set from the CapBnd line of /proc/self/status: one read where
 /// `caps::read` makes a PR_CAPBSET_READ per capability (41). None if it cannot be read.
 fn own_bounding_set() -> Option<CapsHashSet> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let status = crate::kfile::read("/proc/self/status").ok()?;
     let hex = status
         .lines()
         .find_map(|l| l.strip_prefix("CapBnd:"))?
