@@ -1,9 +1,7 @@
 //! The `hull` binary: parse the command line, run the subcommand, map errors to exit 1.
 
-use clap::Parser;
-
 fn main() {
-    let cli = match hull::cli::Cli::try_parse() {
+    let cli = match hull::cli::Cli::parse_from(std::env::args_os().collect()) {
         Ok(c) => c,
         // Usage errors exit 1 as in runc; --help exits 0.
         Err(e) => {
@@ -12,11 +10,11 @@ fn main() {
             std::process::exit(code);
         }
     };
-    if cli.version {
+    if cli.top.version {
         hull::cli::print(&hull::cli::version_text());
         return;
     }
-    let mut g = cli.global;
+    let mut g = cli.top.global;
     if let Err(e) = hull::logging::init(g.log.as_deref(), g.log_format, g.debug) {
         eprintln!("hull: {e:#}");
         std::process::exit(1);
