@@ -24,12 +24,14 @@ pub enum Abi {
 impl Abi {
     pub const ALL: [Abi; 3] = [Abi::X86_64, Abi::I386, Abi::X32];
 
-    fn table(self) -> &'static [(&'static str, u32)] {
-        match self {
-            Abi::X86_64 => syscalls_x86_64::TABLE,
-            Abi::I386 => syscalls_i386::TABLE,
-            Abi::X32 => syscalls_x32::TABLE,
-        }
+    /// (name, number) of every syscall of this ABI.
+    fn entries(self) -> impl Iterator<Item = (&'static str, u32)> {
+        let (names, numbers) = match self {
+            Abi::X86_64 => (syscalls_x86_64::NAMES, syscalls_x86_64::NUMBERS),
+            Abi::I386 => (syscalls_i386::NAMES, syscalls_i386::NUMBERS),
+            Abi::X32 => (syscalls_x32::NAMES, syscalls_x32::NUMBERS),
+        };
+        names.split_terminator('\0').zip(numbers.iter().copied())
     }
 
     /// Arguments are 64-bit on x86_64 and x32; on i386 only the low 32 bits exist.
@@ -39,7 +41,7 @@ impl Abi {
 
     /// The name->number map of this ABI.
     pub fn numbers(self) -> HashMap<&'static str, u32> {
-        self.table().iter().copied().collect()
+        self.entries().collect()
     }
 
     /// The ABI a spec architecture names on this machine; `None` for architectures an
@@ -70,9 +72,21 @@ mod tests {
     }
 
     #[test]
+    fn every_name_has_its_number() {
+        for (names, numbers) in [
+            (syscalls_x86_64::NAMES, syscalls_x86_64::NUMBERS),
+            (syscalls_i386::NAMES, syscalls_i386::NUMBERS),
+            (syscalls_x32::NAMES, syscalls_x32::NUMBERS),
+        ] {
+            assert_eq!(names.split_terminator('\0').count(), numbers.len());
+            assert!(numbers.len() > 300);
+        }
+    }
+
+    #[test]
     fn no_table_repeats_a_name_or_a_number() {
         for abi in Abi::ALL {
-            let t = abi.table();
+            let t: Vec<_> = abi.entries().collect();
             let names: std::collections::HashSet<_> = t.iter().map(|e| e.0).collect();
             let nrs: std::collections::HashSet<_> = t.iter().map(|e| e.1).collect();
             assert_eq!(names.len(), t.len(), "{abi:?} repeats a name");

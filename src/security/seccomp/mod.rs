@@ -8,6 +8,18 @@
 //! be expressed. hull emits its own BPF (see `emit`) from per-ABI syscall tables
 //! (`syscalls_*.rs`, plain data generated from the kernel headers).
 
+/// A syscall table as data without pointers in it: the names joined by NULs and the numbers
+/// in the same order. As a table of (&str, u32) pairs its ~1,200 string pointers sat in
+/// relro, which the static PIE relocates at every start of every hull command, copying the
+/// ~7 pages that hold them (page faults in every process, seccomp or not).
+macro_rules! syscall_table {
+    ($(($name:literal, $nr:expr)),* $(,)?) => {
+        pub const NAMES: &str = concat!($($name, "\0"),*);
+        pub const NUMBERS: &[u32] = &[$($nr),*];
+    };
+}
+use syscall_table;
+
 mod arch;
 mod bpf;
 mod emit;
