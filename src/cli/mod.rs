@@ -246,8 +246,6 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
-    /// clap's own consistency checks over every subcommand (deferred ones are built for it),
-    /// and each keeps the about text of its variant, not that of a flattened flag struct.
     /// Parsing with only the named subcommand built gives what the whole command gives:
     /// the same values, or the same error (kind and text).
     #[test]
@@ -318,6 +316,8 @@ mod tests {
         assert_eq!(name(&["--unknown", "run"]), None);
     }
 
+    /// clap's own consistency checks over every subcommand (deferred ones are built for it),
+    /// and each keeps the about text of its variant, not that of a flattened flag struct.
     #[test]
     fn the_command_line_definition_is_consistent() {
         let mut cmd = Cli::command();

@@ -30,12 +30,6 @@ pub fn send_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<()> {
     Ok(())
 }
 
-/// Receive up to 4 KiB of data and at most one fd (close-on-exec); others are closed.
-pub fn recv_fd(sock: RawFd) -> io::Result<(Vec<u8>, Option<OwnedFd>)> {
-    let (data, fds) = recv_fds(sock)?;
-    Ok((data, fds.into_iter().next()))
-}
-
 /// Receive up to 4 KiB of data and up to `MAX_FDS` fds (close-on-exec), in the order sent.
 pub fn recv_fds(sock: RawFd) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
     let mut buf = vec![0u8; 4096];
