@@ -37,13 +37,13 @@ enum How {
     Systemd(Box<SystemdStart>),
 }
 
-/// What cgroupfs still has to do once the init exists.
+/// What cgroupfs still has to do once the init exists, with `res`: with `v1_later`, make the
+/// v1 directories and write the limits (`before_go`); then attach the eBPF device filter
+/// (`after_go`, which takes `res`).
 #[derive(Default)]
 struct Fs {
-    /// The resources whose eBPF device filter is still to be attached.
-    filter: Option<Box<LinuxResources>>,
-    /// The resources to write once the v1 directories are made after the clone.
-    v1_later: Option<Box<LinuxResources>>,
+    res: Option<Box<LinuxResources>>,
+    v1_later: bool,
 }
 
 /// What starting the unit needs once the pid exists.
@@ -80,8 +80,8 @@ impl Cgroup {
                     self.apply_limits(res)?;
                 }
                 How::Fs(Fs {
-                    filter: Some(Box::new(res.clone())),
-                    v1_later: later.then(|| Box::new(res.clone())),
+                    res: Some(Box::new(res.clone())),
+                    v1_later: later,
                 })
             }
             Some(unit) => {
@@ -109,7 +109,7 @@ impl Placement {
     /// above; nothing under systemd, which moves the init itself.
     pub fn join(&self, floor: i32) -> Result<Join> {
         match &self.how {
-            How::Fs(fs) => Join::open(&self.cgroup, floor, fs.v1_later.is_some()),
+            How::Fs(fs) => Join::open(&self.cgroup, floor, fs.v1_later),
             How::Systemd(_) => Ok(Join::default()),
         }
     }
@@ -121,12 +121,13 @@ impl Placement {
         let How::Fs(fs) = &mut self.how else {
             return Ok(Vec::new());
         };
-        let Some(res) = fs.v1_later.take() else {
+        let Some(res) = fs.res.as_deref().filter(|_| fs.v1_later) else {
             return Ok(Vec::new());
         };
+        fs.v1_later = false;
         super::tree::create(&self.cgroup, Some(false))?;
         crate::fault::point("after-cgroup-v1-create");
-        self.cgroup.apply_limits(&res)?;
+        self.cgroup.apply_limits(res)?;
         Join::open_v1(&self.cgroup)
     }
 
@@ -157,7 +158,7 @@ impl Placement {
     /// reads after this, and the user process only after `start`, which follows the create.
     pub fn after_go(&mut self) -> Result<()> {
         match &mut self.how {
-            How::Fs(fs) => match fs.filter.take() {
+            How::Fs(fs) => match fs.res.take() {
                 Some(res) => self.cgroup.apply_device_filter(&res),
                 None => Ok(()),
             },
