@@ -179,8 +179,16 @@ pub struct Created {
     pub pid: i32,
     /// The pty master when `run` relays the terminal itself.
     pub console: Option<std::os::fd::OwnedFd>,
-    /// With `release`: the exec fifo's read end, opened as soon as the init was set up.
-    reader: Option<std::os::fd::OwnedFd>,
+    /// With `release`: what `start_released` needs, handed over from the create.
+    released: Option<Released>,
+}
+
+/// A container `create_inner` released: still locked, its record as saved, and the exec
+/// fifo's read end, opened as soon as the init was set up.
+struct Released {
+    entry: Entry,
+    rec: Record,
+    reader: std::os::fd::OwnedFd,
 }
 
 /// Where a terminal's master goes, with runc's rules about sockets and detaching.
@@ -201,8 +209,9 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
 
 /// `create`; with `release` (`run`, which starts the container next anyway) the exec
 /// fifo's read end is opened the moment the init reports it is set up, so the init goes on
-/// to its execve while this process saves the record and `start` prepares (about 0.3 ms of
-/// each `run` that used to be spent one after the other).
+/// to its execve while this process saves the record (about 0.3 ms of each `run` that used
+/// to be spent one after the other), and the container stays locked for `start_released`,
+/// which needs neither to lock it again nor to read back the record.
 fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created> {
     crate::id::validate(&o.id)?;
     let plan = crate::spec::load(&o.bundle)?;
@@ -324,14 +333,14 @@ fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created>
     if let Some(p) = &o.pid_file {
         write_pid_file(p, child.pid)?;
     }
-    undo.entry = None;
+    let entry = undo.entry.take().expect("set at reserve");
     undo.cgroup = None;
     undo.host_mounts = None;
     let (pid, console) = child.release();
     Ok(Created {
         pid,
         console,
-        reader,
+        released: reader.map(|reader| Released { entry, rec, reader }),
     })
 }
 
@@ -439,36 +448,33 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
         Status::Creating => bail!("cannot start a container that is still being created"),
     }
     let pidfd = pidfd_verified(&rec)?;
-    let fifo = entry.exec_fifo();
-    let r = exec_fifo::open_reader(&fifo).and_then(|f| exec_fifo::wait_exec(f, &pidfd));
-    let _ = std::fs::remove_file(&fifo);
-    r?;
-    poststart(&rec);
-    Ok(())
+    let reader = exec_fifo::open_reader(&entry.exec_fifo());
+    finish_start(&entry, &rec, &pidfd, reader)
 }
 
-/// `start` of a container `create_inner` released: its init may be running the user
-/// process already, or even be done (so no status check); it is this process's unreaped
-/// child, so its pid is still its own.
-fn start_released(g: &Global, c: &mut Created, id: &str) -> Result<()> {
-    let st = store(g)?;
-    let entry = st.lock(id)?;
-    let rec = entry
-        .load()?
-        .with_context(|| format!("container {id:?} is still being created"))?;
-    let pidfd = crate::sys::pidfd::open(c.pid).context("container init is gone")?;
-    let reader = c
-        .reader
+/// `start` of a container `create_inner` released, with the lock and record the create
+/// held: its init may be running the user process already, or even be done (so no status
+/// check); it is this process's unreaped child, so its pid is still its own.
+fn start_released(c: &mut Created) -> Result<()> {
+    let r = c
+        .released
         .take()
-        .context("start: the exec fifo was not opened")?;
-    let r = exec_fifo::wait_exec(reader, &pidfd);
+        .context("start: the container was not released by its create")?;
+    let pidfd = crate::sys::pidfd::open(c.pid).context("container init is gone")?;
+    finish_start(&r.entry, &r.rec, &pidfd, Ok(r.reader))
+}
+
+/// Wait on the exec fifo's read end until the user process runs, remove the fifo, then run
+/// the poststart hooks.
+fn finish_start(
+    entry: &Entry,
+    rec: &Record,
+    pidfd: &std::os::fd::OwnedFd,
+    reader: Result<std::os::fd::OwnedFd>,
+) -> Result<()> {
+    let r = reader.and_then(|f| exec_fifo::wait_exec(f, pidfd));
     let _ = std::fs::remove_file(entry.exec_fifo());
     r?;
-    poststart(&rec);
-    Ok(())
-}
-
-fn poststart(rec: &Record) {
     hooks::run_all_warn(
         rec.hooks.as_ref(),
         Kind::Poststart,
@@ -480,6 +486,7 @@ fn poststart(rec: &Record) {
             &rec.annotations,
         ),
     );
+    Ok(())
 }
 
 /// `kill`: the init, or with `all` every process in the container's cgroup.
@@ -708,12 +715,12 @@ pub fn run_with_shim(g: &Global, id: &str, bundle: &Path) -> Result<i32> {
 pub fn run(g: &Global, o: &CreateOptions, keep: bool, no_subreaper: bool) -> Result<i32> {
     if o.detach {
         let mut c = create_inner(g, o, true)?;
-        start_released(g, &mut c, &o.id)?;
+        start_released(&mut c)?;
         return Ok(0);
     }
     let forward = crate::process::attached::Forwarder::install(!no_subreaper)?;
     let mut c = create_inner(g, o, true)?;
-    let result = start_released(g, &mut c, &o.id).and_then(|_| forward.wait_for(c.pid, c.console));
+    let result = start_released(&mut c).and_then(|_| forward.wait_for(c.pid, c.console));
     if !keep {
         let st = store(g)?;
         if let Ok(entry) = st.lock(&o.id) {
