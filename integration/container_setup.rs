@@ -900,3 +900,39 @@ fn idmapped_bind_mounts_map_source_ids_both_ways() {
     assert!(err.contains("uidMappings"), "{err}");
     assert!(h.dirs().is_empty());
 }
+
+/// Inside: lo's flags, then a listener on 127.0.0.1 and a client that sends it a line.
+const LOOPBACK_PROBE: &str = "ip link show lo | head -1; \
+    nc -l -p 4321 | sed s/^/got=/ & sleep 0.3; \
+    echo hello-lo | nc -w 1 127.0.0.1 4321; wait";
+
+/// runc brings `lo` up in every network namespace it creates: without it anything inside
+/// that connects to 127.0.0.1 gets ENETUNREACH. Checked with a new network namespace alone
+/// and with a new user namespace too (lo then belongs to a namespace hull is root of only
+/// through the mappings).
+#[test]
+fn a_new_network_namespace_has_its_loopback_up_and_reachable() {
+    let h = Hull::new();
+    for userns in [false, true] {
+        let b = h.bundle(&["sh", "-c", LOOPBACK_PROBE]);
+        applets(&b, &["ip", "nc", "sed"]);
+        if userns {
+            b.edit(|c| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "user"}));
+                let m = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+                c["linux"]["uidMappings"] = m.clone();
+                c["linux"]["gidMappings"] = m;
+            });
+        }
+        let out = run_ok(&h, &b);
+        let first = out.lines().next().unwrap_or_default();
+        assert!(
+            first.contains("<LOOPBACK,UP,LOWER_UP>"),
+            "userns={userns}: lo is not up: {out}"
+        );
+        assert!(out.contains("got=hello-lo"), "userns={userns}: {out}");
+    }
+}

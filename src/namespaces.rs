@@ -51,6 +51,20 @@ pub struct NsPlan {
     pub has_ipc: bool,
 }
 
+impl NsPlan {
+    /// The container gets a network namespace of its own making (not joined by path).
+    pub fn creates_net(&self) -> bool {
+        (self.clone_flags | self.unshare_first) & libc::CLONE_NEWNET as u64 != 0
+    }
+}
+
+/// Bring `lo` up in the caller's (new) network namespace, as runc does: the kernel creates
+/// it down, and anything inside that talks to 127.0.0.1 would get ENETUNREACH.
+pub fn loopback_up() -> Result<()> {
+    crate::sys::netlink::set_link_up(crate::sys::netlink::LOOPBACK_INDEX)
+        .context("linux.namespaces: bringing up the network namespace's loopback (lo)")
+}
+
 pub fn flag(kind: LinuxNamespaceType) -> u64 {
     kind as i32 as u32 as u64
 }
@@ -195,6 +209,8 @@ mod tests {
         assert_eq!(p.unshare_first, first as u64);
         assert_eq!(p.unshare_later, libc::CLONE_NEWCGROUP as u64);
         assert_eq!(names_of(p.unshare_first), "mount, uts, ipc, network");
+        assert!(p.creates_net());
+        assert!(!plan(&spec(&["pid", "mount"])).unwrap().creates_net());
     }
 
     #[test]
@@ -204,5 +220,6 @@ mod tests {
         assert_eq!(p.clone_flags, all as u64);
         assert_eq!(p.unshare_first, 0);
         assert!(p.new_user);
+        assert!(p.creates_net());
     }
 }

@@ -121,6 +121,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         ))
         .context("unshare the cgroup namespace")?;
     }
+    if ctx.ns.creates_net() {
+        crate::namespaces::loopback_up()?;
+    }
     set_names(ctx.spec)?;
 
     // A mount namespace joined by path gets the rootfs set up inside it too, as in runc;

@@ -4,6 +4,7 @@ pub mod bpf;
 pub mod clone;
 pub mod fds;
 pub mod mount_api;
+pub mod netlink;
 pub mod nsfs;
 pub mod openat2;
 pub mod pidfd;
