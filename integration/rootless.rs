@@ -199,3 +199,93 @@ fn an_unprivileged_user_maps_a_subordinate_range_through_newuidmap() {
     assert_eq!(rows[..2], want[..], "uid_map: {out}");
     assert_eq!(rows[2..], want[..], "gid_map: {out}");
 }
+
+/// A script run by the test user as root of a user namespace of its own (`unshare -r`),
+/// the way rootless podman runs its runtime: uid 0 there, `$USER` not root, and
+/// `XDG_RUNTIME_DIR` set, but no privilege over the host's /run or cgroups. Every hull
+/// command runs in that one namespace, as podman's do.
+fn in_own_userns(uid: u32, xdg: &std::path::Path, cwd: &std::path::Path, script: &str) -> String {
+    let o = Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            "--clear-groups",
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            "USER=hull-rootless-test",
+        ])
+        .arg(format!("XDG_RUNTIME_DIR={}", xdg.display()))
+        .args(["unshare", "-r", "sh", "-c", script])
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    // stderr first: the scripts end with the line the test reads last.
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    )
+}
+
+/// runc's rule for this case: state under `$XDG_RUNTIME_DIR`, no cgroup when none was
+/// delegated (an error only when the config asks for limits, naming them), and exec
+/// works without returning to the host's pid namespace (which needs privilege there).
+#[test]
+fn root_inside_a_user_namespace_is_rootless_for_state_cgroups_and_exec() {
+    let uid = test_user();
+    let t = TempDir::new("userns-root");
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let hull = t.path().join("hull");
+    std::fs::copy(hull_bin(), &hull).unwrap();
+    let bundle = t.path().join("bundle");
+    let xdg = t.path().join("xdg");
+    std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
+    std::fs::create_dir_all(&xdg).unwrap();
+    std::fs::copy(BUSYBOX, bundle.join("rootfs/bin/busybox")).unwrap();
+    for a in ["sh", "sleep", "echo"] {
+        std::os::unix::fs::symlink("busybox", bundle.join("rootfs/bin").join(a)).unwrap();
+    }
+    chown_r(t.path(), uid);
+    let h = hull.display();
+    let x = xdg.display();
+    let out = in_own_userns(
+        uid,
+        &xdg,
+        &bundle,
+        &format!("{h} spec --rootless && echo spec-ok"),
+    );
+    assert!(out.contains("spec-ok"), "{out}");
+    let cfg = bundle.join("config.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    v["process"]["terminal"] = serde_json::json!(false);
+    v["process"]["args"] = serde_json::json!(["sleep", "100"]);
+    std::fs::write(&cfg, serde_json::to_vec(&v).unwrap()).unwrap();
+    chown_r(&cfg, uid);
+
+    let script = format!(
+        "{h} run -d c1 </dev/null >/dev/null 2>&1; echo run=$?; \
+         test -d {x}/hull/c1 && echo state-under-xdg; \
+         {h} exec c1 sh -c 'echo exec-ok; exit 5'; echo exec=$?; \
+         {h} delete --force c1; echo delete=$?; ls -A {x}/hull | wc -l"
+    );
+    let out = in_own_userns(uid, &xdg, &bundle, &script);
+    for want in ["run=0", "state-under-xdg", "exec-ok", "exec=5", "delete=0"] {
+        assert!(out.contains(want), "{want} missing: {out}");
+    }
+    assert_eq!(out.lines().last(), Some("0"), "state left: {out}");
+
+    // Limits that cannot be enforced without a cgroup: refused, naming them.
+    v["linux"]["resources"] =
+        serde_json::json!({"pids": {"limit": 10}, "memory": {"limit": 1 << 26}});
+    std::fs::write(&cfg, serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = in_own_userns(
+        uid,
+        &xdg,
+        &bundle,
+        &format!("{h} run -d c2 </dev/null; echo run=$?; ls -A {x}/hull | wc -l"),
+    );
+    assert!(out.contains("memory, pids limits"), "{out}");
+    assert!(out.contains("run=1"), "{out}");
+    assert_eq!(out.lines().last(), Some("0"), "state left: {out}");
+}

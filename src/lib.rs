@@ -20,6 +20,7 @@ pub mod namespaces;
 pub mod process;
 pub mod procinfo;
 pub mod rootfs;
+pub mod rootless;
 pub mod security;
 pub mod signal;
 pub mod spec;

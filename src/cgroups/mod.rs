@@ -113,6 +113,31 @@ impl Dir {
     }
 }
 
+/// The limits `r` asks for besides device rules, by their config.json names: what a rootless
+/// container without a cgroup cannot have (device rules are still enforced by the user
+/// namespace: it cannot mknod).
+pub fn requested_limits(r: &LinuxResources) -> Vec<&'static str> {
+    [
+        ("memory", r.memory().is_some()),
+        ("cpu", r.cpu().is_some()),
+        ("pids", r.pids().is_some()),
+        ("blockIO", r.block_io().is_some()),
+        (
+            "hugepageLimits",
+            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+        ),
+        ("network", r.network().is_some()),
+        ("rdma", r.rdma().as_ref().is_some_and(|m| !m.is_empty())),
+        (
+            "unified",
+            r.unified().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect()
+}
+
 impl Cgroup {
     /// Resolve where the container's cgroups go (runc's cgroupsPath rules). Touches nothing.
     pub fn plan(cgroups_path: Option<&str>, id: &str, systemd: bool) -> Result<Cgroup> {

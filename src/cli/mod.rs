@@ -100,7 +100,7 @@ fn invoked(full: &clap::Command, args: &[std::ffi::OsString]) -> Option<clap::Co
 #[derive(Args, Debug, Clone)]
 pub struct Global {
     /// Root directory for storage of container state (should be on tmpfs) [default:
-    /// /run/hull, or $XDG_RUNTIME_DIR/hull when not run as root]
+    /// /run/hull, or $XDG_RUNTIME_DIR/hull when rootless]
     #[arg(long = "root", global = true, value_name = "ROOT")]
     pub root_arg: Option<PathBuf>,
     /// The state root in effect (set by `resolve`).
@@ -132,26 +132,37 @@ impl Global {
     pub fn resolve(&mut self) -> anyhow::Result<()> {
         self.root = match &self.root_arg {
             Some(r) => r.clone(),
-            None if nix::unistd::geteuid().is_root() => PathBuf::from("/run/hull"),
-            None => match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-                Some(x) => PathBuf::from(x).join("hull"),
-                None => anyhow::bail!(
-                    "not running as root and $XDG_RUNTIME_DIR is not set: pass --root DIR"
-                ),
-            },
+            None => default_root()?,
         };
         Ok(())
     }
 
-    /// Rootless mode (runc's --rootless): "auto" means hull is not running as root.
+    /// Rootless mode (runc's --rootless): "auto" means hull is not root, or root only
+    /// inside a user namespace (rootless podman).
     pub fn rootless(&self) -> anyhow::Result<bool> {
         match self.rootless.as_str() {
             "true" => Ok(true),
             "false" => Ok(false),
-            "auto" => Ok(!nix::unistd::geteuid().is_root()),
+            "auto" => Ok(crate::rootless::auto_rootless(
+                nix::unistd::geteuid().is_root(),
+            )),
             other => anyhow::bail!("--rootless {other:?}: use true, false or auto"),
         }
     }
+}
+
+/// `/run/hull`, or `$XDG_RUNTIME_DIR/hull` where runc would use `$XDG_RUNTIME_DIR/runc`.
+fn default_root() -> anyhow::Result<PathBuf> {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty());
+    let euid_root = nix::unistd::geteuid().is_root();
+    let user = std::env::var("USER").ok();
+    if crate::rootless::honors_xdg_runtime_dir(xdg.is_some(), euid_root, user.as_deref()) {
+        return Ok(PathBuf::from(xdg.expect("checked")).join("hull"));
+    }
+    if euid_root {
+        return Ok(PathBuf::from("/run/hull"));
+    }
+    anyhow::bail!("not running as root and $XDG_RUNTIME_DIR is not set: pass --root DIR")
 }
 
 // Each subcommand's arguments are built only when it is the one invoked (`defer`): building

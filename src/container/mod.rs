@@ -280,9 +280,20 @@ fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created>
                 undo.cgroup = Some(cgroup.clone());
             }
         }
-        // Rootless without a delegated cgroup: run without one, as runc does; the limits in
-        // linux.resources are then not enforced, which the debug log says.
+        // Rootless without a delegated cgroup: run without one, as runc does, unless the
+        // config asks for limits that then could not be enforced.
         Err(e) if rootless && cgroup.systemd.is_none() => {
+            let wanted = linux
+                .and_then(|l| l.resources().as_ref())
+                .map(crate::cgroups::requested_limits)
+                .unwrap_or_default();
+            if !wanted.is_empty() {
+                return Err(e.context(format!(
+                    "linux.resources: cannot set the {} limits: the container could not \
+                     create or join a cgroup (rootless without a delegated cgroup)",
+                    wanted.join(", ")
+                )));
+            }
             crate::logging::debug(&format!("rootless: no cgroup for the container: {e:#}"));
             cgroup = Cgroup::default();
             rec.cgroup = serde_json::to_value(&cgroup)?;

@@ -155,11 +155,17 @@ fn fork_child(
     let join = Join::open(cgroup, floor, false)?;
     let forked = fork_into(0, join.v2_fd());
     // Only the parent goes back: the child's active pid namespace is the container's,
-    // and a process may never setns to an ancestor pid namespace.
+    // and a process may never setns to an ancestor pid namespace. Going back needs
+    // CAP_SYS_ADMIN in the user namespace that owns hull's own pid namespace, which a
+    // rootless hull (root only inside podman's user namespace) lacks: it then stays,
+    // which is sound because exec forks nothing after this point (the setting only
+    // decides where this process's future children would be born).
     if let (Some(own), Ok((Forked::Parent(_), _)) | Err(_)) = (&own_pid_ns, &forked) {
         use std::os::fd::AsRawFd;
-        crate::sys::nsfs::setns(own.as_raw_fd(), libc::CLONE_NEWPID)
-            .context("returning to hull's own pid namespace after fork")?;
+        match crate::sys::nsfs::setns(own.as_raw_fd(), libc::CLONE_NEWPID) {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+            r => r.context("returning to hull's own pid namespace after fork")?,
+        }
     }
     drop(own_pid_ns);
     match forked.context("fork of the exec'd process")? {
