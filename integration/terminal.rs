@@ -169,3 +169,36 @@ fn run_relays_the_terminal_of_its_caller() {
     assert!(text.contains("typed-in-42"), "{text}");
     assert_eq!(out.status.code(), Some(5), "{text}");
 }
+
+/// A create that fails after it knows it needs a terminal has still connected to the
+/// console socket, as runc does (conmon removes its socket file once a runtime connects):
+/// the socket's owner sees a connection that ends with nothing sent.
+#[test]
+fn a_failing_create_still_connects_to_the_console_socket_and_sends_nothing() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh"]);
+    b.edit(|c| {
+        c["process"]["terminal"] = serde_json::json!(true);
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/data", "type": "bind", "source": "/no/such/source",
+             "options": ["rbind"]}));
+    });
+    let sock = b.path().join("console.sock");
+    let l = UnixListener::bind(&sock).unwrap();
+    let (code, err) = h.create(
+        &b,
+        &unique_id("sockfail"),
+        &["--console-socket", sock.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("/no/such/source"), "{err}");
+    l.set_nonblocking(true).unwrap();
+    let (mut conn, _) = l
+        .accept()
+        .expect("hull never connected to the console socket");
+    conn.set_nonblocking(false).unwrap();
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "sent {rest:?}");
+    assert!(h.dirs().is_empty());
+}

@@ -5,6 +5,7 @@
 //! (runc's protocol) or keeps it for `run`/`exec` to relay.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -13,14 +14,24 @@ use oci_spec::runtime::Process;
 use super::sync::{Channel, Msg};
 
 /// What to do with the pty master.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Console {
     /// No terminal.
     None,
-    /// Send it to the AF_UNIX socket at this path (runc's console-socket protocol).
-    Socket(PathBuf),
+    /// Send it over this connection to `--console-socket` (runc's protocol).
+    Socket(ConsoleSocket),
     /// Keep it: the caller relays it to its own stdio.
     Relay,
+}
+
+/// `--console-socket`, connected as soon as the command knows it needs a terminal (as
+/// runc does, before anything is created): the socket's owner (conmon) removes its socket
+/// file once a runtime has connected, so a create or exec that fails later still leaves
+/// nothing behind; it then just reads EOF.
+#[derive(Debug)]
+pub struct ConsoleSocket {
+    path: PathBuf,
+    conn: UnixStream,
 }
 
 impl Console {
@@ -28,7 +39,7 @@ impl Console {
     /// a terminal.
     pub fn choose(terminal: bool, socket: Option<&Path>, detach: bool) -> Result<Console> {
         Ok(match (terminal, socket, detach) {
-            (true, Some(p), _) => Console::Socket(p.to_path_buf()),
+            (true, Some(p), _) => Console::Socket(ConsoleSocket::connect(p)?),
             (true, None, false) => Console::Relay,
             (true, None, true) => bail!(
                 "process.terminal is true: cannot allocate a tty when hull detaches without \
@@ -45,20 +56,38 @@ impl Console {
     /// Parent side: deliver the master the child sent; returns it when it is to be relayed.
     pub fn route(&self, master: OwnedFd) -> Result<Option<OwnedFd>> {
         match self {
-            Console::Socket(path) => send_to_socket(path, &master).map(|_| None),
+            Console::Socket(s) => s.send(&master).map(|_| None),
             Console::Relay => Ok(Some(master)),
             Console::None => bail!("the child sent a terminal nobody asked for"),
         }
     }
 }
 
-/// runc's console-socket protocol: connect, send the master as SCM_RIGHTS with the name
-/// `/dev/ptmx` as the message body, close.
-fn send_to_socket(path: &Path, master: &OwnedFd) -> Result<()> {
-    let sock = std::os::unix::net::UnixStream::connect(path)
-        .with_context(|| format!("--console-socket {}: connect", path.display()))?;
-    crate::sys::scm::send_fd(sock.as_raw_fd(), b"/dev/ptmx", master.as_raw_fd())
-        .with_context(|| format!("--console-socket {}: send the pty master", path.display()))
+impl ConsoleSocket {
+    fn connect(path: &Path) -> Result<ConsoleSocket> {
+        let conn = UnixStream::connect(path)
+            .with_context(|| format!("--console-socket {}: connect", path.display()))?;
+        Ok(ConsoleSocket {
+            path: path.to_path_buf(),
+            conn,
+        })
+    }
+
+    /// runc's console-socket protocol: the master as SCM_RIGHTS with the name `/dev/ptmx`
+    /// as the message body, then end of stream.
+    fn send(&self, master: &OwnedFd) -> Result<()> {
+        let what = || {
+            format!(
+                "--console-socket {}: send the pty master",
+                self.path.display()
+            )
+        };
+        crate::sys::scm::send_fd(self.conn.as_raw_fd(), b"/dev/ptmx", master.as_raw_fd())
+            .with_context(what)?;
+        self.conn
+            .shutdown(std::net::Shutdown::Both)
+            .with_context(what)
+    }
 }
 
 /// Child side (a session leader, inside the container's mount namespace): allocate the
