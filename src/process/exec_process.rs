@@ -30,8 +30,14 @@ pub struct Overrides {
 pub fn from_file(path: &Path, container: &Process) -> Result<Process> {
     let field = format!("--process {}", path.display());
     let text = std::fs::read(path).with_context(|| format!("{field}: read"))?;
-    let mut de = serde_json::Deserializer::from_slice(&text);
-    let mut p: Process = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&text).with_context(|| format!("{field}: not valid JSON"))?;
+    // runc runs a process file without `user` as uid 0, gid 0.
+    if let Some(o) = v.as_object_mut() {
+        o.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    let mut p: Process = serde_path_to_error::deserialize(v).map_err(|e| {
         let at = e.path().to_string();
         anyhow::anyhow!("{field}: {at}: {}", e.into_inner())
     })?;
@@ -164,12 +170,9 @@ fn empty_caps() -> LinuxCapabilities {
     c
 }
 
-/// The rules config.json's process must meet, plus what exec cannot do yet.
+/// The rules config.json's process must meet.
 fn check(p: &Process) -> Result<()> {
     crate::spec::check_process(p).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if p.terminal() == Some(true) {
-        bail!("process.terminal: terminals are not supported by this version of hull yet");
-    }
     if let Some(c) = p.capabilities() {
         crate::security::capabilities::check_available(c)?;
     }
@@ -262,6 +265,14 @@ mod tests {
         assert_eq!(p.cwd(), Path::new("/tmp"));
         assert_eq!(p.capabilities(), base().capabilities());
         assert_eq!(p.no_new_privileges(), Some(false));
+        std::fs::write(&f, r#"{"args":["id"],"cwd":"/","terminal":true}"#).unwrap();
+        let p = from_file(&f, &base()).unwrap();
+        assert_eq!(
+            (p.user().uid(), p.user().gid()),
+            (0, 0),
+            "runc: no user is root"
+        );
+        assert_eq!(p.terminal(), Some(true));
         std::fs::write(&f, r#"{"user":{"uid":"x"},"args":["id"],"cwd":"/"}"#).unwrap();
         let e = from_file(&f, &base()).unwrap_err().to_string();
         assert!(e.contains("user.uid"), "{e}");
