@@ -38,7 +38,7 @@ check() {
         *) if [ $pending = 1 ]; then verdict=PENDING; else verdict=FAIL; fi ;;
     esac
     record "$RT_NAME" "$engine" "$name" "$verdict"
-    printf '  %-8s %-10s %-34s %-8s %6d ms\n' "$RT_NAME" "$engine" "$name" "$verdict" "$ms"
+    printf '  %-8s %-15s %-34s %-8s %6d ms\n' "$RT_NAME" "$engine" "$name" "$verdict" "$ms"
     if [ "$verdict" != PASS ]; then
         { echo "--- [$RT_NAME] $engine / $name: $verdict (log ${log##*/})"; tail -n 15 "$log"; } >>"$DETAILS"
     fi
@@ -76,12 +76,12 @@ wait_for() {
 print_table() {
     local rts=("$@") key rt line
     echo
-    printf '%-10s %-34s' engine check
+    printf '%-15s %-34s' engine check
     for rt in "${rts[@]}"; do printf ' %-8s' "$rt"; done
     echo
-    printf '%.0s-' {1..64}; echo
+    printf '%.0s-' {1..69}; echo
     for key in "${ORDER[@]}"; do
-        printf '%-10s %-34s' "${key%%|*}" "${key#*|}"
+        printf '%-15s %-34s' "${key%%|*}" "${key#*|}"
         for rt in "${rts[@]}"; do printf ' %-8s' "${RESULTS[$rt|$key]:--}"; done
         echo
     done

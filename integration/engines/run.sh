@@ -10,7 +10,8 @@
 # and files, then checks that nothing was left behind.
 #
 # Env: HULL (default target/debug/hull, build it first), RUNC (default: runc on PATH),
-# ENGINES (default "containerd podman docker"), KEEP_LOGS=DIR (copy every log there).
+# ENGINES (default "containerd podman podman-rootless docker"), KEEP_LOGS=DIR (copy every
+# log there).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -21,10 +22,10 @@ case $mode in
     hull) RUNTIMES=(hull) ;; runc) RUNTIMES=(runc) ;; all) RUNTIMES=(hull runc) ;;
     *) echo "usage: $0 [hull|runc|all]" >&2; exit 2 ;;
 esac
-ENGINES=${ENGINES:-containerd podman docker}
+ENGINES=${ENGINES:-containerd podman podman-rootless docker}
 
 need=()
-for p in containerd podman conmon docker.io busybox-static runc util-linux; do
+for p in containerd podman conmon docker.io busybox-static runc util-linux uidmap passwd procps; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -44,6 +45,7 @@ source "$here/lib.sh"
 source "$here/image.sh"
 source "$here/containerd.sh"
 source "$here/podman.sh"
+source "$here/podman-rootless.sh"
 source "$here/docker.sh"
 
 T=$(mktemp -d /tmp/hull-engines.XXXXXX)
@@ -80,6 +82,8 @@ done
 ENGINE_CLEANUP=""
 [ "${UP[docker]:-0}" = 1 ] && ENGINE_CLEANUP+="docker_cleanup;"
 [ "${UP[podman]:-0}" = 1 ] && ENGINE_CLEANUP+="podman_cleanup;"
+# Also after a start that failed half-way: it may have created its user.
+case " $ENGINES " in *" podman-rootless "*) ENGINE_CLEANUP+="podman-rootless_cleanup;" ;; esac
 [ "${UP[containerd]:-0}" = 1 ] && ENGINE_CLEANUP+="containerd_cleanup;"
 
 for RT_NAME in "${RUNTIMES[@]}"; do
@@ -87,7 +91,8 @@ for RT_NAME in "${RUNTIMES[@]}"; do
     echo "== runtime $RT_NAME ($RT_PATH)"
     for e in $ENGINES; do
         case $e in containerd) checks=("${CTR_CHECKS[@]}") ;; podman) checks=("${POD_CHECKS[@]}") ;;
-            docker) checks=("${DOCKER_CHECKS[@]}") ;; *) echo "unknown engine $e"; continue ;; esac
+            docker) checks=("${DOCKER_CHECKS[@]}") ;; podman-rootless) checks=("${PODRL_CHECKS[@]}") ;;
+            *) echo "unknown engine $e"; continue ;; esac
         if [ "${UP[$e]}" = 1 ]; then "${e}_checks"
         else skip_engine "$RT_NAME" "$e" "${SKIPWHY[$e]}" "${checks[@]}"; fi
     done
