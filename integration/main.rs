@@ -18,6 +18,7 @@ mod faults;
 mod host_state;
 mod lifecycle;
 mod load;
+mod random_kill;
 mod reliability;
 mod rootfs_setup;
 mod rootless;

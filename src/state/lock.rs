@@ -24,13 +24,50 @@ fn open_dir(dir: &Path) -> io::Result<File> {
         .open(dir)
 }
 
-/// Lock `dir`, which this process just created: nobody else can reach it yet, so the lock is
-/// granted at once.
+/// Lock `dir`, which this process just created as a container directory (`reserve` on a
+/// filesystem without `RENAME_NOREPLACE`). A `lock` waiting for that id may take it in the
+/// moment between mkdir and flock; then this fails, as the id is no longer ours alone.
 pub(crate) fn create_locked(dir: &Path) -> Result<Held> {
-    let file = open_dir(dir).with_context(|| format!("cannot open {}", dir.display()))?;
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(held) => Ok(held),
-        Err((_, e)) => bail!("cannot lock new directory {}: {e}", dir.display()),
+    try_lock(dir)?.with_context(|| {
+        format!(
+            "cannot lock new directory {}: another process took it first",
+            dir.display()
+        )
+    })
+}
+
+/// Lock `dir` if it exists and nobody holds its lock; `Ok(None)` when it is missing, held,
+/// or no longer at `dir` once locked. The one primitive both sides of the sweep use: the
+/// sweeper (`Store::ids`) removes a hidden directory only while holding it this way, and
+/// a creator that gets `None` for the temp directory it just made knows a sweeper took it
+/// in the moment between mkdir and flock, and starts over with a fresh name.
+pub(crate) fn try_lock(dir: &Path) -> Result<Option<Held>> {
+    let file = match open_dir(dir) {
+        Ok(f) => f,
+        Err(e) if is_missing(&e) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}", dir.display())),
+    };
+    let held = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(held) => held,
+        Err((_, Errno::EWOULDBLOCK)) => return Ok(None),
+        Err((_, e)) => bail!("cannot lock {}: {e}", dir.display()),
+    };
+    if still_at(&held, dir)? {
+        Ok(Some(held))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Whether `dir` still names the directory `held` locked (the same dev and inode).
+fn still_at(held: &Held, dir: &Path) -> Result<bool> {
+    let ours = held
+        .metadata()
+        .with_context(|| format!("cannot stat {}", dir.display()))?;
+    match std::fs::symlink_metadata(dir) {
+        Ok(now) => Ok(now.dev() == ours.dev() && now.ino() == ours.ino()),
+        Err(e) if is_missing(&e) => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot stat {}", dir.display())),
     }
 }
 
@@ -46,11 +83,10 @@ pub(crate) fn lock_existing(dir: &Path) -> Result<Option<Held>> {
             Err(e) => return Err(e).with_context(|| format!("cannot open {}", dir.display())),
         };
         let held = flock_blocking(file, dir)?;
-        let ours = held
-            .metadata()
-            .with_context(|| format!("cannot stat {}", dir.display()))?;
+        if still_at(&held, dir)? {
+            return Ok(Some(held));
+        }
         match std::fs::symlink_metadata(dir) {
-            Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => return Ok(Some(held)),
             // Removed and created again while we waited: lock the new one.
             Ok(_) => continue,
             Err(e) if is_missing(&e) => return Ok(None),

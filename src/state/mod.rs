@@ -14,6 +14,13 @@
 //! - `read` opens `ROOT/ID/state.json` directly: its cost does not depend on how many
 //!   containers exist. Hidden names contain `~`, which no valid id can, so they are never
 //!   listed and never collide with a container.
+//! - A hull killed while reserving or removing leaves its hidden directory behind, unlocked
+//!   (the flock dies with the process). `ids` (hence `list`, which scans ROOT anyway) sweeps
+//!   those: it removes a `.hull~new~`/`.hull~del~` directory only while holding its flock
+//!   taken without waiting, after checking the path still names the directory it locked.
+//!   A reserve that loses its fresh directory to a sweep in the moment between mkdir and
+//!   flock notices (gone, held, or replaced) and retries with a new name. No other command
+//!   scans, so the sweep costs create/run/state/delete nothing; other names are left alone.
 
 mod error;
 mod lock;
@@ -34,7 +41,12 @@ use nix::errno::Errno;
 use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
 
 use lock::{is_missing, Held};
-use names::{check_id, is_container_name, temp_name};
+use names::{check_id, is_container_name, is_temp_name, temp_name};
+
+/// How many fresh temp names `reserve` tries before giving up. Each loss needs a `list`
+/// sweeping in the microseconds between mkdir and flock, so more than one in a row is
+/// already unlikely; the bound only turns a pathological loop into an error.
+const TEMP_DIR_ATTEMPTS: u32 = 16;
 
 /// The store rooted at `--root`.
 #[derive(Debug, Clone)]
@@ -166,7 +178,8 @@ impl Store {
     }
 
     /// Ids of every container directory, sorted; empty when ROOT does not exist. Hidden
-    /// temp directories and entries that are not valid ids are skipped.
+    /// temp directories and entries that are not valid ids are skipped, and the store's own
+    /// temp directories that no live process holds are removed on the way (see `sweep`).
     pub fn ids(&self) -> Result<Vec<String>> {
         let rd = match std::fs::read_dir(&self.root) {
             Ok(rd) => rd,
@@ -178,12 +191,17 @@ impl Store {
             }
         };
         let mut ids = Vec::new();
+        let mut temps = Vec::new();
         for ent in rd {
             let ent = ent
                 .with_context(|| format!("cannot list state directory {}", self.root.display()))?;
             let Some(name) = ent.file_name().to_str().map(str::to_string) else {
                 continue;
             };
+            if is_temp_name(&name) {
+                temps.push(name);
+                continue;
+            }
             if !is_container_name(&name) {
                 continue;
             }
@@ -192,8 +210,24 @@ impl Store {
                 _ => continue,
             }
         }
+        for name in &temps {
+            self.sweep(name);
+        }
         ids.sort();
         Ok(ids)
+    }
+
+    /// Remove `ROOT/NAME`, a temp directory of the store, if no process holds its lock: a
+    /// hull killed while reserving or removing left it, and nothing else ever will. The
+    /// lock is held (and the path checked to still be the locked directory) during the
+    /// removal, so a create that made it a moment ago and has not locked it yet loses it
+    /// and retries with a fresh name (`make_temp_dir`). Best effort: an error leaves the
+    /// directory for the next `list`, and never fails this one.
+    fn sweep(&self, name: &str) {
+        let dir = self.root.join(name);
+        if let Ok(Some(_held)) = lock::try_lock(&dir) {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 
     fn entry(&self, id: &str, held: Held) -> Entry {
@@ -205,25 +239,41 @@ impl Store {
         }
     }
 
-    /// A fresh hidden directory `ROOT/.hull~new~…` (mode 0700), locked.
+    /// A fresh hidden directory `ROOT/.hull~new~…` (mode 0700), locked. A `list` may sweep
+    /// it in the moment between mkdir and flock (it looks like one a killed create left):
+    /// then it is gone, locked by the sweeper, or replaced, and a fresh name is tried.
     fn make_temp_dir(&self) -> Result<(PathBuf, Held)> {
-        let tmp = loop {
-            let tmp = self.root.join(temp_name("new"));
+        self.make_temp_dir_with(|_| {})
+    }
+
+    /// `make_temp_dir`, calling `between(tmp)` after each mkdir and before its flock: the
+    /// window a sweep can hit, which the unit tests drive through this.
+    fn make_temp_dir_with(&self, mut between: impl FnMut(&Path)) -> Result<(PathBuf, Held)> {
+        for _ in 0..TEMP_DIR_ATTEMPTS {
+            let tmp = self.root.join(temp_name(names::NEW));
             match DirBuilder::new().mode(0o700).create(&tmp) {
-                Ok(()) => break tmp,
+                Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => {
                     return Err(e).with_context(|| format!("cannot create {}", tmp.display()))
                 }
             }
-        };
-        match lock::create_locked(&tmp) {
-            Ok(held) => Ok((tmp, held)),
-            Err(e) => {
-                discard(&tmp);
-                Err(e)
+            between(&tmp);
+            match lock::try_lock(&tmp) {
+                Ok(Some(held)) => return Ok((tmp, held)),
+                // Swept: whatever is left at `tmp` is the sweeper's to remove.
+                Ok(None) => continue,
+                Err(e) => {
+                    discard(&tmp);
+                    return Err(e);
+                }
             }
         }
+        anyhow::bail!(
+            "cannot reserve a temporary directory in {}: {TEMP_DIR_ATTEMPTS} attempts were \
+             each removed or locked by another process before they could be locked",
+            self.root.display()
+        )
     }
 
     /// Fallback for filesystems without `RENAME_NOREPLACE`: `mkdir` is still exclusive, and
@@ -277,7 +327,7 @@ impl Entry {
     /// disappears atomically first (rename to a hidden name); if deleting the contents
     /// then fails, the error names the hidden directory left behind.
     pub fn remove(self) -> Result<()> {
-        let grave = self.root.join(temp_name("del"));
+        let grave = self.root.join(temp_name(names::DEL));
         std::fs::rename(&self.dir, &grave).with_context(|| {
             format!(
                 "cannot remove container {:?}: renaming {} to {} failed",

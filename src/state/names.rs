@@ -21,6 +21,21 @@ pub(crate) fn is_container_name(name: &str) -> bool {
     !name.contains('~') && crate::id::validate(name).is_ok()
 }
 
+/// `temp_name` kind of a directory being reserved (renamed to `ROOT/ID` once ready).
+pub(crate) const NEW: &str = "new";
+/// `temp_name` kind of a container directory being removed.
+pub(crate) const DEL: &str = "del";
+
+/// Whether a directory entry of `ROOT` is a temp name the store itself makes (`NEW` or
+/// `DEL`): the only entries the sweep may remove. Other hidden names are not ours.
+pub(crate) fn is_temp_name(name: &str) -> bool {
+    [NEW, DEL].iter().any(|kind| {
+        name.strip_prefix(".hull~")
+            .and_then(|rest| rest.strip_prefix(kind))
+            .is_some_and(|rest| rest.starts_with('~'))
+    })
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh hidden name such as `.hull~new~1234-5-9f3a…`; `kind` says what it is for.
@@ -59,5 +74,21 @@ mod tests {
         assert!(is_container_name("c1"));
         assert!(is_container_name(".dot-id"));
         assert!(!is_container_name("has space"));
+    }
+
+    #[test]
+    fn only_the_stores_own_temp_names_are_temp_names() {
+        assert!(is_temp_name(&temp_name(NEW)));
+        assert!(is_temp_name(&temp_name(DEL)));
+        for other in [
+            ".foo",
+            ".hull~",
+            ".hull~new",
+            ".hull~newer~1",
+            ".hull~tmp~1",
+            "c1",
+        ] {
+            assert!(!is_temp_name(other), "{other:?}");
+        }
     }
 }

@@ -210,7 +210,7 @@ fn ids_are_sorted_and_skip_temp_dirs_files_and_invalid_names() {
     let _b = s.reserve("b").unwrap();
     let _a = s.reserve("a").unwrap();
     let _dot = s.reserve(".dotted").unwrap();
-    std::fs::create_dir(s.root().join(names::temp_name("new"))).unwrap();
+    std::fs::create_dir(s.root().join(names::temp_name(names::NEW))).unwrap();
     std::fs::create_dir(s.root().join(".hull~del~stale")).unwrap();
     std::fs::create_dir(s.root().join("bad name")).unwrap();
     std::fs::write(s.root().join("plainfile"), b"").unwrap();
@@ -261,4 +261,180 @@ fn lock_of_existing_container_gives_its_entry() {
     e.save(&record("c1")).unwrap();
     drop(e);
     assert_eq!(s.lock("c1").unwrap().load().unwrap(), Some(record("c1")));
+}
+
+/// Names in the store root, sorted.
+fn root_names(s: &Store) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(s.root())
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A hidden directory of `kind` with a state.json in it, as a hull killed while reserving
+/// (`new`) or removing (`del`) leaves one.
+fn stale_temp_dir(s: &Store, kind: &str) -> PathBuf {
+    std::fs::create_dir_all(s.root()).unwrap();
+    let dir = s.root().join(names::temp_name(kind));
+    std::fs::create_dir(&dir).unwrap();
+    statefile::write_new(&dir, &record("c1")).unwrap();
+    dir
+}
+
+/// The flock another live hull would hold on `dir`.
+fn flock(dir: &Path) -> nix::fcntl::Flock<std::fs::File> {
+    let f = std::fs::File::open(dir).unwrap();
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).unwrap()
+}
+
+#[test]
+fn ids_sweeps_an_unlocked_reservation_left_by_a_killed_create() {
+    let t = TempRoot::new("sweepnew");
+    let s = t.store();
+    let _c = s.reserve("c1").unwrap();
+    let stale = stale_temp_dir(&s, names::NEW);
+    assert_eq!(s.ids().unwrap(), vec!["c1"]);
+    assert!(!stale.exists(), "{} survived the sweep", stale.display());
+    assert_eq!(root_names(&s), vec!["c1"]);
+}
+
+#[test]
+fn ids_sweeps_an_unlocked_removal_left_by_a_killed_delete() {
+    let t = TempRoot::new("sweepdel");
+    let s = t.store();
+    let stale = stale_temp_dir(&s, names::DEL);
+    std::fs::write(stale.join("exec.fifo"), b"").unwrap();
+    assert_eq!(s.ids().unwrap(), Vec::<String>::new());
+    assert_eq!(root_names(&s), Vec::<String>::new());
+}
+
+/// A create or delete still running holds the lock of its hidden directory: kept.
+#[test]
+fn ids_keeps_a_hidden_directory_whose_lock_is_held() {
+    let t = TempRoot::new("sweepheld");
+    let s = t.store();
+    let new = stale_temp_dir(&s, names::NEW);
+    let del = stale_temp_dir(&s, names::DEL);
+    let held_new = flock(&new);
+    let held_del = flock(&del);
+    assert_eq!(s.ids().unwrap(), Vec::<String>::new());
+    assert!(new.join("state.json").exists());
+    assert!(del.join("state.json").exists());
+    // Once its holder is gone, the next scan removes it.
+    drop(held_new);
+    drop(held_del);
+    s.ids().unwrap();
+    assert_eq!(root_names(&s), Vec::<String>::new());
+}
+
+/// Only the store's own temp names are swept: other hidden or odd entries are someone
+/// else's, locked or not.
+#[test]
+fn ids_leaves_names_the_store_did_not_make_alone() {
+    let t = TempRoot::new("sweepforeign");
+    let s = t.store();
+    std::fs::create_dir_all(s.root()).unwrap();
+    for d in [".foo", ".hull~tmp~1", ".hull~newer~1", "bad name"] {
+        std::fs::create_dir(s.root().join(d)).unwrap();
+        std::fs::write(s.root().join(d).join("state.json"), b"{}").unwrap();
+    }
+    std::fs::write(s.root().join(".hull~new~file"), b"").unwrap();
+    let before = root_names(&s);
+    // `.foo` is even a valid id: listed, as before the sweep existed.
+    assert_eq!(s.ids().unwrap(), vec![".foo"]);
+    assert_eq!(root_names(&s), before);
+}
+
+/// The race the sweep must not lose: a reserve's fresh temp directory exists but is not
+/// locked yet. Here a sweeper takes it in that window twice: first it still holds the
+/// lock when the creator tries (EWOULDBLOCK), then it has already removed the directory
+/// (ENOENT). The creator retries with fresh names and gets a locked one of its own.
+#[test]
+fn reserve_retries_when_a_sweep_takes_its_fresh_temp_dir() {
+    let t = TempRoot::new("sweeprace");
+    let s = t.store();
+    std::fs::create_dir_all(s.root()).unwrap();
+    let mut seen = Vec::new();
+    let mut sweeper_holds = None;
+    let (tmp, held) = s
+        .make_temp_dir_with(|tmp| {
+            seen.push(tmp.to_path_buf());
+            match seen.len() {
+                1 => sweeper_holds = Some(lock::try_lock(tmp).unwrap().expect("unlocked")),
+                2 => s.sweep(tmp.file_name().unwrap().to_str().unwrap()),
+                _ => {}
+            }
+        })
+        .unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(tmp, seen[2]);
+    assert!(!seen[1].exists(), "the second was swept");
+    // The first is the sweeper's: it removes it under its lock, as `sweep` does.
+    assert!(seen[0].exists());
+    std::fs::remove_dir_all(&seen[0]).unwrap();
+    drop(sweeper_holds);
+    // The creator's own directory is locked (a sweep now keeps it) and usable.
+    s.ids().unwrap();
+    assert!(tmp.is_dir());
+    assert!(lock::try_lock(&tmp).unwrap().is_none(), "not locked");
+    drop(held);
+    s.ids().unwrap();
+    assert_eq!(root_names(&s), Vec::<String>::new());
+}
+
+/// A sweep that wins every time makes reserve fail with a clear error, leaving nothing.
+#[test]
+fn reserve_gives_up_after_a_bounded_number_of_lost_temp_dirs() {
+    let t = TempRoot::new("sweepalways");
+    let s = t.store();
+    std::fs::create_dir_all(s.root()).unwrap();
+    let mut tries = 0;
+    let err = s
+        .make_temp_dir_with(|tmp| {
+            tries += 1;
+            s.sweep(tmp.file_name().unwrap().to_str().unwrap());
+        })
+        .unwrap_err();
+    assert_eq!(tries, TEMP_DIR_ATTEMPTS);
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("cannot reserve a temporary directory in"),
+        "{msg}"
+    );
+    assert_eq!(root_names(&s), Vec::<String>::new());
+}
+
+/// The real race, in threads (separate open file descriptions, so their flocks conflict
+/// as separate processes' do): reservations while another thread lists in a loop. Every
+/// reserve succeeds, every listed id is a real one, and nothing hidden is left.
+#[test]
+fn reserve_and_remove_succeed_while_list_sweeps_concurrently() {
+    let t = TempRoot::new("sweepthreads");
+    let s = t.store();
+    std::fs::create_dir_all(s.root()).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|sc| {
+        let sweeper = sc.spawn(|| {
+            let mut scans = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for id in s.ids().unwrap() {
+                    assert!(id.starts_with('c'), "{id}");
+                }
+                scans += 1;
+            }
+            scans
+        });
+        for i in 0..300 {
+            let id = format!("c{i}");
+            let e = s.reserve_saved(&id, &record(&id)).unwrap();
+            assert_eq!(s.read(&id).unwrap(), record(&id));
+            e.remove().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(sweeper.join().unwrap() > 0);
+    });
+    assert_eq!(s.ids().unwrap(), Vec::<String>::new());
+    assert_eq!(root_names(&s), Vec::<String>::new());
 }
