@@ -50,13 +50,21 @@ impl Drop for TempDir {
 pub struct Hull {
     pub root: TempDir,
     cgroup_parents: std::cell::RefCell<Vec<String>>,
+    /// The binary this guard runs (`hull_bin()` unless `with_bin`).
+    bin: PathBuf,
 }
 
 impl Hull {
     pub fn new() -> Hull {
+        Hull::with_bin(hull_bin())
+    }
+
+    /// A guard that runs `bin` (a copy of hull, for tests that may damage it).
+    pub fn with_bin(bin: PathBuf) -> Hull {
         Hull {
             root: TempDir::new("root"),
             cgroup_parents: Default::default(),
+            bin,
         }
     }
 
@@ -112,7 +120,7 @@ impl Hull {
 
     /// `hull --root ROOT ARGS...`, capturing output, stdin closed.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(hull_bin());
+        let mut c = Command::new(&self.bin);
         c.arg("--root").arg(self.root.path()).args(args);
         c.stdin(Stdio::null());
         c

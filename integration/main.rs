@@ -10,6 +10,7 @@ mod cgroups;
 mod cli_surface;
 mod container_setup;
 mod cve;
+mod cve_exe;
 mod dbus_wire;
 mod engines;
 mod exec;

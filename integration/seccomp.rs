@@ -489,6 +489,7 @@ fn send_listener_delivers_the_fd_and_the_process_state() {
     let st = seccomp::ListenerState {
         id: "ctr1",
         pid: 4321,
+        init_pid: 4321,
         status: "creating",
         bundle: std::path::Path::new("/bundle"),
         annotations: &annotations,

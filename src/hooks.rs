@@ -79,11 +79,27 @@ pub fn state_json(
     .to_string()
 }
 
-/// Run every hook of `kind` in order; the first failure stops and is returned.
+/// What a hook without its own `env` inherits, and where it runs.
+#[derive(Default, Clone, Copy)]
+pub struct Inherit<'a> {
+    /// `None`: the runtime's own environment (runc's exec.Cmd with a nil Env).
+    pub env: Option<&'a [String]>,
+    /// `None`: the runtime's working directory.
+    pub cwd: Option<&'a std::path::Path>,
+}
+
+/// Run every hook of `kind` in order, in hull's own environment; the first failure stops
+/// and is returned.
 pub fn run_all(hooks: Option<&Hooks>, kind: Kind, state_json: &str) -> Result<()> {
+    run_all_in(hooks, kind, state_json, Inherit::default())
+}
+
+/// `run_all` for the hooks the container init runs (createContainer, startContainer): as
+/// in runc, whose init runs them, they inherit the container process's environment.
+pub fn run_all_in(hooks: Option<&Hooks>, kind: Kind, state_json: &str, cx: Inherit) -> Result<()> {
     let Some(h) = hooks else { return Ok(()) };
     for (i, hook) in kind.of(h).iter().enumerate() {
-        run_one(hook, state_json)
+        run_one(hook, state_json, cx)
             .with_context(|| format!("hooks.{}[{i}] {}", kind.field(), hook.path().display()))?;
     }
     Ok(())
@@ -93,7 +109,7 @@ pub fn run_all(hooks: Option<&Hooks>, kind: Kind, state_json: &str) -> Result<()
 pub fn run_all_warn(hooks: Option<&Hooks>, kind: Kind, state_json: &str) {
     let Some(h) = hooks else { return };
     for (i, hook) in kind.of(h).iter().enumerate() {
-        if let Err(e) = run_one(hook, state_json) {
+        if let Err(e) = run_one(hook, state_json, Inherit::default()) {
             crate::logging::warn(&format!(
                 "hooks.{}[{i}] {}: {e:#}",
                 kind.field(),
@@ -103,19 +119,25 @@ pub fn run_all_warn(hooks: Option<&Hooks>, kind: Kind, state_json: &str) {
     }
 }
 
-/// Run one hook and wait for it, killing it at its timeout.
-pub fn run_one(hook: &Hook, state_json: &str) -> Result<()> {
+/// Run one hook and wait for it, killing it at its timeout. Its `env`, when given (even
+/// empty), is its whole environment; without one it inherits `cx.env`.
+pub fn run_one(hook: &Hook, state_json: &str, cx: Inherit) -> Result<()> {
     let mut cmd = Command::new(hook.path());
     if let Some(args) = hook.args() {
         if let Some((argv0, rest)) = args.split_first() {
             cmd.arg0(argv0).args(rest);
         }
     }
-    cmd.env_clear();
-    for kv in hook.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    if let Some(env) = hook.env().as_deref().or(cx.env) {
+        cmd.env_clear();
+        for kv in env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
+    }
+    if let Some(dir) = cx.cwd {
+        cmd.current_dir(dir);
     }
     // stderr goes to an unlinked temp file, not a pipe: a hook that writes a lot must not
     // block on a pipe nobody drains. stdout is discarded, as nothing reads it.

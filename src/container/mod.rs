@@ -214,6 +214,7 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
 /// which needs neither to lock it again nor to read back the record.
 fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created> {
     crate::id::validate(&o.id)?;
+    crate::process::sealed_exe::ensure()?;
     let plan = crate::spec::load(&o.bundle)?;
     let ns = spawn::check(&plan)?;
     let console = console_mode(&plan, o)?;
@@ -250,6 +251,7 @@ fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created>
         cgroup: serde_json::to_value(&cgroup)?,
         hooks: plan.spec.hooks().clone(),
         host_mounts,
+        no_new_keyring: o.no_new_keyring,
         ..Default::default()
     };
     // The id appears with this record (pid 0: status "creating"), before the cgroup exists,
@@ -326,7 +328,8 @@ fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created>
         // hull, so a create killed half-way can still be cleaned up by `delete --force`.
         rec.pid = pid;
         rec.init_start_time = crate::procinfo::stat(pid).map(|s| s.1).unwrap_or(0);
-        entry.save(&rec)
+        entry.save(&rec)?;
+        entry.save_config(&plan.config_bytes)
     });
     if cgroup.systemd.is_some() && placement.owns_cgroup() {
         undo.cgroup = Some(placement.cgroup().clone());

@@ -41,9 +41,10 @@ pub struct ExecOptions {
 /// Run the exec. Returns hull's exit code: 0 when detached, else the process's status.
 pub fn exec(g: &Global, o: &ExecOptions) -> Result<i32> {
     crate::id::validate(&o.id)?;
-    let rec = running_record(g, o)?;
-    let plan = crate::spec::load(&rec.bundle)
-        .context("exec takes its defaults from the container's config.json")?;
+    super::sealed_exe::ensure()?;
+    let st = Store::open(&g.root)?;
+    let rec = running_record(&st, o)?;
+    let plan = recorded_plan(&st, &rec)?;
     let container = plan
         .spec
         .process()
@@ -66,9 +67,6 @@ pub fn exec(g: &Global, o: &ExecOptions) -> Result<i32> {
         .and_then(|l| l.seccomp().as_ref())
         .map(crate::security::seccomp::compile)
         .transpose()?;
-    if seccomp.as_ref().is_some_and(|p| p.has_listener()) {
-        bail!("exec: containers whose seccomp profile uses SCMP_ACT_NOTIFY are not supported yet");
-    }
     let mut cgroup = cgroup_of(&rec)?;
     if !o.cgroup.is_empty() {
         cgroup = cgroup.sub(&o.cgroup)?;
@@ -80,7 +78,14 @@ pub fn exec(g: &Global, o: &ExecOptions) -> Result<i32> {
     } else {
         Some(crate::process::attached::Forwarder::install(false)?)
     };
-    let (child, master) = fork_child(o, &process, &console, seccomp.as_ref(), joins, &cgroup)?;
+    let setup = Setup {
+        process: &process,
+        console: &console,
+        seccomp: seccomp.as_ref(),
+        plan: &plan,
+        rec: &rec,
+    };
+    let (child, master) = fork_child(o, &setup, joins, &cgroup)?;
     if let Some(p) = &o.pid_file {
         crate::container::write_pid_file(p, child.pid)?;
     }
@@ -98,9 +103,19 @@ fn build_process(o: &ExecOptions, container: &Process) -> Result<Process> {
     }
 }
 
+/// The container's config as `create` recorded it: seccomp, capabilities, no_new_privs
+/// and the process defaults of an exec come from there, never from the bundle read again.
+/// A container created by a hull that recorded none falls back to the bundle.
+fn recorded_plan(st: &Store, rec: &Record) -> Result<crate::spec::Plan> {
+    match st.read_config(&rec.id)? {
+        Some((bytes, path)) => crate::spec::load_recorded(bytes, &path, &rec.bundle),
+        None => crate::spec::load(&rec.bundle)
+            .context("exec takes its defaults from the container's config.json"),
+    }
+}
+
 /// The container's record, if its status allows an exec.
-fn running_record(g: &Global, o: &ExecOptions) -> Result<Record> {
-    let st = Store::open(&g.root)?;
+fn running_record(st: &Store, o: &ExecOptions) -> Result<Record> {
     let rec = st.read_opt(&o.id)?.with_context(|| {
         format!(
             "cannot exec in container {:?}: it is still being created",
@@ -119,6 +134,34 @@ fn running_record(g: &Global, o: &ExecOptions) -> Result<Record> {
     }
 }
 
+/// Hand the exec'd process's seccomp notify fd to `linux.seccomp.listenerPath`, as runc
+/// does: the process's pid, the container's state (running, the init's pid).
+fn send_listener(su: &Setup, pid: i32, fd: &std::os::fd::OwnedFd) -> Result<()> {
+    use std::os::fd::AsFd;
+    let seccomp = su
+        .plan
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .context("linux.seccomp: missing")?;
+    let path = seccomp
+        .listener_path()
+        .as_ref()
+        .context("linux.seccomp.listenerPath: required when a syscall uses SCMP_ACT_NOTIFY")?;
+    let annotations = su.plan.spec.annotations().clone().unwrap_or_default();
+    let st = crate::security::seccomp::ListenerState {
+        id: &su.rec.id,
+        pid,
+        init_pid: su.rec.pid,
+        status: "running",
+        bundle: &su.rec.bundle,
+        annotations: &annotations,
+        metadata: seccomp.listener_metadata().as_deref().unwrap_or(""),
+    };
+    crate::security::seccomp::send_listener(path, fd.as_fd(), &st)
+}
+
 fn cgroup_of(rec: &Record) -> Result<Cgroup> {
     if rec.cgroup.is_null() {
         return Ok(Cgroup::default());
@@ -126,16 +169,24 @@ fn cgroup_of(rec: &Record) -> Result<Cgroup> {
     serde_json::from_value(rec.cgroup.clone()).context("state.json: cgroup")
 }
 
+/// The process to run and what it takes from the container.
+struct Setup<'a> {
+    process: &'a Process,
+    console: &'a super::console::Console,
+    seccomp: Option<&'a crate::security::seccomp::Program>,
+    plan: &'a crate::spec::Plan,
+    rec: &'a Record,
+}
+
 /// Fork the child (inside the container's pid namespace), place it in `cgroup`, let it
 /// go and wait until it has exec'd. The returned guard kills it unless released.
 fn fork_child(
     o: &ExecOptions,
-    process: &Process,
-    console: &super::console::Console,
-    seccomp: Option<&crate::security::seccomp::Program>,
+    su: &Setup,
     joins: Joins,
     cgroup: &Cgroup,
 ) -> Result<(KillOnDrop, Option<std::os::fd::OwnedFd>)> {
+    let process = su.process;
     let (parent_end, child_end) = sync::pair()?;
     // Keep our fds clear of the range handed to the process (3..3+preserve_fds).
     let floor = 3 + o.preserve_fds as i32;
@@ -178,8 +229,15 @@ fn fork_child(
                 joins: &joins,
                 sync: &child_end,
                 preserve_fds: o.preserve_fds,
-                seccomp,
+                seccomp: su.seccomp,
                 join: &join,
+                no_new_keyring: su.rec.no_new_keyring,
+                personality: su
+                    .plan
+                    .spec
+                    .linux()
+                    .as_ref()
+                    .and_then(|l| l.personality().as_ref()),
             })
         }
         (Forked::Parent(pid), born_in_v2) => {
@@ -193,7 +251,8 @@ fn fork_child(
             let mut master = None;
             loop {
                 match parent_end.recv_with_fd()? {
-                    Some((Msg::Console, Some(m))) => master = console.route(m)?,
+                    Some((Msg::Console, Some(m))) => master = su.console.route(m)?,
+                    Some((Msg::SeccompListener, Some(fd))) => send_listener(su, pid, &fd)?,
                     Some((Msg::Created, _)) => break,
                     Some((Msg::Error(e), _)) => bail!("{e}"),
                     Some((m, _)) => bail!("sync channel: unexpected {m:?} from the exec'd process"),

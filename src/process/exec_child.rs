@@ -5,15 +5,13 @@
 //! child `_exit`s. Success is seen by the parent as EOF on the close-on-exec sync socket
 //! after `Created`.
 
-use std::ffi::CString;
 use std::os::fd::RawFd;
-use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Process;
 
 use super::exec_join::{self, Joins};
-use super::setup::{cstrings, finalize_identity, join_new_session_keyring, write_oom_score_adj};
+use super::setup::ProcessSetup;
 use super::sync::{Channel, Msg};
 use crate::namespaces::NsPlan;
 use crate::sys::clone::exit_now;
@@ -32,6 +30,10 @@ pub struct ChildContext<'a> {
     pub seccomp: Option<&'a crate::security::seccomp::Program>,
     /// The v1 cgroup `tasks` files this process writes itself into.
     pub join: &'a crate::cgroups::join::Join,
+    /// The container was created with `--no-new-keyring`.
+    pub no_new_keyring: bool,
+    /// The container's `linux.personality`.
+    pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
 }
 
 /// Run the child. Never returns.
@@ -78,67 +80,23 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never> {
         let _ = nix::unistd::close(std::os::fd::AsRawFd::as_raw_fd(&ns.file));
     }
 
-    let p = ctx.process;
-    // runc's exec'd processes lead their own session too.
-    nix::unistd::setsid().context("setsid")?;
-    if p.terminal() == Some(true) {
-        super::console::attach_terminal(ctx.sync, p)?;
-    }
-    join_new_session_keyring(ctx.id)?;
-    if let Some(r) = p.rlimits() {
-        crate::security::rlimits::apply(r)?;
-    }
-    crate::security::sched::apply(p, None)?;
-    if let Some(adj) = p.oom_score_adj() {
-        write_oom_score_adj(adj)?;
-    }
-    let ns = NsPlan {
-        new_user: ctx.joins.joins_user(),
-        ..Default::default()
-    };
-    let nnp = p.no_new_privileges() == Some(true);
-    if !nnp {
-        // Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is held.
-        load_seccomp(ctx)?;
-    }
-    finalize_identity(p, &ns)?;
-    let cwd = p.cwd();
-    if !cwd.as_os_str().is_empty() {
-        nix::unistd::chdir(cwd).with_context(|| format!("chdir to cwd {}", cwd.display()))?;
-    }
-    if p.no_new_privileges() == Some(true) {
-        nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
-    }
-
-    let args = p.args().clone().unwrap_or_default();
-    let first = args.first().context("process.args must not be empty")?;
-    let prog = crate::process::lookup::find(first, ctx.env)?;
-    let argv = cstrings(&args)?;
-    let envp = cstrings(ctx.env)?;
-    let prog_c = path_cstring(&prog)?;
-    for fd in 3..3 + ctx.preserve_fds as RawFd {
-        crate::sys::fds::set_cloexec(fd, false).with_context(|| format!("preserved fd {fd}"))?;
-    }
     crate::sys::signals::reset_all()?;
-    // The process outlives `hull exec` if hull goes away once it runs, as with runc.
-    nix::sys::prctl::set_pdeathsig(None).context("clear pdeathsig")?;
-    if nnp {
-        load_seccomp(ctx)?;
-    }
+    let setup = ProcessSetup {
+        id: ctx.id,
+        process: ctx.process,
+        env: ctx.env,
+        sync: ctx.sync,
+        extra_fds: ctx.preserve_fds,
+        seccomp: ctx.seccomp,
+        no_new_keyring: ctx.no_new_keyring,
+        personality: ctx.personality,
+        ns: &NsPlan {
+            new_user: ctx.joins.joins_user(),
+            ..Default::default()
+        },
+    };
+    let ready = setup.prepare()?;
     ctx.sync.send(&Msg::Created)?;
-    let e = nix::unistd::execve(&prog_c, &argv, &envp).unwrap_err();
-    bail!("exec {}: {e}", prog.display())
-}
-
-/// The container's filter applies to exec'd processes too.
-fn load_seccomp(ctx: &ChildContext) -> Result<()> {
-    if let Some(prog) = ctx.seccomp {
-        // compile() refused SCMP_ACT_NOTIFY for exec in the parent, so no listener fd here.
-        crate::security::seccomp::load(prog)?;
-    }
-    Ok(())
-}
-
-fn path_cstring(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_encoded_bytes()).context("process.args[0]: contains a NUL byte")
+    let e = ready.exec();
+    bail!("exec {}: {e}", ready.prog.display())
 }

@@ -50,14 +50,16 @@ pub fn from_file(path: &Path, container: &Process) -> Result<Process> {
     if p.no_new_privileges().is_none() {
         p.set_no_new_privileges(container.no_new_privileges());
     }
-    if p.apparmor_profile()
-        .as_deref()
-        .is_some_and(|s| !s.is_empty())
-    {
-        bail!("{field}: apparmorProfile: AppArmor is not supported by this version of hull");
+    // As runc's exec: the container's oom_score_adj and LSM labels unless the file sets its
+    // own (moby puts the container's AppArmor profile here).
+    if p.oom_score_adj().is_none() {
+        p.set_oom_score_adj(container.oom_score_adj());
     }
-    if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) {
-        bail!("{field}: selinuxLabel: SELinux is not supported by this version of hull");
+    if p.apparmor_profile().as_deref().unwrap_or("").is_empty() {
+        p.set_apparmor_profile(container.apparmor_profile().clone());
+    }
+    if p.selinux_label().as_deref().unwrap_or("").is_empty() {
+        p.set_selinux_label(container.selinux_label().clone());
     }
     check(&p).with_context(|| field.clone())?;
     Ok(p)
@@ -68,13 +70,13 @@ pub fn from_flags(container: &Process, o: &Overrides) -> Result<Process> {
     if o.args.is_empty() {
         bail!("exec: a command is required (or --process FILE)");
     }
+    let mut p = container.clone();
     if let Some(l) = o.process_label.as_deref().filter(|l| !l.is_empty()) {
-        bail!("--process-label {l:?}: SELinux is not supported by this version of hull");
+        p.set_selinux_label(Some(l.to_string()));
     }
     if let Some(a) = o.apparmor.as_deref().filter(|a| !a.is_empty()) {
-        bail!("--apparmor {a:?}: AppArmor is not supported by this version of hull");
+        p.set_apparmor_profile(Some(a.to_string()));
     }
-    let mut p = container.clone();
     p.set_args(Some(o.args.clone()));
     p.set_terminal(Some(false));
     p.set_console_size(None);
@@ -173,6 +175,7 @@ fn empty_caps() -> LinuxCapabilities {
 /// The rules config.json's process must meet.
 fn check(p: &Process) -> Result<()> {
     crate::spec::check_process(p).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::security::lsm::check_process(p)?;
     if let Some(c) = p.capabilities() {
         crate::security::capabilities::check_available(c)?;
     }
@@ -240,7 +243,7 @@ mod tests {
     }
 
     #[test]
-    fn relative_cwd_no_command_tty_and_labels_are_refused() {
+    fn relative_cwd_no_command_and_labels_of_an_absent_lsm_are_refused() {
         let mut o = flags(&["true"]);
         o.cwd = Some("rel".into());
         let e = from_flags(&base(), &o).unwrap_err().to_string();
@@ -248,7 +251,10 @@ mod tests {
         assert!(from_flags(&base(), &flags(&[])).is_err());
         let mut o = flags(&["true"]);
         o.process_label = Some("x".into());
-        assert!(from_flags(&base(), &o).is_err());
+        if !crate::security::lsm::selinux_enabled() {
+            let e = from_flags(&base(), &o).unwrap_err().to_string();
+            assert!(e.contains("process.selinuxLabel"), "{e}");
+        }
     }
 
     #[test]

@@ -14,9 +14,8 @@ use oci_spec::runtime::Spec;
 use super::sync::{Channel, Msg};
 use crate::hooks::{self, Kind};
 use crate::namespaces::NsPlan;
-use crate::security::rlimits;
 
-use super::setup::{cstrings, finalize_identity, join_new_session_keyring, write_oom_score_adj};
+use super::setup::ProcessSetup;
 use crate::sys::clone::exit_now;
 
 /// Everything the init needs, prepared by the parent before clone.
@@ -140,10 +139,16 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     let annotations = ctx.spec.annotations().clone().unwrap_or_default();
     let state =
         |status: &str| hooks::state_json(ctx.id, status, host_pid, ctx.bundle, &annotations);
-    hooks::run_all(
+    // As in runc: the container process's environment, the rootfs as working directory.
+    let cx = hooks::Inherit {
+        env: Some(ctx.env),
+        cwd: Some(ctx.rootfs),
+    };
+    hooks::run_all_in(
         ctx.spec.hooks().as_ref(),
         Kind::CreateContainer,
         &state("creating"),
+        cx,
     )?;
     let process = ctx
         .spec
@@ -159,86 +164,44 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     crate::rootfs::finish(ctx.spec, ctx.rootfs, ctx.no_pivot, host_ns)?;
 
     // linux.sysctl was written by rootfs::finish, before /proc/sys became read-only.
-    if let Some(adj) = process.oom_score_adj() {
-        write_oom_score_adj(adj)?;
-    }
-    if !ctx.no_new_keyring {
-        join_new_session_keyring(ctx.id)?;
-    }
-    if let Some(r) = process.rlimits() {
-        rlimits::apply(r)?;
-    }
-    crate::security::sched::apply(
+    let setup = ProcessSetup {
+        id: ctx.id,
         process,
-        ctx.spec
+        env: ctx.env,
+        sync: ctx.sync,
+        extra_fds: ctx.extra_fds,
+        seccomp: ctx.seccomp,
+        no_new_keyring: ctx.no_new_keyring,
+        personality: ctx
+            .spec
             .linux()
             .as_ref()
             .and_then(|l| l.personality().as_ref()),
-    )?;
-    nix::unistd::setsid().context("setsid")?;
-    if process.terminal() == Some(true) {
-        super::console::attach_terminal(ctx.sync, process)?;
-    }
-    let nnp = process.no_new_privileges() == Some(true);
-    if !nnp {
-        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now, while
-        // the init still has it (everything after runs under the filter, as in runc).
-        load_seccomp(ctx)?;
-    }
-    finalize_identity(process, ctx.ns)?;
-    if !cwd.as_os_str().is_empty() {
-        nix::unistd::chdir(&cwd).with_context(|| format!("process.cwd {}", cwd.display()))?;
-    }
-    if nnp {
-        nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
-    }
-
-    let args = process.args().clone().unwrap_or_default();
-    let prog = crate::process::lookup::find(&args[0], ctx.env)?;
-    let argv = cstrings(&args)?;
-    let envp = cstrings(ctx.env)?;
-    let prog_c = CString::new(prog.as_os_str().as_encoded_bytes())
-        .context("process.args[0]: contains a NUL byte")?;
-    for fd in 3..3 + ctx.extra_fds as RawFd {
-        crate::sys::fds::set_cloexec(fd, false).with_context(|| format!("preserved fd {fd}"))?;
-    }
-
-    crate::security::lsm::apply_exec(ctx.spec)?;
-    // The init must outlive `hull create`: disarm the parent-death signal first.
-    nix::sys::prctl::set_pdeathsig(None).context("clear pdeathsig")?;
-    if nnp {
-        // As late as possible: only Created, the fifo and execve run under the filter.
-        load_seccomp(ctx)?;
-    }
+        ns: ctx.ns,
+    };
+    let ready = setup.prepare()?;
     ctx.sync.send(&Msg::Created)?;
     // From here on the parent is gone: errors go to `start` through the fifo.
     let fifo = super::exec_fifo::wait_for_start(ctx.fifo)?;
     let _ = nix::unistd::close(ctx.fifo);
     let _ = nix::unistd::close(ctx.sync.raw());
-    if let Err(e) = hooks::run_all(
+    // startContainer hooks see the container process's environment, as in runc.
+    let cx = hooks::Inherit {
+        env: Some(&ready.env),
+        cwd: None,
+    };
+    if let Err(e) = hooks::run_all_in(
         ctx.spec.hooks().as_ref(),
         Kind::StartContainer,
         &state("created"),
+        cx,
     ) {
         super::exec_fifo::report(&fifo, &format!("{e:#}"));
         exit_now(1);
     }
-    let e = nix::unistd::execve(&prog_c, &argv, &envp).unwrap_err();
-    super::exec_fifo::report(&fifo, &format!("exec {}: {e}", prog.display()));
+    let e = ready.exec();
+    super::exec_fifo::report(&fifo, &format!("exec {}: {e}", ready.prog.display()));
     exit_now(127)
-}
-
-/// Load the seccomp filter; a SCMP_ACT_NOTIFY listener fd goes to the parent, which
-/// hands it to `linux.seccomp.listenerPath`.
-fn load_seccomp(ctx: &InitContext) -> Result<()> {
-    let Some(prog) = ctx.seccomp else {
-        return Ok(());
-    };
-    if let Some(listener) = crate::security::seccomp::load(prog)? {
-        ctx.sync
-            .send_fd(&Msg::SeccompListener, listener.as_raw_fd())?;
-    }
-    Ok(())
 }
 
 /// mkdir -p `cwd` inside `rootfs`, never following a symlink out of it.

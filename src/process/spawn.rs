@@ -256,6 +256,7 @@ fn send_listener(o: &SpawnOptions, pid: i32, fd: &OwnedFd) -> Result<()> {
     let st = crate::security::seccomp::ListenerState {
         id: o.id,
         pid,
+        init_pid: pid,
         status: "creating",
         bundle: &o.plan.bundle,
         annotations: &annotations,

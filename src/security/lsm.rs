@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Process, Spec};
 
 /// AppArmor is enabled: securityfs shows it and the module says so.
 pub fn apparmor_enabled() -> bool {
@@ -23,16 +23,8 @@ pub fn selinux_enabled() -> bool {
 
 /// Refuse labels for an LSM this host does not run (called before anything is created).
 pub fn check(spec: &Spec) -> Result<()> {
-    let process = spec.process().as_ref();
-    if let Some(p) = process.and_then(|p| p.apparmor_profile().as_deref()) {
-        if !p.is_empty() && !apparmor_enabled() {
-            bail!("process.apparmorProfile {p:?}: AppArmor is not enabled on this host");
-        }
-    }
-    if let Some(l) = process.and_then(|p| p.selinux_label().as_deref()) {
-        if !l.is_empty() && !selinux_enabled() {
-            bail!("process.selinuxLabel {l:?}: SELinux is not enabled on this host");
-        }
+    if let Some(p) = spec.process().as_ref() {
+        check_process(p)?;
     }
     if let Some(l) = spec
         .linux()
@@ -46,11 +38,23 @@ pub fn check(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// In the init, just before execve: set the exec labels the user process gets.
-pub fn apply_exec(spec: &Spec) -> Result<()> {
-    let Some(process) = spec.process().as_ref() else {
-        return Ok(());
-    };
+/// Refuse a process's labels for an LSM this host does not run (the init's, or exec's).
+pub fn check_process(process: &Process) -> Result<()> {
+    if let Some(p) = process.apparmor_profile().as_deref() {
+        if !p.is_empty() && !apparmor_enabled() {
+            bail!("process.apparmorProfile {p:?}: AppArmor is not enabled on this host");
+        }
+    }
+    if let Some(l) = process.selinux_label().as_deref() {
+        if !l.is_empty() && !selinux_enabled() {
+            bail!("process.selinuxLabel {l:?}: SELinux is not enabled on this host");
+        }
+    }
+    Ok(())
+}
+
+/// Just before execve: set the exec labels the user process gets.
+pub fn apply_exec(process: &Process) -> Result<()> {
     if let Some(p) = process
         .apparmor_profile()
         .as_deref()

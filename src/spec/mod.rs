@@ -33,6 +33,9 @@ pub struct Plan {
     pub rootfs: PathBuf,
     /// The validated spec.
     pub spec: Spec,
+    /// config.json exactly as it was read and validated: what `create` records for `exec`,
+    /// so that later edits of the bundle change nothing a running container applies.
+    pub config_bytes: Vec<u8>,
 }
 
 /// Name of the configuration file inside a bundle.
@@ -44,8 +47,8 @@ pub fn load(bundle: &Path) -> Result<Plan> {
     let config_path = bundle.join(CONFIG_FILE);
     let fail = |msg: String| anyhow!("{}: {msg}", config_path.display());
 
-    let value = read::config_value(&config_path).map_err(fail)?;
-    plan_from_value(value, bundle, config_path)
+    let bytes = read::config_bytes(&config_path).map_err(fail)?;
+    plan_from_bytes(bytes, bundle, config_path)
 }
 
 /// Validate config.json given as bytes against `bundle` (whose rootfs must exist): the
@@ -54,17 +57,21 @@ pub fn load(bundle: &Path) -> Result<Plan> {
 pub fn load_from_bytes(bytes: &[u8], bundle: &Path) -> Result<Plan> {
     let bundle = read::bundle_dir(bundle)?;
     let config_path = bundle.join(CONFIG_FILE);
-    let value =
-        read::parse_bytes(bytes).map_err(|msg| anyhow!("{}: {msg}", config_path.display()))?;
-    plan_from_value(value, bundle, config_path)
+    plan_from_bytes(bytes.to_vec(), bundle, config_path)
 }
 
-fn plan_from_value(
-    value: serde_json::Value,
-    bundle: PathBuf,
-    config_path: PathBuf,
-) -> Result<Plan> {
+/// The plan of a container as `create` recorded it (`ROOT/ID/config.json`), named by
+/// `recorded` in errors; the bundle must still hold its rootfs.
+pub fn load_recorded(bytes: Vec<u8>, recorded: &Path, bundle: &Path) -> Result<Plan> {
+    let bundle = read::bundle_dir(bundle)?;
+    let mut plan = plan_from_bytes(bytes, bundle, recorded.to_path_buf())?;
+    plan.config_path = plan.bundle.join(CONFIG_FILE);
+    Ok(plan)
+}
+
+fn plan_from_bytes(bytes: Vec<u8>, bundle: PathBuf, config_path: PathBuf) -> Result<Plan> {
     let fail = |msg: String| anyhow!("{}: {msg}", config_path.display());
+    let value = read::parse_bytes(&bytes).map_err(fail)?;
     raw::check(&value).map_err(fail)?;
     let spec = deserialize(value).map_err(fail)?;
     let rootfs = validate::spec(&spec, &bundle).map_err(fail)?;
@@ -73,6 +80,7 @@ fn plan_from_value(
         config_path,
         rootfs,
         spec,
+        config_bytes: bytes,
     })
 }
 

@@ -21,10 +21,10 @@ pub fn bundle_dir(bundle: &Path) -> Result<PathBuf> {
     Ok(canonical)
 }
 
-/// Read and parse `path`. The error is the text after `<config path>: `.
-pub fn config_value(path: &Path) -> Result<serde_json::Value, String> {
-    let bytes = read_capped(path)?;
-    parse_bytes(&bytes)
+/// Read `path` (a regular file within the size cap). The error is the text after
+/// `<config path>: `.
+pub fn config_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    read_capped(path)
 }
 
 /// Parse config.json's bytes (UTF-8 JSON, within serde_json's nesting limit).

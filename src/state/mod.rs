@@ -26,6 +26,7 @@ mod error;
 mod lock;
 mod names;
 mod record;
+mod recorded_config;
 mod statefile;
 
 pub use error::StoreError;
@@ -177,6 +178,14 @@ impl Store {
         }
     }
 
+    /// The config.json `create` recorded for `id` (`Entry::save_config`), with its path;
+    /// `None` for a container created without one. Read without the lock: it is written
+    /// once, before the container leaves "creating".
+    pub fn read_config(&self, id: &str) -> Result<Option<(Vec<u8>, PathBuf)>> {
+        check_id(id)?;
+        recorded_config::read(&self.root.join(id))
+    }
+
     /// Ids of every container directory, sorted; empty when ROOT does not exist. Hidden
     /// temp directories and entries that are not valid ids are skipped, and the store's own
     /// temp directories that no live process holds are removed on the way (see `sweep`).
@@ -318,6 +327,10 @@ impl Entry {
     /// Write state.json atomically (temp file, rename; mode 0600; see statefile.rs).
     pub fn save(&self, r: &Record) -> Result<()> {
         statefile::write(&self.dir, r)
+    }
+    /// Record config.json as `create` validated it (see recorded_config.rs).
+    pub fn save_config(&self, bytes: &[u8]) -> Result<()> {
+        recorded_config::write(&self.dir, bytes)
     }
     /// Read state.json; `Ok(None)` while a create has reserved the id but not saved yet.
     pub fn load(&self) -> Result<Option<Record>> {

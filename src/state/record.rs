@@ -36,4 +36,8 @@ pub struct Record {
     /// must be detached when it is deleted.
     #[serde(default)]
     pub host_mounts: bool,
+    /// Created with `--no-new-keyring`: exec'd processes keep the caller's session keyring
+    /// too.
+    #[serde(default)]
+    pub no_new_keyring: bool,
 }

@@ -46,6 +46,7 @@ fn record(id: &str) -> Record {
         hooks: None,
         created_done: true,
         host_mounts: false,
+        no_new_keyring: false,
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod bpf;
 pub mod clone;
+pub mod exe;
 pub mod fds;
 pub mod mount_api;
 pub mod netlink;

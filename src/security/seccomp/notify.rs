@@ -13,8 +13,10 @@ use std::path::Path;
 /// What the agent learns about the container, besides the fd.
 pub struct ListenerState<'a> {
     pub id: &'a str,
-    /// Pid of the container process, in the runtime's pid namespace.
+    /// Pid of the process the filter is for, in the runtime's pid namespace.
     pub pid: i32,
+    /// Pid of the container init (the same process, for the init's own filter).
+    pub init_pid: i32,
     /// Usually "creating" (runc sends it before the container reaches "created").
     pub status: &'a str,
     pub bundle: &'a Path,
@@ -34,7 +36,7 @@ pub fn process_state_json(st: &ListenerState) -> serde_json::Value {
             "ociVersion": crate::OCI_VERSION,
             "id": st.id,
             "status": st.status,
-            "pid": st.pid,
+            "pid": st.init_pid,
             "bundle": st.bundle,
             "annotations": st.annotations,
         },
