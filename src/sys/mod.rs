@@ -13,3 +13,4 @@ pub mod pty;
 pub mod sched;
 pub mod scm;
 pub mod signals;
+pub mod stat;
