@@ -25,6 +25,7 @@ mod rootfs_setup;
 mod rootless;
 mod seccomp;
 mod seccomp_container;
+mod shared_volume;
 mod shim;
 mod spec_cmd;
 mod spec_fixtures;

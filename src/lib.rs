@@ -18,6 +18,7 @@ pub mod logging;
 pub mod mountinfo;
 pub mod namespaces;
 pub mod process;
+pub mod procfs;
 pub mod procinfo;
 pub mod rootfs;
 pub mod rootless;

@@ -1,10 +1,11 @@
 //! `linux.sysctl`: only keys that belong to one of the container's own namespaces may be
-//! set (checked in the parent before anything is created), written by the init through
-//! its own procfs after pivot_root and before read-only paths (`/proc/sys` in runc's
-//! default config) are applied: `rootfs::finish` calls `apply` at that point.
+//! set (checked in the parent before anything is created), written by the init after
+//! pivot_root through hull's procfs handle (`crate::procfs`), never through the
+//! container's /proc: that may be a symlink into a volume a neighbour rewrites. A sysctl
+//! file acts on the writer's namespaces whichever proc instance it is reached through.
+//! `rootfs::finish` calls `apply`.
 
 use std::collections::HashMap;
-use std::io::Write;
 
 use anyhow::{bail, Context, Result};
 
@@ -46,21 +47,25 @@ pub fn validate(sysctl: &HashMap<String, String>, ns: &NsPlan) -> Result<()> {
     Ok(())
 }
 
-/// Write each value under /proc/sys (the container's procfs, after pivot_root). A key that
-/// already holds its value (compared word by word, as the kernel may reformat it) is not
-/// written again, so a second call after /proc/sys became read-only succeeds.
+/// Write each value to `sys/KEY` beneath hull's procfs handle. A key that already holds
+/// its value (compared word by word, as the kernel may reformat it) is not written again.
 pub fn apply(sysctl: &HashMap<String, String>) -> Result<()> {
+    let proc = crate::procfs::get()?;
     for (key, value) in sysctl {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        if crate::kfile::read(&path).is_ok_and(|cur| same_value(&cur, value)) {
+        // Every '.' becomes '/', so no key can hold a `..` component.
+        let rel = format!("sys/{}", key.replace('.', "/"));
+        let path = format!("/proc/{rel}");
+        let current = proc
+            .open(&rel, libc::O_RDONLY)
+            .and_then(crate::procfs::read)
+            .with_context(|| format!("linux.sysctl {key:?}: read {path}"))?;
+        if same_value(&current, value) {
             continue;
         }
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
+        let f = proc
+            .open(&rel, libc::O_WRONLY)
             .with_context(|| format!("linux.sysctl {key:?}: open {path}"))?;
-        verify_procfs(&f).with_context(|| format!("linux.sysctl {key:?}: {path}"))?;
-        f.write_all(value.as_bytes())
+        crate::procfs::write(f, value)
             .with_context(|| format!("linux.sysctl {key:?}: write {value:?} to {path}"))?;
     }
     Ok(())
@@ -69,15 +74,6 @@ pub fn apply(sysctl: &HashMap<String, String>) -> Result<()> {
 /// Equal up to whitespace: `kernel.sem` reads back tab-separated.
 fn same_value(current: &str, wanted: &str) -> bool {
     current.split_whitespace().eq(wanted.split_whitespace())
-}
-
-/// Refuse to write through a file that is not on procfs (a bind mount or symlink trick).
-pub fn verify_procfs(f: &std::fs::File) -> Result<()> {
-    let st = nix::sys::statfs::fstatfs(f).context("fstatfs")?;
-    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
-        bail!("not on procfs; refusing to write");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -94,8 +94,7 @@ impl ConsoleSocket {
 /// terminal, send the master to the parent, make the peer the controlling terminal and
 /// stdio.
 pub fn attach_terminal(sync: &Channel, process: &Process) -> Result<()> {
-    let (master, peer) = crate::sys::pty::open_pair()
-        .context("process.terminal: open /dev/ptmx in the container (is devpts mounted?)")?;
+    let (master, peer) = open_pty().context("process.terminal")?;
     if let Some(size) = process.console_size() {
         crate::sys::pty::set_size(
             master.as_raw_fd(),
@@ -119,4 +118,48 @@ pub fn attach_terminal(sync: &Channel, process: &Process) -> Result<()> {
             .context("process.terminal: dup the pty onto stdio")?;
     }
     Ok(())
+}
+
+/// A new pty pair from the devpts mounted at the container's /dev/pts: that directory is
+/// resolved inside the root and must be a devpts root, and its own `ptmx` (5:2) is opened
+/// beneath it without following anything, so no symlink at /dev/ptmx or in a volume can
+/// make the still-privileged process open some other file.
+fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
+    use crate::sys::openat2::{
+        openat2, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+        RESOLVE_NO_XDEV,
+    };
+    const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
+    let root =
+        crate::rootfs::safe_path::open_host_path(Path::new("/"), nix::fcntl::OFlag::O_DIRECTORY)
+            .context("opening /")?;
+    let pts = openat2(
+        root.as_fd(),
+        "dev/pts",
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+    .context("open /dev/pts in the container (is devpts mounted?)")?;
+    let fs = nix::sys::statfs::fstatfs(pts.as_fd()).context("fstatfs /dev/pts")?;
+    if fs.filesystem_type().0 as i64 != DEVPTS_SUPER_MAGIC {
+        bail!("/dev/pts in the container is not a devpts mount");
+    }
+    let master = openat2(
+        pts.as_fd(),
+        "ptmx",
+        libc::O_RDWR | libc::O_NOCTTY,
+        0,
+        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
+    )
+    .context("open /dev/pts/ptmx")?;
+    let st = nix::sys::stat::fstat(master.as_fd()).context("fstat /dev/pts/ptmx")?;
+    let (major, minor) = (
+        nix::sys::stat::major(st.st_rdev),
+        nix::sys::stat::minor(st.st_rdev),
+    );
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || (major, minor) != (5, 2) {
+        bail!("/dev/pts/ptmx in the container is not the pty multiplexer (5:2)");
+    }
+    crate::sys::pty::unlock_and_peer(master).context("allocating a pty")
 }

@@ -94,14 +94,16 @@ pub fn wait_exec(fd: OwnedFd, pidfd: &OwnedFd) -> Result<()> {
 
 /// In the init: block until `start` opens the fifo, then say READY. The returned fd is
 /// close-on-exec: execve closes it, which is how `start` learns the user process runs.
+/// The O_PATH fd is reopened through hull's procfs handle, not the container's /proc, and
+/// the result is checked to be the same fifo.
 pub fn wait_for_start(fifo_path_fd: i32) -> Result<OwnedFd> {
-    let path = format!("/proc/self/fd/{fifo_path_fd}");
-    let fd = nix::fcntl::open(
-        path.as_str(),
-        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .with_context(|| format!("reopen exec fifo through {path} (is /proc mounted?)"))?;
+    let fd = crate::procfs::get()?
+        .reopen(fifo_path_fd, libc::O_WRONLY)
+        .with_context(|| format!("reopen the exec fifo (fd {fifo_path_fd}) for writing"))?;
+    let st = nix::sys::stat::fstat(&fd).context("fstat of the exec fifo")?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        bail!("the exec fifo (fd {fifo_path_fd}) is not a fifo");
+    }
     nix::unistd::write(&fd, &[READY]).context("write to exec fifo")?;
     Ok(fd)
 }

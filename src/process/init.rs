@@ -82,6 +82,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     keep.extend(ctx.ns.child_joins.iter().map(|j| j.file.as_raw_fd()));
     keep.extend(ctx.idmaps.iter().map(|(_, fd)| *fd));
     keep.extend(ctx.join.child_fds());
+    keep.extend(crate::procfs::raw_fd());
     crate::sys::fds::close_all_except(&keep).context("closing inherited fds")?;
     // The new namespaces that need no user namespace first, while the parent makes the v1
     // cgroups (see namespaces); a failure is reported after Go, when the parent listens.

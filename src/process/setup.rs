@@ -169,13 +169,11 @@ pub fn cstrings(v: &[String]) -> Result<Vec<CString>> {
 }
 
 pub fn write_oom_score_adj(adj: i32) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/proc/self/oom_score_adj")
+    // Through hull's procfs handle: the container's /proc may be anything (crate::procfs).
+    let f = crate::procfs::get()?
+        .open_self("oom_score_adj", libc::O_WRONLY)
         .context("process.oomScoreAdj: open /proc/self/oom_score_adj")?;
-    crate::sysctl::verify_procfs(&f).context("process.oomScoreAdj")?;
-    f.write_all(adj.to_string().as_bytes()).with_context(|| {
+    crate::procfs::write(f, &adj.to_string()).with_context(|| {
         format!("process.oomScoreAdj {adj}: write (lowering it needs CAP_SYS_RESOURCE)")
     })
 }

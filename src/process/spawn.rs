@@ -124,6 +124,8 @@ pub fn spawn(
     let fifo = crate::sys::fds::owned_above(o.fifo, floor).context("moving the exec fifo fd")?;
     let fifo_fd = fifo.as_raw_fd();
     cgroup.move_fds_above(floor)?;
+    // Before any container mount exists: the init writes procfs only through this.
+    crate::procfs::prepare(floor)?;
 
     // The init is born in its cgroup2 directory and moves itself into the v1 hierarchies:
     // no migration by the parent, so no wait for the kernel's global lock (cgroups::join).
@@ -281,28 +283,34 @@ fn write_id_maps(plan: &Plan, pid: i32) -> Result<()> {
     let gid = maps(linux.and_then(|l| l.gid_mappings().as_ref()));
     let privileged = nix::unistd::geteuid().is_root();
     let own = |m: &[[u32; 3]], id: u32| m.len() == 1 && m[0][1] == id && m[0][2] == 1;
-    let base = format!("/proc/{pid}");
     if privileged || own(&uid, nix::unistd::geteuid().as_raw()) {
-        write_map(&format!("{base}/uid_map"), &uid).context("linux.uidMappings")?;
+        write_map(pid, "uid_map", &uid).context("linux.uidMappings")?;
     } else {
         helper_map("newuidmap", pid, &uid).context("linux.uidMappings")?;
     }
     if privileged || own(&gid, nix::unistd::getegid().as_raw()) {
         if !privileged {
             // An unprivileged writer of gid_map must give up setgroups first.
-            std::fs::write(format!("{base}/setgroups"), "deny")
-                .with_context(|| format!("write {base}/setgroups"))?;
+            write_map_text(pid, "setgroups", "deny")?;
         }
-        write_map(&format!("{base}/gid_map"), &gid).context("linux.gidMappings")?;
+        write_map(pid, "gid_map", &gid).context("linux.gidMappings")?;
     } else {
         helper_map("newgidmap", pid, &gid).context("linux.gidMappings")?;
     }
     Ok(())
 }
 
-fn write_map(path: &str, m: &[[u32; 3]]) -> Result<()> {
+fn write_map(pid: i32, file: &str, m: &[[u32; 3]]) -> Result<()> {
     let text: String = m.iter().map(|[c, h, n]| format!("{c} {h} {n}\n")).collect();
-    std::fs::write(path, text).with_context(|| format!("write {path}"))
+    write_map_text(pid, file, &text)
+}
+
+/// Write /proc/PID/FILE through hull's procfs handle.
+fn write_map_text(pid: i32, file: &str, text: &str) -> Result<()> {
+    let f = crate::procfs::get()?
+        .open_pid(pid, file, libc::O_WRONLY)
+        .with_context(|| format!("open /proc/{pid}/{file}"))?;
+    crate::procfs::write(f, text).with_context(|| format!("write /proc/{pid}/{file}"))
 }
 
 fn helper_map(helper: &str, pid: i32, m: &[[u32; 3]]) -> Result<()> {

@@ -110,6 +110,7 @@ pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions, only_v2: bo
             .ok_or_else(|| anyhow!("the host has no cgroup2 filesystem mounted"))?;
         let mnt = hierarchy_mount(ctx, h, &proc_cgroup, attrs)?;
         let target = open_in_root(ctx.root, dest, Create::Dir).context("resolving the target")?;
+        super::mounts::refuse_root(target.as_fd(), ctx.root, dest)?;
         move_mount_fd(mnt.as_fd(), target.as_fd()).context("mount cgroup2")?;
         return propagation::apply(mnt.as_fd(), &opts.propagation).context("setting propagation");
     }
@@ -118,6 +119,7 @@ pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions, only_v2: bo
     tmp.data.push(("mode".to_string(), Some("755".to_string())));
     let tmpfs = new_fs("tmpfs", "tmpfs", &tmp)?;
     let target = open_in_root(ctx.root, dest, Create::Dir).context("resolving the target")?;
+    super::mounts::refuse_root(target.as_fd(), ctx.root, dest)?;
     move_mount_fd(tmpfs.as_fd(), target.as_fd()).context("mount tmpfs")?;
     // The tmpfs is new and only this process can reach it yet: its directories and links are
     // made relative to its root fd, no resolution through the container's rootfs needed.

@@ -12,7 +12,7 @@ use nix::sys::stat::{fstat, major, minor};
 
 use super::mount_options::MountOptions;
 use super::mounts::new_fs;
-use super::safe_path::{open_host_path, open_in_root, Create};
+use super::safe_path::{is_root, open_host_path, open_in_root, Create};
 use crate::sys::mount_api::{
     mount_setattr, move_mount_fd, open_tree, MountAttr, AT_RECURSIVE, MOUNT_ATTR_RDONLY,
     OPEN_TREE_CLONE,
@@ -24,13 +24,18 @@ pub fn open_root() -> Result<OwnedFd> {
     open_host_path(Path::new("/"), OFlag::O_DIRECTORY).context("opening /")
 }
 
-/// Open `path` inside `root`; `None` when it does not exist.
+/// Open `path` inside `root`; `None` when it does not exist. A path that resolves to the
+/// root itself (a symlink to `/` in a volume) is refused: covering `/` is never meant.
 fn open_existing(root: BorrowedFd<'_>, path: &str) -> Result<Option<OwnedFd>> {
-    match open_in_root(root, Path::new(path), Create::Nothing) {
-        Ok(fd) => Ok(Some(fd)),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("resolving {path}")),
+    let fd = match open_in_root(root, Path::new(path), Create::Nothing) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("resolving {path}")),
+    };
+    if is_root(fd.as_fd(), root).context("statx")? {
+        bail!("{path:?} resolves to the container's root; refusing to operate on /");
     }
+    Ok(Some(fd))
 }
 
 fn is_dir(fd: BorrowedFd<'_>) -> Result<bool> {
@@ -40,7 +45,7 @@ fn is_dir(fd: BorrowedFd<'_>) -> Result<bool> {
 /// Bind each existing path onto itself read-only (the whole tree below it too).
 pub fn readonly_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
     for p in paths {
-        let Some(target) = open_existing(root, p)? else {
+        let Some(target) = open_existing(root, p).context("linux.readonlyPaths")? else {
             continue;
         };
         let tree = open_tree(
@@ -89,7 +94,7 @@ fn verified_dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd> {
 pub fn masked_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
     let mut dev_null: Option<OwnedFd> = None;
     for p in paths {
-        let Some(target) = open_existing(root, p)? else {
+        let Some(target) = open_existing(root, p).context("linux.maskedPaths")? else {
             continue;
         };
         if is_dir(target.as_fd())? {

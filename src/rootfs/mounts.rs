@@ -14,7 +14,9 @@ use oci_spec::runtime::Mount;
 use super::cgroup_mount;
 use super::mount_options::MountOptions;
 use super::propagation;
-use super::safe_path::{open_host_path, open_in_root, Create};
+use super::safe_path::{
+    is_root, open_host_path, open_in_root, open_ordinary_dir, Create, NotOrdinary,
+};
 use crate::sys::mount_api::{
     fs_error_message, fsconfig_create, fsconfig_set, fsmount, mount_setattr, move_mount_fd,
     open_tree, MountAttr, AT_RECURSIVE, MOUNT_ATTR_IDMAP, OPEN_TREE_CLONE,
@@ -131,9 +133,7 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
         }
         (None, _) => {}
     }
-    let create = if is_dir { Create::Dir } else { Create::File };
-    let target = open_in_root(ctx.root, &clean, create)
-        .with_context(|| format!("resolving {} inside the rootfs", clean.display()))?;
+    let target = resolve_target(ctx.root, &clean, typ, bind, is_dir)?;
     let on_proc = fstatfs(target.as_fd())
         .map(|s| s.filesystem_type() == PROC_SUPER_MAGIC)
         .unwrap_or(false);
@@ -145,6 +145,49 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
     }
     move_mount_fd(mnt.as_fd(), target.as_fd()).context("mount")?;
     propagation::apply(mnt.as_fd(), &opts.propagation).context("setting propagation")?;
+    Ok(())
+}
+
+/// The mount's target, resolved once inside the rootfs; what it resolved to decides:
+/// never the rootfs root itself, and proc or sysfs only on an ordinary directory.
+fn resolve_target(
+    root: BorrowedFd<'_>,
+    clean: &Path,
+    typ: &str,
+    bind: bool,
+    is_dir: bool,
+) -> Result<OwnedFd> {
+    let resolving = || format!("resolving {} inside the rootfs", clean.display());
+    let target = if !bind && (typ == "proc" || typ == "sysfs") {
+        match open_ordinary_dir(root, clean).with_context(resolving)? {
+            Ok(fd) => fd,
+            Err(why) => bail!(
+                "filesystem {typ:?} must be mounted on ordinary directory ({} {})",
+                clean.display(),
+                match why {
+                    NotOrdinary::Symlink => "is or passes through a symlink",
+                    NotOrdinary::NotDir => "is not a directory",
+                }
+            ),
+        }
+    } else {
+        let create = if is_dir { Create::Dir } else { Create::File };
+        open_in_root(root, clean, create).with_context(resolving)?
+    };
+    refuse_root(target.as_fd(), root, clean)?;
+    Ok(target)
+}
+
+/// Refuse a target that is the rootfs root: a mount there would replace the container's
+/// `/` (with, say, a volume the attacker fills), whatever the destination says.
+pub fn refuse_root(target: BorrowedFd<'_>, root: BorrowedFd<'_>, dest: &Path) -> Result<()> {
+    if is_root(target, root).context("statx of the mount target")? {
+        bail!(
+            "destination {:?} resolves to the container's root (possibly malicious path \
+             detected -- refusing to operate on /)",
+            dest.display().to_string()
+        );
+    }
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use nix::fcntl::AtFlags;
 use nix::fcntl::{readlinkat, OFlag};
 use nix::sys::stat::{fstatat, mkdirat, Mode, SFlag};
 
-use crate::sys::openat2::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
+use crate::sys::openat2::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
 
 /// What to create when the path does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +159,49 @@ fn create_missing(root: BorrowedFd<'_>, path: &Path, create: Create) -> io::Resu
     Ok(())
 }
 
+/// Whether `target` is the rootfs root itself (same mount, same inode): a mount there
+/// would cover the container's `/` (a volume entry `data -> /` leads there).
+pub fn is_root(target: BorrowedFd<'_>, root: BorrowedFd<'_>) -> io::Result<bool> {
+    let a = crate::sys::stat::mount_and_inode(target)?;
+    Ok(a == crate::sys::stat::mount_and_inode(root)?)
+}
+
+/// Why a path may not carry a mount of proc or sysfs (runc's wording).
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotOrdinary {
+    /// A component is a symlink.
+    Symlink,
+    /// It exists but is not a directory.
+    NotDir,
+}
+
+/// Open `path` inside `root` as an ordinary directory: no component may be a symlink.
+/// Missing components are created first (following nothing: a dangling symlink met while
+/// creating them makes the final open fail with `Symlink`).
+pub fn open_ordinary_dir(
+    root: BorrowedFd<'_>,
+    path: &Path,
+) -> io::Result<Result<OwnedFd, NotOrdinary>> {
+    let rel = join(&components(path)?);
+    let strict = RESOLVE | RESOLVE_NO_SYMLINKS;
+    let fd = match openat2(root, &rel, libc::O_PATH, 0, strict) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            create_missing(root, path, Create::Dir)?;
+            openat2(root, &rel, libc::O_PATH, 0, strict)
+        }
+        other => other,
+    };
+    let fd = match fd {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Err(NotOrdinary::Symlink)),
+        other => other?,
+    };
+    let st = nix::sys::stat::fstat(fd.as_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Ok(Err(NotOrdinary::NotDir));
+    }
+    Ok(Ok(fd))
+}
+
 /// Open the directory `path` with plain (host) resolution as an O_PATH fd.
 pub fn open_host_path(path: &Path, flags: OFlag) -> io::Result<OwnedFd> {
     nix::fcntl::open(
@@ -214,6 +257,40 @@ mod tests {
         assert!(!s.0.join("outside/z").exists());
         assert!(root.join("outside/y").is_dir());
         assert!(root.join("outside/z").is_file());
+    }
+
+    #[test]
+    fn the_root_is_recognised_through_a_symlink_but_not_a_subdirectory() {
+        let s = scratch("isroot");
+        let root = s.0.join("root");
+        symlink("/", root.join("data")).unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        let rfd = open_host_path(&root, OFlag::O_DIRECTORY).unwrap();
+        let via = open_in_root(rfd.as_fd(), Path::new("/data"), Create::Dir).unwrap();
+        assert!(is_root(via.as_fd(), rfd.as_fd()).unwrap());
+        let up = open_in_root(rfd.as_fd(), Path::new("/sub/../.."), Create::Nothing).unwrap();
+        assert!(is_root(up.as_fd(), rfd.as_fd()).unwrap());
+        let sub = open_in_root(rfd.as_fd(), Path::new("/sub"), Create::Nothing).unwrap();
+        assert!(!is_root(sub.as_fd(), rfd.as_fd()).unwrap());
+    }
+
+    #[test]
+    fn ordinary_dirs_are_reached_without_symlinks_only() {
+        let s = scratch("ordinary");
+        let root = s.0.join("root");
+        std::fs::create_dir(root.join("real")).unwrap();
+        symlink("real", root.join("proc")).unwrap();
+        symlink("nowhere", root.join("dangling")).unwrap();
+        std::fs::write(root.join("file"), "").unwrap();
+        let rfd = open_host_path(&root, OFlag::O_DIRECTORY).unwrap();
+        let o = |p: &str| open_ordinary_dir(rfd.as_fd(), Path::new(p)).unwrap();
+        assert!(o("/real").is_ok());
+        assert!(o("/new/dir").is_ok());
+        assert!(root.join("new/dir").is_dir());
+        assert_eq!(o("/proc").unwrap_err(), NotOrdinary::Symlink);
+        assert_eq!(o("/proc/sub").unwrap_err(), NotOrdinary::Symlink);
+        assert_eq!(o("/dangling").unwrap_err(), NotOrdinary::Symlink);
+        assert_eq!(o("/file").unwrap_err(), NotOrdinary::NotDir);
     }
 
     #[test]

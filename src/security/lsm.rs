@@ -3,7 +3,6 @@
 //! have is a clear error up front (a label silently dropped is a weaker container than the
 //! caller asked for).
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -60,23 +59,21 @@ pub fn apply_exec(process: &Process) -> Result<()> {
         .as_deref()
         .filter(|p| !p.is_empty())
     {
-        write_attr("/proc/thread-self/attr/apparmor/exec", &format!("exec {p}"))
-            .or_else(|_| write_attr("/proc/thread-self/attr/exec", &format!("exec {p}")))
+        write_attr("attr/apparmor/exec", &format!("exec {p}"))
+            .or_else(|_| write_attr("attr/exec", &format!("exec {p}")))
             .with_context(|| format!("process.apparmorProfile {p:?}"))?;
     }
     if let Some(l) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
-        write_attr("/proc/thread-self/attr/exec", l)
-            .with_context(|| format!("process.selinuxLabel {l:?}"))?;
+        write_attr("attr/exec", l).with_context(|| format!("process.selinuxLabel {l:?}"))?;
     }
     Ok(())
 }
 
-fn write_attr(path: &str, value: &str) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
+/// Write `/proc/thread-self/<attr>` through hull's procfs handle (crate::procfs).
+fn write_attr(attr: &str, value: &str) -> Result<()> {
+    let path = format!("/proc/thread-self/{attr}");
+    let f = crate::procfs::get()?
+        .open_thread_self(attr, libc::O_WRONLY)
         .with_context(|| format!("open {path}"))?;
-    crate::sysctl::verify_procfs(&f)?;
-    f.write_all(value.as_bytes())
-        .with_context(|| format!("write {path}"))
+    crate::procfs::write(f, value).with_context(|| format!("write {path}"))
 }

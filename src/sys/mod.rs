@@ -14,3 +14,4 @@ pub mod pty;
 pub mod sched;
 pub mod scm;
 pub mod signals;
+pub mod stat;

@@ -1,4 +1,4 @@
-//! Pseudo-terminals: open a master in the container's devpts, get its peer with
+//! Pseudo-terminals: unlock a master opened in the container's devpts, get its peer with
 //! TIOCGPTPEER (no path lookup that a hostile /dev/pts could redirect), make it the
 //! controlling terminal, and copy window sizes.
 
@@ -13,17 +13,10 @@ fn check(r: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// Open `/dev/ptmx` (relative to the current root), unlock it, return (master, peer).
-pub fn open_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    // SAFETY: open with a static NUL-terminated path; the result is a new fd we own.
-    let m = check(unsafe {
-        libc::open(
-            c"/dev/ptmx".as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    })?;
-    // SAFETY: m is a fresh descriptor owned by nobody else.
-    let master = unsafe { OwnedFd::from_raw_fd(m) };
+/// Unlock a pty `master` (opened by the caller from a verified devpts) and return
+/// (master, peer).
+pub fn unlock_and_peer(master: OwnedFd) -> io::Result<(OwnedFd, OwnedFd)> {
+    let m = master.as_raw_fd();
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads an int we pass by pointer.
     check(unsafe { libc::ioctl(m, libc::TIOCSPTLCK, &unlock) })?;
