@@ -19,6 +19,7 @@ mod faults;
 mod host_state;
 mod lifecycle;
 mod load;
+mod process_setup;
 mod random_kill;
 mod reliability;
 mod rootfs_setup;

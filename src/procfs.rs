@@ -11,10 +11,9 @@
 //! the handle: the kernel answers with the caller's ids as that instance's pid namespace
 //! numbers them (the init is pid 1 in its own namespace, not in the host's /proc).
 //!
-//! The handle is process-wide: the create path opens it once (`prepare`, one open per
-//! create); a process that did not (exec's child, already in the container's mount
-//! namespace) opens `/proc` at first use, verified to be a proc root, and walks it the same
-//! way.
+//! The handle is process-wide: the create path and exec open it once before the clone or
+//! fork (`prepare`); a process that did not opens `/proc` at first use, verified to be a
+//! proc root, and walks it the same way.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};

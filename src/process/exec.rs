@@ -202,6 +202,9 @@ fn fork_child(
         }
         None => None,
     };
+    // Before anything of the container is joined: the child writes procfs only through
+    // this handle on the host's /proc (crate::procfs).
+    crate::procfs::prepare(floor)?;
     // Born in the cgroup2 directory, joining the v1 hierarchies itself (cgroups::join).
     let join = Join::open(cgroup, floor, false)?;
     let forked = fork_into(0, join.v2_fd());

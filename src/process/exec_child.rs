@@ -60,6 +60,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never> {
     keep.extend(3..3 + ctx.preserve_fds as RawFd);
     keep.extend(ctx.joins.raw_fds());
     keep.extend(ctx.join.child_fds());
+    keep.extend(crate::procfs::raw_fd());
     crate::sys::fds::close_all_except(&keep).context("closing inherited fds")?;
 
     // The parent has put us in the container's cgroup2 directory before it says Go; the v1
