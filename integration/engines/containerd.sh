@@ -3,7 +3,7 @@
 # root, state and sockets under $T), the image import, and the containerd checks.
 
 CTR_CHECKS=(run-echo exit-code missing-binary run-d task-ps pause-resume kill-delete kill-all
-    memory-limit-host memory-limit-inside metrics tty exec)
+    memory-limit-host memory-limit-inside metrics tty exec exec-tty home)
 
 containerd_start() {
     local d=$T/containerd
@@ -119,6 +119,30 @@ ctr_exec() {
     expect_eq "exec output" "$out" hi-from-exec
 }
 
+# ctr task exec -t under a pty of our own: the shim passes "terminal": true in the process
+# file and its console socket.
+ctr_exec_tty() {
+    local out rc=0
+    out=$(t 30 script -qec "${CTR[*]} task exec -t --exec-id e2 $RT_NAME-d sh -c 'tty; exit 4'" \
+        /dev/null < <(sleep 3)) || rc=$?
+    out=$(printf '%s' "$out" | tr -d '\r')
+    echo "$out"
+    expect_has "exec -t output" "$out" /dev/pts/ || return 1
+    expect_eq "exec -t exit status" "$rc" 4
+}
+
+# HOME is the runtime's to set (containerd leaves it out): from the image's passwd, for
+# the container's process and for an exec'd one.
+ctr_home() {
+    local out
+    out=$(t 30 "${CTR[@]}" run "${CRUN[@]}" --cgroup "/$TAG/ctr-$RT_NAME-home" --rm "$IMG" \
+        "$RT_NAME-home" sh -c 'echo $HOME') || { echo "ctr run failed: $out"; return 1; }
+    expect_eq "HOME of the container's process" "$out" /root || return 1
+    out=$(t 20 "${CTR[@]}" task exec --exec-id e3 "$RT_NAME-d" sh -c 'echo $HOME') || {
+        echo "ctr task exec failed: $out"; return 1; }
+    expect_eq "HOME of an exec'd process" "$out" /root
+}
+
 ctr_kill_delete() {
     local id=$RT_NAME-d out
     t 20 "${CTR[@]}" task kill -s SIGKILL "$id" || { echo "ctr task kill failed"; return 1; }
@@ -193,7 +217,9 @@ containerd_checks() {
     check containerd task-ps -- ctr_task_ps
     check containerd pause-resume -- ctr_pause_resume
     check containerd metrics -- ctr_metrics
-    check containerd exec pending -- ctr_exec
+    check containerd exec -- ctr_exec
+    check containerd exec-tty -- ctr_exec_tty
+    check containerd home -- ctr_home
     check containerd kill-delete -- ctr_kill_delete
     ctr_gone "$RT_NAME-d"
     check containerd kill-all -- ctr_kill_all

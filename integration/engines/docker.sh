@@ -3,7 +3,7 @@
 # root, exec root, pid file, socket and empty config under $T; no bridge, no iptables),
 # the image import, and the docker checks.
 
-DOCKER_CHECKS=(run-echo exit-code missing-binary not-executable run-d-stop memory top pause-unpause update-memory limits restart config init tty host-namespaces exec)
+DOCKER_CHECKS=(run-echo exit-code missing-binary not-executable run-d-stop memory top pause-unpause update-memory limits restart config init tty host-namespaces exec exec-tty)
 
 docker_start() {
     local d=$T/docker
@@ -206,6 +206,17 @@ dock_exec() {
     expect_eq "exec output" "$out" hi-from-exec
 }
 
+dock_exec_tty() {
+    local id=$RT_NAME-dxt out rc=0
+    t 60 "${DRUN[@]}" -d --name "$id" "$IMG" sleep 1000 >/dev/null || { echo "docker run -d failed"; return 1; }
+    out=$(t 60 script -qec "${DOCKER[*]} exec -it $id sh -c 'tty; exit 4'" /dev/null < <(sleep 3)) || rc=$?
+    t 30 "${DOCKER[@]}" rm -f "$id" >/dev/null
+    out=$(printf '%s' "$out" | tr -d '\r')
+    echo "$out"
+    expect_has "exec -it output" "$out" /dev/pts/ || return 1
+    expect_eq "exec -it exit status" "$rc" 4
+}
+
 docker_checks() {
     docker_set_rt
     check docker run-echo -- dock_run_echo
@@ -223,7 +234,8 @@ docker_checks() {
     check docker init -- dock_init
     check docker tty -- dock_tty
     check docker host-namespaces -- dock_host_namespaces
-    check docker exec pending -- dock_exec
+    check docker exec -- dock_exec
+    check docker exec-tty -- dock_exec_tty
 }
 
 docker_cleanup() {

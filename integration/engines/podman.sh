@@ -2,7 +2,7 @@
 # (sourced by run.sh). Owns: a private podman store (containers.conf, storage, run and
 # tmp dirs under $T, file locks, file events), the image import, and the podman checks.
 
-POD_CHECKS=(run-echo exit-code missing-binary not-executable run-d-stop-rm memory security userns tty pause-unpause top-ps exec)
+POD_CHECKS=(run-echo exit-code missing-binary not-executable run-d-stop-rm memory security userns tty pause-unpause top-ps exec exec-tty)
 
 podman_start() {
     local d=$T/podman
@@ -149,6 +149,15 @@ pod_exec() {
     expect_eq "exec output" "$out" hi-from-exec
 }
 
+pod_exec_tty() {
+    local out rc=0
+    out=$(t 60 script -qec "${PODMAN[*]} exec -it $RT_NAME-pp sh -c 'tty; exit 4'" /dev/null < <(sleep 3)) || rc=$?
+    out=$(printf '%s' "$out" | tr -d '\r')
+    echo "$out"
+    expect_has "exec -it output" "$out" /dev/pts/ || return 1
+    expect_eq "exec -it exit status" "$rc" 4
+}
+
 podman_checks() {
     podman_set_rt
     check podman run-echo -- pod_run_echo
@@ -162,7 +171,8 @@ podman_checks() {
     check podman tty -- pod_tty
     check podman pause-unpause -- pod_pause_unpause
     check podman top-ps -- pod_top_ps
-    check podman exec pending -- pod_exec
+    check podman exec -- pod_exec
+    check podman exec-tty -- pod_exec_tty
     t 60 "${PODMAN[@]}" rm -f -t 0 "$RT_NAME-pp" >/dev/null 2>&1
 }
 
