@@ -22,6 +22,7 @@ pub mod procfs;
 pub mod procinfo;
 pub mod rootfs;
 pub mod rootless;
+pub mod runtime;
 pub mod security;
 pub mod signal;
 pub mod spec;

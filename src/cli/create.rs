@@ -55,6 +55,6 @@ pub struct CreateArgs {
 }
 
 pub fn run(g: &Global, a: CreateArgs) -> anyhow::Result<i32> {
-    crate::container::create(g, &a.common.options(&a.id, true))?;
+    crate::container::create(&g.rt, &a.common.options(&a.id, true))?;
     Ok(0)
 }

@@ -17,7 +17,7 @@ pub struct DeleteArgs {
 }
 
 pub fn run(g: &Global, a: DeleteArgs) -> anyhow::Result<i32> {
-    match crate::container::delete(g, &a.id, a.force) {
+    match crate::container::delete(&g.rt, &a.id, a.force) {
         Err(e) if a.force && matches!(e.downcast_ref(), Some(StoreError::NotFound(_))) => Ok(0),
         r => r.map(|()| 0),
     }

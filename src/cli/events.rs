@@ -18,12 +18,12 @@ pub struct EventsArgs {
 
 pub fn run(g: &Global, a: EventsArgs) -> anyhow::Result<i32> {
     if a.stats {
-        let ev = crate::container::stats_event(g, &a.id)?;
+        let ev = crate::container::stats_event(&g.rt, &a.id)?;
         super::print(&format!("{ev}\n"));
         return Ok(0);
     }
     let interval = crate::container::parse_interval(&a.interval)?;
-    crate::container::events(g, &a.id, interval, &mut |line| {
+    crate::container::events(&g.rt, &a.id, interval, &mut |line| {
         super::print(&format!("{line}\n"))
     })?;
     Ok(0)

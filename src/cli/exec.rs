@@ -64,7 +64,7 @@ pub struct ExecArgs {
 }
 
 pub fn run(g: &Global, a: ExecArgs) -> anyhow::Result<i32> {
-    use crate::process::exec::{exec, ExecOptions};
+    use crate::container::{exec, ExecOptions};
     use crate::process::exec_process::Overrides;
     let o = ExecOptions {
         id: a.id,
@@ -88,5 +88,5 @@ pub fn run(g: &Global, a: ExecArgs) -> anyhow::Result<i32> {
         tty: a.tty,
         console_socket: a.console_socket,
     };
-    exec(g, &o)
+    exec(&g.rt, &o)
 }

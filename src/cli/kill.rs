@@ -18,6 +18,6 @@ pub struct KillArgs {
 
 pub fn run(g: &Global, a: KillArgs) -> anyhow::Result<i32> {
     let sig = crate::signal::parse(&a.signal)?;
-    crate::container::kill(g, &a.id, sig, a.all)?;
+    crate::container::kill(&g.rt, &a.id, sig, a.all)?;
     Ok(0)
 }

@@ -15,7 +15,7 @@ pub struct ListArgs {
 }
 
 pub fn run(g: &Global, a: ListArgs) -> anyhow::Result<i32> {
-    let states = crate::container::list(g)?;
+    let states = crate::container::list(&g.rt)?;
     let mut out = String::new();
     if a.quiet {
         for s in &states {

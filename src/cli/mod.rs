@@ -106,6 +106,9 @@ pub struct Global {
     /// The state root in effect (set by `resolve`).
     #[arg(skip)]
     pub root: PathBuf,
+    /// What the library gets of these flags (set by `resolve`).
+    #[arg(skip)]
+    pub rt: crate::runtime::Runtime,
     /// Also write log lines to this file
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -128,26 +131,18 @@ pub struct Global {
 }
 
 impl Global {
-    /// Fill in what depends on who runs hull: the state root.
+    /// Fill in what depends on who runs hull: the state root, and the library's context.
     pub fn resolve(&mut self) -> anyhow::Result<()> {
         self.root = match &self.root_arg {
             Some(r) => r.clone(),
             None => default_root()?,
         };
+        self.rt = crate::runtime::Runtime {
+            root: self.root.clone(),
+            systemd_cgroup: self.systemd_cgroup,
+            rootless: self.rootless.parse()?,
+        };
         Ok(())
-    }
-
-    /// Rootless mode (runc's --rootless): "auto" means hull is not root, or root only
-    /// inside a user namespace (rootless podman).
-    pub fn rootless(&self) -> anyhow::Result<bool> {
-        match self.rootless.as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            "auto" => Ok(crate::rootless::auto_rootless(
-                nix::unistd::geteuid().is_root(),
-            )),
-            other => anyhow::bail!("--rootless {other:?}: use true, false or auto"),
-        }
     }
 }
 

@@ -12,9 +12,9 @@ pub struct PauseArgs {
 
 pub fn run(g: &Global, a: PauseArgs, pause: bool) -> anyhow::Result<i32> {
     if pause {
-        crate::container::pause(g, &a.id)?;
+        crate::container::pause(&g.rt, &a.id)?;
     } else {
-        crate::container::resume(g, &a.id)?;
+        crate::container::resume(&g.rt, &a.id)?;
     }
     Ok(0)
 }

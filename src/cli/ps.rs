@@ -19,10 +19,10 @@ pub struct PsArgs {
 pub fn run(g: &Global, a: PsArgs) -> anyhow::Result<i32> {
     match a.format.as_str() {
         "json" => {
-            let pids = crate::container::pids(g, &a.id)?;
+            let pids = crate::container::pids(&g.rt, &a.id)?;
             super::print(&format!("{}\n", serde_json::to_string(&pids)?));
         }
-        "table" => super::print(&crate::container::ps_table(g, &a.id, &a.ps_args)?),
+        "table" => super::print(&crate::container::ps_table(&g.rt, &a.id, &a.ps_args)?),
         other => anyhow::bail!("invalid format option {other:?}: use table or json"),
     }
     Ok(0)

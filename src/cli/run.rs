@@ -28,12 +28,12 @@ pub struct RunArgs {
 
 pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<i32> {
     if a.shim {
-        let pid = crate::container::run_with_shim(g, &a.id, &a.common.bundle)?;
+        let pid = crate::container::run_with_shim(&g.rt, &a.id, &a.common.bundle)?;
         if let Some(p) = &a.common.pid_file {
             crate::container::write_pid_file(p, pid)?;
         }
         return Ok(0);
     }
     let opts = a.common.options(&a.id, a.detach);
-    crate::container::run(g, &opts, a.keep, a.no_subreaper)
+    crate::container::run(&g.rt, &opts, a.keep, a.no_subreaper)
 }

@@ -11,6 +11,6 @@ pub struct StartArgs {
 }
 
 pub fn run(g: &Global, a: StartArgs) -> anyhow::Result<i32> {
-    crate::container::start(g, &a.id)?;
+    crate::container::start(&g.rt, &a.id)?;
     Ok(0)
 }

@@ -11,7 +11,7 @@ pub struct StateArgs {
 }
 
 pub fn run(g: &Global, a: StateArgs) -> anyhow::Result<i32> {
-    let st = crate::container::state(g, &a.id)?;
+    let st = crate::container::state(&g.rt, &a.id)?;
     super::print(&format!("{}\n", serde_json::to_string_pretty(&st)?));
     Ok(0)
 }

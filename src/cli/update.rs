@@ -48,7 +48,7 @@ pub struct UpdateArgs {
 
 pub fn run(g: &Global, a: UpdateArgs) -> anyhow::Result<i32> {
     let res = resources(&a)?;
-    crate::container::update(g, &a.id, &res)?;
+    crate::container::update(&g.rt, &a.id, &res)?;
     Ok(0)
 }
 

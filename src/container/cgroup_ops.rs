@@ -7,49 +7,43 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 
-use super::{cgroup_of, status_of, store, Status};
-use crate::cli::Global;
+use super::{Container, Status};
+use crate::runtime::Runtime;
 
 /// `pause`: freeze every process; only a running (or created) container.
-pub fn pause(g: &Global, id: &str) -> Result<()> {
-    crate::id::validate(id)?;
-    let entry = store(g)?.lock(id)?;
-    let rec = entry.load()?.context("container not running")?;
-    match status_of(&rec, entry.dir()) {
-        Status::Running | Status::Created => cgroup_of(&rec)?.freeze(),
+pub fn pause(rt: &Runtime, id: &str) -> Result<()> {
+    let c = Container::lock(rt, id)?;
+    match c.status {
+        Status::Running | Status::Created => c.cgroup().freeze(),
         Status::Paused => bail!("container {id} is already paused"),
         _ => bail!("container not running"),
     }
 }
 
 /// `resume`: thaw a paused container.
-pub fn resume(g: &Global, id: &str) -> Result<()> {
-    crate::id::validate(id)?;
-    let entry = store(g)?.lock(id)?;
-    let rec = entry.load()?.context("container not paused")?;
-    match status_of(&rec, entry.dir()) {
-        Status::Paused => cgroup_of(&rec)?.thaw(),
+pub fn resume(rt: &Runtime, id: &str) -> Result<()> {
+    let c = Container::lock(rt, id)?;
+    match c.status {
+        Status::Paused => c.cgroup().thaw(),
         _ => bail!("container not paused"),
     }
 }
 
 /// Host pids of every process in the container's cgroup, sorted.
-pub fn pids(g: &Global, id: &str) -> Result<Vec<i32>> {
-    crate::id::validate(id)?;
-    let st = store(g)?;
-    let rec = st.read(id)?;
-    if status_of(&rec, &st.root().join(id)) == Status::Stopped {
+pub fn pids(rt: &Runtime, id: &str) -> Result<Vec<i32>> {
+    let c = Container::read(rt, id)?;
+    if c.status == Status::Stopped {
         return Ok(Vec::new());
     }
-    let mut pids = cgroup_of(&rec)?.pids()?;
+    let mut pids = c.cgroup().pids()?;
     pids.sort_unstable();
     Ok(pids)
 }
 
 /// `ps` table: run ps(1) with `args` (default `-ef`) and keep the header and the rows whose
 /// PID column is one of the container's.
-pub fn ps_table(g: &Global, id: &str, args: &[String]) -> Result<String> {
-    let pids: HashSet<i32> = pids(g, id)?.into_iter().collect();
+pub fn ps_table(rt: &Runtime, id: &str, args: &[String]) -> Result<String> {
+    let pids: HashSet<i32> = pids(rt, id)?.into_iter().collect();
     let args: Vec<String> = if args.is_empty() {
         vec!["-ef".into()]
     } else {
@@ -85,41 +79,36 @@ pub fn ps_table(g: &Global, id: &str, args: &[String]) -> Result<String> {
 }
 
 /// `update`: apply new limits to a container that has not stopped.
-pub fn update(g: &Global, id: &str, res: &LinuxResources) -> Result<()> {
-    crate::id::validate(id)?;
-    let entry = store(g)?.lock(id)?;
-    let rec = entry.load()?.context("container not running")?;
-    if status_of(&rec, entry.dir()) == Status::Stopped {
+pub fn update(rt: &Runtime, id: &str, res: &LinuxResources) -> Result<()> {
+    let c = Container::lock(rt, id)?;
+    if c.status == Status::Stopped {
         bail!("container not running");
     }
     // Device rules are not updated (as in runc): a list here would replace the container's
     // whole rule set, runc's default devices included.
     let mut res = res.clone();
     res.set_devices(None);
-    cgroup_of(&rec)?.update(&res)
+    c.cgroup().update(&res)
 }
 
 /// One `events --stats` record, in runc's shape.
-pub fn stats_event(g: &Global, id: &str) -> Result<serde_json::Value> {
-    crate::id::validate(id)?;
-    let st = store(g)?;
-    let rec = st.read(id)?;
-    if status_of(&rec, &st.root().join(id)) == Status::Stopped {
+pub fn stats_event(rt: &Runtime, id: &str) -> Result<serde_json::Value> {
+    let c = Container::read(rt, id)?;
+    if c.status == Status::Stopped {
         bail!("container not running");
     }
-    let stats = cgroup_of(&rec)?.stats()?;
+    let stats = c.cgroup().stats()?;
     Ok(serde_json::json!({"type": "stats", "id": id, "data": stats}))
 }
 
 /// `events`: a stats record every `interval`, and an `oom` record whenever the
 /// container's OOM kill counter rises; ends when the container stops.
-pub fn events(g: &Global, id: &str, interval: Duration, out: &mut dyn FnMut(&str)) -> Result<()> {
-    let st = store(g)?;
-    let rec = st.read(id)?;
-    let cg = cgroup_of(&rec)?;
+pub fn events(rt: &Runtime, id: &str, interval: Duration, out: &mut dyn FnMut(&str)) -> Result<()> {
+    let c = Container::read(rt, id)?;
+    let cg = c.cgroup();
     let mut ooms = oom_kills(&cg);
     loop {
-        if status_of(&rec, &st.root().join(id)) == Status::Stopped {
+        if super::status_of(&c.rec, c.dir()) == Status::Stopped {
             return Ok(());
         }
         let now = oom_kills(&cg);

@@ -11,15 +11,19 @@ use oci_spec::runtime::LinuxResources;
 use serde::Serialize;
 
 use crate::cgroups::Cgroup;
-use crate::cli::Global;
 use crate::hooks::{self, Kind};
 use crate::process::{exec_fifo, spawn};
-use crate::state::{Entry, Record, Store};
+use crate::runtime::Runtime;
+use crate::state::{Entry, Record};
 
 mod cgroup_ops;
+mod exec;
+mod instance;
 pub use cgroup_ops::{
     events, oom_kills, parse_interval, pause, pids, ps_table, resume, stats_event, update,
 };
+pub use exec::{exec, ExecOptions};
+pub use instance::Container;
 
 /// What `create` and `run` need from the command line.
 #[derive(Debug, Clone)]
@@ -76,10 +80,6 @@ pub struct ListEntry {
     pub exit_status: Option<serde_json::Value>,
 }
 
-fn store(g: &Global) -> Result<Store> {
-    Store::open(&g.root)
-}
-
 /// Derive the status from the record and the live system.
 pub fn status_of(rec: &Record, dir: &Path) -> Status {
     if rec.pid == 0 {
@@ -95,17 +95,14 @@ pub fn status_of(rec: &Record, dir: &Path) -> Status {
     if dir.join("exec.fifo").exists() {
         return Status::Created;
     }
-    if cgroup_of(rec).and_then(|c| c.is_frozen()).unwrap_or(false) {
+    if rec
+        .cgroup
+        .as_ref()
+        .is_some_and(|c| c.is_frozen().unwrap_or(false))
+    {
         return Status::Paused;
     }
     Status::Running
-}
-
-fn cgroup_of(rec: &Record) -> Result<Cgroup> {
-    if rec.cgroup.is_null() {
-        return Ok(Cgroup::default());
-    }
-    serde_json::from_value(rec.cgroup.clone()).context("state.json: cgroup")
 }
 
 /// What hull-shim recorded about a stopped container's exit (see shim/src/exit_file.rs).
@@ -126,17 +123,18 @@ fn shim_exit_status(dir: &Path, status: Status) -> Option<serde_json::Value> {
     }))
 }
 
-fn entry_json(rec: &Record, status: Status, dir: &Path) -> ListEntry {
+fn entry_json(c: &Container) -> ListEntry {
+    let rec = &c.rec;
     ListEntry {
-        exit_status: shim_exit_status(dir, status),
+        exit_status: shim_exit_status(c.dir(), c.status),
         oci_version: rec.oci_version.clone(),
         id: rec.id.clone(),
-        pid: if status == Status::Stopped {
+        pid: if c.status == Status::Stopped {
             0
         } else {
             rec.pid
         },
-        status: status.as_str().into(),
+        status: c.status.as_str().into(),
         bundle: rec.bundle.clone(),
         rootfs: rec.rootfs.clone(),
         created: rec.created.clone(),
@@ -203,8 +201,8 @@ fn console_mode(plan: &crate::spec::Plan, o: &CreateOptions) -> Result<spawn::Co
 }
 
 /// `create`: the container is `created` when this returns.
-pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
-    create_inner(g, o, false)
+pub fn create(rt: &Runtime, o: &CreateOptions) -> Result<Created> {
+    create_inner(rt, o, false)
 }
 
 /// `create`; with `release` (`run`, which starts the container next anyway) the exec
@@ -212,7 +210,7 @@ pub fn create(g: &Global, o: &CreateOptions) -> Result<Created> {
 /// to its execve while this process saves the record (about 0.3 ms of each `run` that used
 /// to be spent one after the other), and the container stays locked for `start_released`,
 /// which needs neither to lock it again nor to read back the record.
-fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created> {
+fn create_inner(rt: &Runtime, o: &CreateOptions, release: bool) -> Result<Created> {
     crate::id::validate(&o.id)?;
     crate::process::sealed_exe::ensure()?;
     let plan = crate::spec::load(&o.bundle)?;
@@ -226,8 +224,8 @@ fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created>
         .transpose()?;
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
     let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
-    let rootless = g.rootless()?;
-    let mut cgroup = if g.systemd_cgroup {
+    let rootless = rt.is_rootless();
+    let mut cgroup = if rt.systemd_cgroup {
         Cgroup::plan_systemd(cgroups_path.as_deref(), &o.id, rootless)?
     } else {
         Cgroup::plan(cgroups_path.as_deref(), &o.id, false)?
@@ -248,7 +246,7 @@ fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created>
             .unwrap_or_default()
             .into_iter()
             .collect(),
-        cgroup: serde_json::to_value(&cgroup)?,
+        cgroup: Some(cgroup.clone()),
         hooks: plan.spec.hooks().clone(),
         host_mounts,
         no_new_keyring: o.no_new_keyring,
@@ -257,7 +255,7 @@ fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created>
     // The id appears with this record (pid 0: status "creating"), before the cgroup exists,
     // so `delete --force` after a create killed anywhere from here on knows which cgroup to
     // remove.
-    let st = store(g)?;
+    let st = rt.store()?;
     let entry = st.reserve_saved(&o.id, &rec)?;
     crate::fault::point("after-reserve");
     let mut undo = Undo {
@@ -298,7 +296,7 @@ fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created>
             }
             crate::logging::debug(&format!("rootless: no cgroup for the container: {e:#}"));
             cgroup = Cgroup::default();
-            rec.cgroup = serde_json::to_value(&cgroup)?;
+            rec.cgroup = None;
         }
         Err(e) => return Err(e),
     }
@@ -339,7 +337,7 @@ fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created>
         .then(|| exec_fifo::open_reader(&entry.exec_fifo()))
         .transpose()?;
     // Under systemd the placed cgroup carries the unit's InvocationID.
-    rec.cgroup = serde_json::to_value(placement.cgroup())?;
+    rec.cgroup = Some(placement.cgroup().clone());
     rec.created_done = true;
     crate::fault::point("before-created-saved");
     entry.save(&rec)?;
@@ -448,22 +446,18 @@ fn pidfd_verified(rec: &Record) -> Result<std::os::fd::OwnedFd> {
 }
 
 /// `start`: only from `created`.
-pub fn start(g: &Global, id: &str) -> Result<()> {
-    crate::id::validate(id)?;
-    let st = store(g)?;
-    let entry = st.lock(id)?;
-    let rec = entry
-        .load()?
-        .with_context(|| format!("container {id:?} is still being created"))?;
-    match status_of(&rec, entry.dir()) {
+pub fn start(rt: &Runtime, id: &str) -> Result<()> {
+    let c = Container::lock(rt, id)?;
+    match c.status {
         Status::Created => {}
         Status::Running | Status::Paused => bail!("cannot start an already running container"),
         Status::Stopped => bail!("cannot start a container that has stopped"),
         Status::Creating => bail!("cannot start a container that is still being created"),
     }
-    let pidfd = pidfd_verified(&rec)?;
+    let pidfd = pidfd_verified(&c.rec)?;
+    let entry = c.entry()?;
     let reader = exec_fifo::open_reader(&entry.exec_fifo());
-    finish_start(&entry, &rec, &pidfd, reader)
+    finish_start(entry, &c.rec, &pidfd, reader)
 }
 
 /// `start` of a container `create_inner` released, with the lock and record the create
@@ -504,29 +498,23 @@ fn finish_start(
 }
 
 /// `kill`: the init, or with `all` every process in the container's cgroup.
-pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<()> {
-    crate::id::validate(id)?;
-    let st = store(g)?;
-    let entry = st.lock(id)?;
-    let rec = entry
-        .load()?
-        .with_context(|| format!("container {id:?} is still being created"))?;
-    let status = status_of(&rec, entry.dir());
-    if status == Status::Stopped {
+pub fn kill(rt: &Runtime, id: &str, sig: i32, all: bool) -> Result<()> {
+    let c = Container::lock(rt, id)?;
+    if c.status == Status::Stopped {
         bail!("container not running");
     }
     if all {
-        return cgroup_of(&rec)?.kill_all(sig);
+        return c.cgroup().kill_all(sig);
     }
-    let pidfd = pidfd_verified(&rec)?;
+    let pidfd = pidfd_verified(&c.rec)?;
     crate::sys::pidfd::send_signal(&pidfd, sig)
         .with_context(|| format!("sending signal {sig} to the container init"))
 }
 
 /// `delete`: a stopped (or created, as in runc) container; `force` kills a running one.
-pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
+pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<()> {
     crate::id::validate(id)?;
-    let st = store(g)?;
+    let st = rt.store()?;
     let entry = st.lock(id)?;
     let rec = match entry.load() {
         Ok(r) => r,
@@ -554,7 +542,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
 
 /// Kill whatever is left, wait for the init, run poststop hooks, remove cgroups and state.
 fn destroy(entry: Entry, rec: &Record, status: Status) -> Result<()> {
-    let cg = cgroup_of(rec)?.unless_reused();
+    let cg = rec.cgroup.clone().unwrap_or_default().unless_reused();
     if status != Status::Stopped {
         if let Ok(fd) = pidfd_verified(rec) {
             let _ = crate::sys::pidfd::send_signal(&fd, libc::SIGKILL);
@@ -607,12 +595,10 @@ fn wait_exit(pidfd: &std::os::fd::OwnedFd, timeout: Duration) {
 }
 
 /// `state`: the container's state JSON.
-pub fn state(g: &Global, id: &str) -> Result<ListEntry> {
+pub fn state(rt: &Runtime, id: &str) -> Result<ListEntry> {
     crate::id::validate(id)?;
-    let st = store(g)?;
-    let dir = st.root().join(id);
-    match st.read_opt(id)? {
-        Some(rec) => Ok(entry_json(&rec, status_of(&rec, &dir), &dir)),
+    match rt.store()?.read_opt(id)? {
+        Some(rec) => Ok(entry_json(&Container::from_record(rec, rt.root.join(id)))),
         None => Ok(creating_entry(id)),
     }
 }
@@ -634,15 +620,15 @@ fn creating_entry(id: &str) -> ListEntry {
 }
 
 /// `list`: every container under the root.
-pub fn list(g: &Global) -> Result<Vec<ListEntry>> {
-    let st = store(g)?;
+pub fn list(rt: &Runtime) -> Result<Vec<ListEntry>> {
+    let st = rt.store()?;
     let mut out = Vec::new();
     for id in st.ids()? {
         // A container deleted while we list is simply skipped.
         match st.read_opt(&id) {
             Ok(Some(rec)) => {
                 let dir = st.root().join(&id);
-                out.push(entry_json(&rec, status_of(&rec, &dir), &dir));
+                out.push(entry_json(&Container::from_record(rec, dir)));
             }
             Ok(None) => out.push(creating_entry(&id)),
             Err(_) => {}
@@ -693,13 +679,13 @@ pub fn list_table(s: &[ListEntry]) -> String {
 
 /// `run --detach --shim`: hand the container to hull-shim (next to this binary, or
 /// `$HULL_SHIM`), which creates and starts it and stays as its monitor. Returns the init pid.
-pub fn run_with_shim(g: &Global, id: &str, bundle: &Path) -> Result<i32> {
+pub fn run_with_shim(rt: &Runtime, id: &str, bundle: &Path) -> Result<i32> {
     crate::id::validate(id)?;
     let me = std::env::current_exe().context("locating the hull binary")?;
     let shim = std::env::var_os("HULL_SHIM")
         .map(PathBuf::from)
         .unwrap_or_else(|| me.with_file_name("hull-shim"));
-    let root = absolute_clean(&g.root)?;
+    let root = absolute_clean(&rt.root)?;
     let bundle = absolute_clean(bundle)?;
     let out = std::process::Command::new(&shim)
         .arg("--hull")
@@ -726,17 +712,17 @@ pub fn run_with_shim(g: &Global, id: &str, bundle: &Path) -> Result<i32> {
 }
 
 /// `run`: create + start; attached, wait for the init and exit with its status.
-pub fn run(g: &Global, o: &CreateOptions, keep: bool, no_subreaper: bool) -> Result<i32> {
+pub fn run(rt: &Runtime, o: &CreateOptions, keep: bool, no_subreaper: bool) -> Result<i32> {
     if o.detach {
-        let mut c = create_inner(g, o, true)?;
+        let mut c = create_inner(rt, o, true)?;
         start_released(&mut c)?;
         return Ok(0);
     }
     let forward = crate::process::attached::Forwarder::install(!no_subreaper)?;
-    let mut c = create_inner(g, o, true)?;
+    let mut c = create_inner(rt, o, true)?;
     let result = start_released(&mut c).and_then(|_| forward.wait_for(c.pid, c.console));
     if !keep {
-        let st = store(g)?;
+        let st = rt.store()?;
         if let Ok(entry) = st.lock(&o.id) {
             if let Ok(Some(rec)) = entry.load() {
                 let status = status_of(&rec, entry.dir());

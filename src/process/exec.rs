@@ -1,195 +1,44 @@
-//! `exec`: run a new process inside a created or running container. The parent (this
-//! side) reads the state, builds and checks the process, opens the init's namespaces and
-//! verifies the init, then forks once — inside the container's pid namespace, which it
-//! joins just around the fork — places the child in the container's cgroup (or a
-//! `--cgroup` sub-cgroup), lets it go and waits until it has exec'd. Attached, it then
-//! forwards signals and returns the process's status (128+N on signal N).
-
-use std::path::PathBuf;
+//! The process side of `exec`: fork once — inside the container's pid namespace, which the
+//! parent joins just around the fork — place the child in the container's cgroup (or a
+//! `--cgroup` sub-cgroup), let it go, answer its messages (the pty master, a seccomp
+//! listener) and wait until it has exec'd. What to run and why it may run is decided above,
+//! in `container::exec`.
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{LinuxPersonality, Process};
+use std::os::fd::OwnedFd;
 
 use super::child::{gone, KillOnDrop};
 use super::exec_child::ChildContext;
 use super::exec_join::Joins;
-use super::exec_process::{self, Overrides};
 use super::sync::{self, Msg};
 use crate::cgroups::{join::Join, Cgroup};
-use crate::cli::Global;
-use crate::container::Status;
-use crate::state::{Record, Store};
 use crate::sys::clone::{fork_into, Forked};
 
-/// What `hull exec` was asked to do.
-#[derive(Debug, Clone, Default)]
-pub struct ExecOptions {
-    pub id: String,
-    /// `--process FILE`: the whole process; `overrides` are then ignored, as in runc.
-    pub process_file: Option<PathBuf>,
-    pub overrides: Overrides,
-    pub detach: bool,
-    pub pid_file: Option<PathBuf>,
+/// What the exec'd process is and takes from its container, prepared by the caller.
+pub struct Spawn<'a> {
+    pub id: &'a str,
+    pub process: &'a Process,
+    pub console: &'a super::console::Console,
+    pub seccomp: Option<&'a crate::security::seccomp::Program>,
+    pub no_new_keyring: bool,
+    pub personality: Option<&'a LinuxPersonality>,
     pub preserve_fds: u32,
-    /// `--cgroup [<controller>[,...]:]<path>` options.
-    pub cgroup: Vec<String>,
-    pub ignore_paused: bool,
-    pub tty: bool,
-    pub console_socket: Option<PathBuf>,
-}
-
-/// Run the exec. Returns hull's exit code: 0 when detached, else the process's status.
-pub fn exec(g: &Global, o: &ExecOptions) -> Result<i32> {
-    crate::id::validate(&o.id)?;
-    super::sealed_exe::ensure()?;
-    let st = Store::open(&g.root)?;
-    let rec = running_record(&st, o)?;
-    let plan = recorded_plan(&st, &rec)?;
-    let container = plan
-        .spec
-        .process()
-        .clone()
-        .context("the container's config.json has no process")?;
-    let mut process = build_process(o, &container)?;
-    if o.tty {
-        process.set_terminal(Some(true));
-    }
-    let console = super::console::Console::choose(
-        process.terminal() == Some(true),
-        o.console_socket.as_deref(),
-        o.detach,
-    )?;
-    // The container's seccomp filter, compiled here, loaded by the child.
-    let seccomp = plan
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
-        .map(crate::security::seccomp::compile)
-        .transpose()?;
-    let mut cgroup = cgroup_of(&rec)?;
-    if !o.cgroup.is_empty() {
-        cgroup = cgroup.sub(&o.cgroup)?;
-    }
-    let joins = Joins::open(rec.pid, rec.init_start_time)?;
-
-    let forward = if o.detach {
-        None
-    } else {
-        Some(crate::process::attached::Forwarder::install(false)?)
-    };
-    let setup = Setup {
-        process: &process,
-        console: &console,
-        seccomp: seccomp.as_ref(),
-        plan: &plan,
-        rec: &rec,
-    };
-    let (child, master) = fork_child(o, &setup, joins, &cgroup)?;
-    if let Some(p) = &o.pid_file {
-        crate::container::write_pid_file(p, child.pid)?;
-    }
-    let pid = child.release();
-    match forward {
-        None => Ok(0),
-        Some(f) => f.wait_for(pid, master),
-    }
-}
-
-fn build_process(o: &ExecOptions, container: &Process) -> Result<Process> {
-    match &o.process_file {
-        Some(f) => exec_process::from_file(f, container),
-        None => exec_process::from_flags(container, &o.overrides),
-    }
-}
-
-/// The container's config as `create` recorded it: seccomp, capabilities, no_new_privs
-/// and the process defaults of an exec come from there, never from the bundle read again.
-/// A container created by a hull that recorded none falls back to the bundle.
-fn recorded_plan(st: &Store, rec: &Record) -> Result<crate::spec::Plan> {
-    match st.read_config(&rec.id)? {
-        Some((bytes, path)) => crate::spec::load_recorded(bytes, &path, &rec.bundle),
-        None => crate::spec::load(&rec.bundle)
-            .context("exec takes its defaults from the container's config.json"),
-    }
-}
-
-/// The container's record, if its status allows an exec.
-fn running_record(st: &Store, o: &ExecOptions) -> Result<Record> {
-    let rec = st.read_opt(&o.id)?.with_context(|| {
-        format!(
-            "cannot exec in container {:?}: it is still being created",
-            o.id
-        )
-    })?;
-    let dir = st.root().join(&o.id);
-    match crate::container::status_of(&rec, &dir) {
-        Status::Created | Status::Running => Ok(rec),
-        Status::Paused if o.ignore_paused => Ok(rec),
-        Status::Paused => {
-            bail!("cannot exec in a paused container (use --ignore-paused to override)")
-        }
-        Status::Stopped => bail!("cannot exec in a stopped container"),
-        Status::Creating => bail!("cannot exec in a container that is still being created"),
-    }
-}
-
-/// Hand the exec'd process's seccomp notify fd to `linux.seccomp.listenerPath`, as runc
-/// does: the process's pid, the container's state (running, the init's pid).
-fn send_listener(su: &Setup, pid: i32, fd: &std::os::fd::OwnedFd) -> Result<()> {
-    use std::os::fd::AsFd;
-    let seccomp = su
-        .plan
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
-        .context("linux.seccomp: missing")?;
-    let path = seccomp
-        .listener_path()
-        .as_ref()
-        .context("linux.seccomp.listenerPath: required when a syscall uses SCMP_ACT_NOTIFY")?;
-    let annotations = su.plan.spec.annotations().clone().unwrap_or_default();
-    let st = crate::security::seccomp::ListenerState {
-        id: &su.rec.id,
-        pid,
-        init_pid: su.rec.pid,
-        status: "running",
-        bundle: &su.rec.bundle,
-        annotations: &annotations,
-        metadata: seccomp.listener_metadata().as_deref().unwrap_or(""),
-    };
-    crate::security::seccomp::send_listener(path, fd.as_fd(), &st)
-}
-
-fn cgroup_of(rec: &Record) -> Result<Cgroup> {
-    if rec.cgroup.is_null() {
-        return Ok(Cgroup::default());
-    }
-    serde_json::from_value(rec.cgroup.clone()).context("state.json: cgroup")
-}
-
-/// The process to run and what it takes from the container.
-struct Setup<'a> {
-    process: &'a Process,
-    console: &'a super::console::Console,
-    seccomp: Option<&'a crate::security::seccomp::Program>,
-    plan: &'a crate::spec::Plan,
-    rec: &'a Record,
+    /// Hands a SCMP_ACT_NOTIFY listener (and the process's pid) to the seccomp agent.
+    pub on_listener: &'a dyn Fn(i32, &OwnedFd) -> Result<()>,
 }
 
 /// Fork the child (inside the container's pid namespace), place it in `cgroup`, let it
 /// go and wait until it has exec'd. The returned guard kills it unless released.
-fn fork_child(
-    o: &ExecOptions,
-    su: &Setup,
+pub fn fork_child(
+    su: &Spawn,
     joins: Joins,
     cgroup: &Cgroup,
-) -> Result<(KillOnDrop, Option<std::os::fd::OwnedFd>)> {
+) -> Result<(KillOnDrop, Option<OwnedFd>)> {
     let process = su.process;
     let (parent_end, child_end) = sync::pair()?;
     // Keep our fds clear of the range handed to the process (3..3+preserve_fds).
-    let floor = 3 + o.preserve_fds as i32;
+    let floor = 3 + su.preserve_fds as i32;
     let child_end = child_end.above(floor)?;
     let joins = joins.above(floor)?;
     let env = process.env().clone().unwrap_or_default();
@@ -226,21 +75,16 @@ fn fork_child(
         (Forked::Child, _) => {
             drop(parent_end);
             super::exec_child::run(&ChildContext {
-                id: &o.id,
+                id: su.id,
                 process,
                 env: &env,
                 joins: &joins,
                 sync: &child_end,
-                preserve_fds: o.preserve_fds,
+                preserve_fds: su.preserve_fds,
                 seccomp: su.seccomp,
                 join: &join,
-                no_new_keyring: su.rec.no_new_keyring,
-                personality: su
-                    .plan
-                    .spec
-                    .linux()
-                    .as_ref()
-                    .and_then(|l| l.personality().as_ref()),
+                no_new_keyring: su.no_new_keyring,
+                personality: su.personality,
             })
         }
         (Forked::Parent(pid), born_in_v2) => {
@@ -255,7 +99,7 @@ fn fork_child(
             loop {
                 match parent_end.recv_with_fd()? {
                     Some((Msg::Console, Some(m))) => master = su.console.route(m)?,
-                    Some((Msg::SeccompListener, Some(fd))) => send_listener(su, pid, &fd)?,
+                    Some((Msg::SeccompListener, Some(fd))) => (su.on_listener)(pid, &fd)?,
                     Some((Msg::Created, _)) => break,
                     Some((Msg::Error(e), _)) => bail!("{e}"),
                     Some((m, _)) => bail!("sync channel: unexpected {m:?} from the exec'd process"),

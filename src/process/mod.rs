@@ -11,7 +11,7 @@ pub mod console;
 pub mod exec;
 mod exec_child;
 pub mod exec_fifo;
-mod exec_join;
+pub mod exec_join;
 pub mod exec_process;
 pub mod idmap;
 pub mod init;

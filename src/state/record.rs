@@ -23,9 +23,10 @@ pub struct Record {
     pub owner: String,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
-    /// The container's cgroups, as placed at create time (opaque to the store).
+    /// The container's cgroups, as placed at create time (`None`: a rootless container
+    /// running without one, or a record saved before its cgroup existed).
     #[serde(default)]
-    pub cgroup: serde_json::Value,
+    pub cgroup: Option<crate::cgroups::Cgroup>,
     /// Hooks from config.json that run after create (poststart, poststop).
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,

@@ -42,7 +42,15 @@ fn record(id: &str) -> Record {
         created: "2026-01-01T00:00:00.000000001Z".into(),
         owner: String::new(),
         annotations: [("k".to_string(), "v".to_string())].into(),
-        cgroup: serde_json::json!({"memory": "/hull/c1"}),
+        cgroup: Some(crate::cgroups::Cgroup {
+            dirs: vec![crate::cgroups::Dir {
+                mount: "/sys/fs/cgroup/memory".into(),
+                controllers: vec!["memory".into()],
+                v2: false,
+                path: "/hull/c1".into(),
+            }],
+            ..Default::default()
+        }),
         hooks: None,
         created_done: true,
         host_mounts: false,

@@ -8,6 +8,14 @@
 //! be expressed. hull emits its own BPF (see `emit`) from per-ABI syscall tables
 //! (`syscalls_*.rs`, plain data generated from the kernel headers).
 
+// The syscall tables and the audit-arch checks emitted are x86_64's (with its i386 and x32
+// ABIs): built for another architecture, hull would load filters that kill every process.
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!(
+    "hull's seccomp compiler knows only x86_64's ABIs (src/security/seccomp/arch.rs): \
+     add this architecture's syscall tables and audit arch before building for it"
+);
+
 /// A syscall table as data without pointers in it: the names joined by NULs and the numbers
 /// in the same order. As a table of (&str, u32) pairs its ~1,200 string pointers sat in
 /// relro, which the static PIE relocates at every start of every hull command, copying the
