@@ -13,11 +13,8 @@ pub const ENV: &str = "HULL_FAULT";
 #[inline(never)]
 pub fn point(name: &str) {
     if std::env::var_os(ENV).is_some_and(|v| v == name) {
-        // SAFETY: raise(2) has no memory-safety preconditions; SIGKILL cannot be caught,
-        // so this never returns.
-        unsafe {
-            libc::raise(libc::SIGKILL);
-        }
+        // SIGKILL cannot be caught: this never returns.
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
     }
 }
 

@@ -209,8 +209,7 @@ fn wait_with_deadline(
             revents: 0,
         }];
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: poll reads and writes the one pollfd we own.
-        let r = unsafe { libc::poll(pfd.as_mut_ptr(), 1, ms) };
+        let r = crate::sys::poll::poll(&mut pfd, ms);
         if r > 0 {
             return Ok(Some(child.wait().context("waiting for hook")?));
         }

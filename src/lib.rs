@@ -6,6 +6,10 @@
 //! `cgroups`, `security`, `namespaces`, `hooks` each own one concern; `sys` holds the thin
 //! `unsafe` syscall wrappers.
 
+// unsafe lives in sys/ only, each block with a SAFETY line (clippy checks that too).
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod cgroups;
 pub mod cli;
 pub mod container;
@@ -27,6 +31,7 @@ pub mod security;
 pub mod signal;
 pub mod spec;
 pub mod state;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod sysctl;
 

@@ -109,10 +109,7 @@ impl Join {
             );
         }
         for (name, fd) in self.v1_names.iter().zip(fds) {
-            // SAFETY: write(2) of a 1-byte buffer to an fd this process owns.
-            let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
-            if n != 1 {
-                let e = std::io::Error::last_os_error();
+            if let Err(e) = crate::sys::fds::write_raw(fd, b"0") {
                 anyhow::bail!(
                     "cgroup {name}: joining the container's cgroup: {}",
                     fsio::describe(&e)

@@ -63,8 +63,7 @@ fn relay(mut sock: UnixStream) -> Result<bool> {
                 revents: 0,
             },
         ];
-        // SAFETY: poll on two pollfds we own.
-        let r = unsafe { libc::poll(p.as_mut_ptr(), 2, -1) };
+        let r = crate::sys::poll::poll(&mut p, -1);
         if r < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {

@@ -3,7 +3,7 @@
 //! Waiting is an inotify watch on the shim's directory plus a pidfd on the shim, so a shim
 //! that dies without writing the record is an error instead of a hang.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -65,10 +65,7 @@ pub(super) fn wait_exit(root: &Path, id: &str) -> Result<i32> {
                  (was it killed?); `hull state {id}` shows whether the container still runs"
             );
         }
-        let fds = [
-            watch.0.as_raw_fd(),
-            shim.as_ref().map_or(-1, |f| f.as_raw_fd()),
-        ];
+        let fds = [watch.raw_fd(), shim.as_ref().map_or(-1, |f| f.as_raw_fd())];
         poll_any(&fds, 1000);
         watch.drain();
     }
@@ -104,34 +101,28 @@ fn shim_pidfd(dir: &Path) -> Option<OwnedFd> {
 }
 
 /// An inotify instance watching a directory for files renamed or created in it.
-struct Inotify(OwnedFd);
+struct Inotify(nix::sys::inotify::Inotify);
 
 impl Inotify {
     fn watch(dir: &Path) -> Result<Inotify> {
-        use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
-            .context("shim directory path holds a NUL byte")?;
-        // SAFETY: plain syscall; the result is a new descriptor we own.
-        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error()).context("inotify_init1");
-        }
-        // SAFETY: fd was just returned by inotify_init1 and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mask = libc::IN_MOVED_TO | libc::IN_CREATE | libc::IN_DELETE_SELF;
-        // SAFETY: fd is a live inotify descriptor and c a NUL-terminated path.
-        if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), mask) } < 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("watching {}", dir.display()));
-        }
-        Ok(Inotify(fd))
+        use nix::sys::inotify::{AddWatchFlags, InitFlags};
+        let i = nix::sys::inotify::Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+            .context("inotify_init1")?;
+        let mask =
+            AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CREATE | AddWatchFlags::IN_DELETE_SELF;
+        i.add_watch(dir, mask)
+            .with_context(|| format!("watching {}", dir.display()))?;
+        Ok(Inotify(i))
+    }
+
+    fn raw_fd(&self) -> i32 {
+        use std::os::fd::AsFd;
+        self.0.as_fd().as_raw_fd()
     }
 
     /// Discard queued events (the caller re-checks the directory itself).
     fn drain(&self) {
-        let mut buf = [0u8; 4096];
-        // SAFETY: reads into a buffer we own, of the length given; non-blocking fd.
-        while unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        while self.0.read_events().is_ok_and(|e| !e.is_empty()) {}
     }
 }
 
@@ -150,7 +141,6 @@ fn poll_any(fds: &[i32], timeout_ms: i32) -> bool {
     for (slot, fd) in p.iter_mut().zip(fds) {
         slot.fd = *fd;
     }
-    // SAFETY: poll on `n` pollfds we own.
-    let r = unsafe { libc::poll(p.as_mut_ptr(), n as libc::nfds_t, timeout_ms) };
+    let r = crate::sys::poll::poll(&mut p[..n], timeout_ms);
     r > 0
 }

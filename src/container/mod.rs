@@ -585,8 +585,7 @@ fn wait_exit(pidfd: &std::os::fd::OwnedFd, timeout: Duration) {
             events: libc::POLLIN,
             revents: 0,
         }];
-        // SAFETY: poll on one pollfd we own.
-        let r = unsafe { libc::poll(p.as_mut_ptr(), 1, left.as_millis() as i32) };
+        let r = crate::sys::poll::poll(&mut p, left.as_millis() as i32);
         if r != 0 && !(r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR))
         {
             return;

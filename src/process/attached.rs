@@ -53,8 +53,7 @@ impl Forwarder {
                 }));
                 fds.push(poll_in(if r.stdin_open { 0 } else { -1 }));
             }
-            // SAFETY: poll reads and writes the pollfds we own for the duration of the call.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            let n = crate::sys::poll::poll(&mut fds, -1);
             if n < 0 {
                 let e = std::io::Error::last_os_error();
                 if e.kind() == std::io::ErrorKind::Interrupted {
@@ -182,15 +181,11 @@ impl Drop for Relay {
 
 fn write_all(fd: RawFd, mut b: &[u8]) {
     while !b.is_empty() {
-        // SAFETY: write from a valid slice to an fd we hold.
-        let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
-        if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return;
+        match crate::sys::fds::write_raw(fd, b) {
+            Ok(n) => b = &b[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
         }
-        b = &b[n as usize..];
     }
 }
 

@@ -58,8 +58,7 @@ pub fn wait_exec(fd: OwnedFd, pidfd: &OwnedFd) -> Result<()> {
                 revents: 0,
             },
         ];
-        // SAFETY: poll reads and writes the two pollfds we own.
-        let r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, -1) };
+        let r = crate::sys::poll::poll(&mut pfd, -1);
         if r < 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EINTR) {

@@ -232,11 +232,8 @@ fn set_names(spec: &Spec) -> Result<()> {
     }
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         let c = CString::new(d).context("domainname contains a NUL byte")?;
-        // SAFETY: setdomainname reads `len` bytes from a valid buffer.
-        if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("domainname {d:?}"));
-        }
+        crate::sys::process_attrs::set_domainname(&c)
+            .with_context(|| format!("domainname {d:?}"))?;
     }
     Ok(())
 }

@@ -180,11 +180,7 @@ pub fn write_oom_score_adj(adj: i32) -> Result<()> {
 
 pub fn join_new_session_keyring(id: &str) -> Result<()> {
     let name = CString::new(format!("_ses.{id}")).context("keyring name")?;
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads a NUL-terminated string.
-    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
+    if let Err(e) = crate::sys::process_attrs::join_session_keyring(&name) {
         // Kernels without keyrings, or a seccomp'd host that forbids keyctl: carry on as
         // runc does.
         if !matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) {

@@ -39,13 +39,7 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
         let name = type_name(r);
         let res = resource(&name)
             .with_context(|| format!("process.rlimits[{i}]: unknown type {name:?}"))?;
-        let lim = libc::rlimit {
-            rlim_cur: r.soft(),
-            rlim_max: r.hard(),
-        };
-        // SAFETY: setrlimit reads the struct we pass by reference.
-        if unsafe { libc::setrlimit(res, &lim) } != 0 {
-            let e = std::io::Error::last_os_error();
+        if let Err(e) = crate::sys::process_attrs::set_rlimit(res, r.soft(), r.hard()) {
             let hint = if e.raw_os_error() == Some(libc::EPERM) {
                 " (raising a hard limit needs CAP_SYS_RESOURCE)"
             } else {

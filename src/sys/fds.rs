@@ -91,3 +91,13 @@ pub fn dup_onto(fd: RawFd, target: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// One write(2) of `buf` to `fd`: the bytes written.
+pub fn write_raw(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the kernel reads at most buf.len() bytes of a live slice; fd is the caller's.
+    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}

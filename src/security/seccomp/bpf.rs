@@ -2,15 +2,9 @@
 //! `struct sock_filter`), the few opcodes hull emits, the `seccomp_data` offsets, the
 //! kernel's filter return values, and (for tests) an interpreter of that subset.
 
-/// One BPF instruction, laid out exactly as the kernel's `struct sock_filter`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Insn {
-    pub code: u16,
-    pub jt: u8,
-    pub jf: u8,
-    pub k: u32,
-}
+/// One BPF instruction, laid out exactly as the kernel's `struct sock_filter` (defined
+/// next to the seccomp(2) wrapper that hands a slice of them to the kernel).
+pub use crate::sys::process_attrs::SockFilter as Insn;
 
 pub const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 pub const JMP_JA: u16 = 0x05; // BPF_JMP | BPF_JA
