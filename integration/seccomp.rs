@@ -490,7 +490,7 @@ fn send_listener_delivers_the_fd_and_the_process_state() {
         id: "ctr1",
         pid: 4321,
         init_pid: 4321,
-        status: "creating",
+        status: hull::state::Status::Creating,
         bundle: std::path::Path::new("/bundle"),
         annotations: &annotations,
         metadata: "meta",

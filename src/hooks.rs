@@ -60,25 +60,6 @@ pub fn mounts_ready_stop(hooks: Option<&Hooks>) -> bool {
     })
 }
 
-/// The container state JSON a hook receives on stdin (runtime-spec state fields).
-pub fn state_json(
-    id: &str,
-    status: &str,
-    pid: i32,
-    bundle: &std::path::Path,
-    annotations: &impl serde::Serialize,
-) -> String {
-    serde_json::json!({
-        "ociVersion": crate::OCI_VERSION,
-        "id": id,
-        "status": status,
-        "pid": pid,
-        "bundle": bundle,
-        "annotations": annotations,
-    })
-    .to_string()
-}
-
 /// What a hook without its own `env` inherits, and where it runs.
 #[derive(Default, Clone, Copy)]
 pub struct Inherit<'a> {

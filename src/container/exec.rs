@@ -152,7 +152,7 @@ fn send_listener(plan: &Plan, c: &Container, pid: i32, fd: &std::os::fd::OwnedFd
         id: c.id(),
         pid,
         init_pid: c.rec.pid,
-        status: "running",
+        status: Status::Running,
         bundle: &c.rec.bundle,
         annotations: &annotations,
         metadata: seccomp.listener_metadata().as_deref().unwrap_or(""),

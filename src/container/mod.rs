@@ -14,7 +14,8 @@ use crate::cgroups::Cgroup;
 use crate::hooks::{self, Kind};
 use crate::process::{exec_fifo, spawn};
 use crate::runtime::Runtime;
-use crate::state::{Entry, Record};
+pub use crate::state::Status;
+use crate::state::{Entry, OciState, Record};
 
 mod cgroup_ops;
 mod exec;
@@ -38,28 +39,6 @@ pub struct CreateOptions {
     pub detach: bool,
 }
 
-/// A container's status, as `state` and `list` print it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Creating,
-    Created,
-    Running,
-    Paused,
-    Stopped,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Creating => "creating",
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Stopped => "stopped",
-        }
-    }
-}
-
 /// The state JSON of `hull state` (runtime-spec fields plus runc's rootfs/created/owner).
 #[derive(Debug, Clone, Serialize)]
 pub struct ListEntry {
@@ -67,7 +46,7 @@ pub struct ListEntry {
     pub oci_version: String,
     pub id: String,
     pub pid: i32,
-    pub status: String,
+    pub status: Status,
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub created: String,
@@ -134,7 +113,7 @@ fn entry_json(c: &Container) -> ListEntry {
         } else {
             rec.pid
         },
-        status: c.status.as_str().into(),
+        status: c.status,
         bundle: rec.bundle.clone(),
         rootfs: rec.rootfs.clone(),
         created: rec.created.clone(),
@@ -486,13 +465,14 @@ fn finish_start(
     hooks::run_all_warn(
         rec.hooks.as_ref(),
         Kind::Poststart,
-        &hooks::state_json(
+        &OciState::new(
             &rec.id,
-            Status::Running.as_str(),
+            Status::Running,
             rec.pid,
             &rec.bundle,
             &rec.annotations,
-        ),
+        )
+        .to_json(),
     );
     Ok(())
 }
@@ -555,13 +535,14 @@ fn destroy(entry: Entry, rec: &Record, status: Status) -> Result<()> {
         hooks::run_all_warn(
             rec.hooks.as_ref(),
             Kind::Poststop,
-            &hooks::state_json(
+            &OciState::new(
                 &rec.id,
-                Status::Stopped.as_str(),
+                Status::Stopped,
                 rec.pid,
                 &rec.bundle,
                 &rec.annotations,
-            ),
+            )
+            .to_json(),
         );
     }
     cg.destroy()?;
@@ -608,7 +589,7 @@ fn creating_entry(id: &str) -> ListEntry {
         oci_version: crate::OCI_VERSION.into(),
         id: id.into(),
         pid: 0,
-        status: Status::Creating.as_str().into(),
+        status: Status::Creating,
         bundle: PathBuf::new(),
         rootfs: PathBuf::new(),
         created: String::new(),
@@ -650,7 +631,7 @@ pub fn list_table(s: &[ListEntry]) -> String {
         rows.push([
             e.id.clone(),
             e.pid.to_string(),
-            e.status.clone(),
+            e.status.as_str().to_string(),
             e.bundle.display().to_string(),
             e.created.clone(),
             e.owner.clone(),

@@ -14,6 +14,7 @@ use oci_spec::runtime::Spec;
 use super::sync::{Channel, Msg};
 use crate::hooks::{self, Kind};
 use crate::namespaces::NsPlan;
+use crate::state::{OciState, Status};
 
 use super::setup::ProcessSetup;
 use crate::sys::clone::exit_now;
@@ -138,8 +139,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         ctx.sync.expect(&Msg::Continue)?;
     }
     let annotations = ctx.spec.annotations().clone().unwrap_or_default();
-    let state =
-        |status: &str| hooks::state_json(ctx.id, status, host_pid, ctx.bundle, &annotations);
+    let state = |status: Status| {
+        OciState::new(ctx.id, status, host_pid, ctx.bundle, &annotations).to_json()
+    };
     // As in runc: the container process's environment, the rootfs as working directory.
     let cx = hooks::Inherit {
         env: Some(ctx.env),
@@ -148,7 +150,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     hooks::run_all_in(
         ctx.spec.hooks().as_ref(),
         Kind::CreateContainer,
-        &state("creating"),
+        &state(Status::Creating),
         cx,
     )?;
     let process = ctx
@@ -194,7 +196,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     if let Err(e) = hooks::run_all_in(
         ctx.spec.hooks().as_ref(),
         Kind::StartContainer,
-        &state("created"),
+        &state(Status::Created),
         cx,
     ) {
         super::exec_fifo::report(&fifo, &format!("{e:#}"));

@@ -14,6 +14,7 @@ use crate::cgroups::{join::Join, Placement};
 use crate::hooks::{self, Kind};
 use crate::namespaces::{self, NsPlan};
 use crate::spec::Plan;
+use crate::state::{OciState, Status};
 use crate::sys::clone::{fork_into, Forked};
 
 pub use super::console::Console;
@@ -219,7 +220,7 @@ fn drive(
     crate::fault::point("after-state-saved");
     p.cgroup.after_go()?;
     let annotations = o.plan.spec.annotations().clone().unwrap_or_default();
-    let state = hooks::state_json(o.id, "creating", pid, &o.plan.bundle, &annotations);
+    let state = OciState::new(o.id, Status::Creating, pid, &o.plan.bundle, &annotations).to_json();
     let mut console = None;
     loop {
         match ch.recv_with_fd()? {
@@ -259,7 +260,7 @@ fn send_listener(o: &SpawnOptions, pid: i32, fd: &OwnedFd) -> Result<()> {
         id: o.id,
         pid,
         init_pid: pid,
-        status: "creating",
+        status: Status::Creating,
         bundle: &o.plan.bundle,
         annotations: &annotations,
         metadata: seccomp.listener_metadata().as_deref().unwrap_or(""),

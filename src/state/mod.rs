@@ -25,11 +25,13 @@
 mod error;
 mod lock;
 mod names;
+mod oci_state;
 mod record;
 mod recorded_config;
 mod statefile;
 
 pub use error::StoreError;
+pub use oci_state::{OciState, Status};
 pub use record::Record;
 
 use std::fs::DirBuilder;

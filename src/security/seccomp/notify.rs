@@ -17,8 +17,9 @@ pub struct ListenerState<'a> {
     pub pid: i32,
     /// Pid of the container init (the same process, for the init's own filter).
     pub init_pid: i32,
-    /// Usually "creating" (runc sends it before the container reaches "created").
-    pub status: &'a str,
+    /// Creating for the init's filter (runc sends it before the container reaches
+    /// created), running for an exec'd process's.
+    pub status: crate::state::Status,
     pub bundle: &'a Path,
     pub annotations: &'a HashMap<String, String>,
     /// `linux.seccomp.listenerMetadata` ("" when absent).
@@ -32,14 +33,13 @@ pub fn process_state_json(st: &ListenerState) -> serde_json::Value {
         "fds": ["seccompFd"],
         "pid": st.pid,
         "metadata": st.metadata,
-        "state": {
-            "ociVersion": crate::OCI_VERSION,
-            "id": st.id,
-            "status": st.status,
-            "pid": st.init_pid,
-            "bundle": st.bundle,
-            "annotations": st.annotations,
-        },
+        "state": crate::state::OciState::new(
+            st.id,
+            st.status,
+            st.init_pid,
+            st.bundle,
+            st.annotations
+        ),
     })
 }
 
