@@ -125,6 +125,11 @@ impl Layout {
         Ok(layout)
     }
 
+    /// Every hierarchy, v1 ones first.
+    pub fn all(&self) -> impl Iterator<Item = &Hierarchy> {
+        self.v1.iter().chain(self.v2.iter())
+    }
+
     pub fn mode(&self) -> Mode {
         match (self.v1.is_empty(), self.v2.is_some()) {
             (true, true) => Mode::Unified,
@@ -171,21 +176,25 @@ impl ProcCgroups {
     /// The caller's cgroup path inside hierarchy `h`, made relative to the mount's root so
     /// it can be joined to the mount point. None when /proc/self/cgroup has no such line.
     pub fn path_in(&self, h: &Hierarchy) -> Option<String> {
-        let raw = if h.v2 {
-            self.v2.clone()?
-        } else {
-            self.v1
-                .iter()
-                .find(|(c, _)| {
-                    let mut a = c.clone();
-                    let mut b = h.controllers.clone();
-                    a.sort();
-                    b.sort();
-                    a == b
-                })
-                .map(|(_, p)| p.clone())?
-        };
-        Some(strip_root(&raw, &h.root))
+        Some(strip_root(&self.raw_path_in(h)?, &h.root))
+    }
+
+    /// The caller's cgroup path inside hierarchy `h` as /proc/self/cgroup shows it
+    /// (relative to the caller's cgroup namespace root).
+    pub fn raw_path_in(&self, h: &Hierarchy) -> Option<String> {
+        if h.v2 {
+            return self.v2.clone();
+        }
+        self.v1
+            .iter()
+            .find(|(c, _)| {
+                let mut a = c.clone();
+                let mut b = h.controllers.clone();
+                a.sort();
+                b.sort();
+                a == b
+            })
+            .map(|(_, p)| p.clone())
     }
 }
 

@@ -22,88 +22,42 @@ use super::mount_options::MountOptions;
 use super::mounts::{new_fs, Ctx};
 use super::propagation;
 use super::safe_path::{open_in_root, Create};
-use crate::mountinfo::{self, MountInfo};
+use crate::cgroups::layout::{Hierarchy, Layout, ProcCgroups};
 use crate::sys::mount_api::{
     fsconfig_create, fsconfig_set, fsmount, fsopen, mount_setattr, move_mount_fd, open_tree,
     MountAttr, AT_RECURSIVE, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
     MOUNT_ATTR_RDONLY, OPEN_TREE_CLONE,
 };
 
-/// One hierarchy the host has mounted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Hierarchy {
-    /// Directory name under the destination (basename of the host mount point).
+/// One hierarchy the host has mounted, as cgroups::layout reads it, with the name of its
+/// directory under the destination (the basename of the host's mount point).
+struct Named<'a> {
     name: String,
-    /// v1: the controllers (`cpu`, `name=systemd`); empty for cgroup2.
-    controllers: Vec<String>,
-    host: MountInfo,
+    h: &'a Hierarchy,
 }
 
-fn hierarchies(mounts: &[MountInfo]) -> Vec<Hierarchy> {
-    let mut out: Vec<Hierarchy> = Vec::new();
-    for m in mounts
-        .iter()
-        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
-    {
-        let controllers: Vec<String> = if m.fstype == "cgroup2" {
-            Vec::new()
-        } else {
-            m.super_options
-                .split(',')
-                .filter(|o| {
-                    !matches!(*o, "rw" | "ro" | "xattr" | "noprefix")
-                        && !o.starts_with("release_agent=")
-                        && !o.starts_with("clone_children")
-                })
-                .map(str::to_string)
-                .collect()
-        };
-        let Some(name) = m.mount_point.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if out
-            .iter()
-            .any(|h| h.controllers == controllers && h.host.fstype == m.fstype)
-        {
-            continue;
-        }
-        out.push(Hierarchy {
-            name: name.to_string(),
-            controllers,
-            host: m.clone(),
-        });
-    }
-    out
-}
-
-/// The container's cgroup path in a hierarchy, from /proc/self/cgroup text.
-fn own_path(proc_cgroup: &str, controllers: &[String]) -> Option<String> {
-    proc_cgroup.lines().find_map(|l| {
-        let mut f = l.splitn(3, ':');
-        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
-        let mine: Vec<&str> = if ctrls.is_empty() {
-            Vec::new()
-        } else {
-            ctrls.split(',').collect()
-        };
-        let same = mine.len() == controllers.len()
-            && controllers.iter().all(|c| mine.contains(&c.as_str()));
-        same.then(|| path.to_string())
-    })
+fn named(layout: &Layout) -> Vec<Named<'_>> {
+    layout
+        .all()
+        .filter_map(|h| {
+            let name = h.mount.file_name()?.to_str()?.to_string();
+            Some(Named { name, h })
+        })
+        .collect()
 }
 
 /// Mount the cgroup filesystem(s) at `dest` (already lexically clean).
 /// With `only_v2` (a `cgroup2` entry), only the host's cgroup2 hierarchy is mounted.
 pub fn mount_cgroup(ctx: &Ctx<'_>, dest: &Path, opts: &MountOptions, only_v2: bool) -> Result<()> {
-    let mut all = hierarchies(&mountinfo::read_self()?);
+    let layout = Layout::detect()?;
+    let mut all = named(&layout);
     if only_v2 {
-        all.retain(|h| h.host.fstype == "cgroup2");
+        all.retain(|n| n.h.v2);
     }
-    let proc_cgroup =
-        crate::kfile::read("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
+    let proc_cgroup = ProcCgroups::of_self()?;
     let attrs = opts.attrs.set
         & (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-    let v1 = all.iter().any(|h| h.host.fstype == "cgroup");
+    let v1 = all.iter().any(|n| !n.h.v2);
     if !v1 {
         let h = all
             .first()
@@ -171,9 +125,16 @@ fn tmpfs_dir(root: &OwnedFd, name: &str) -> Result<OwnedFd> {
 /// host's mount of it without a cgroup namespace; in one, a fresh mount (rooted at the
 /// namespace's root, which is the container's cgroup), or that clone where the fresh one
 /// cannot be had or narrowed.
-fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) -> Result<OwnedFd> {
-    let path = own_path(proc_cgroup, &h.controllers)
-        .ok_or_else(|| anyhow!("this process is in no cgroup of hierarchy {}", h.name))?;
+fn hierarchy_mount(
+    ctx: &Ctx<'_>,
+    n: &Named<'_>,
+    proc_cgroup: &ProcCgroups,
+    attrs: u64,
+) -> Result<OwnedFd> {
+    let h = n.h;
+    let path = proc_cgroup
+        .raw_path_in(h)
+        .ok_or_else(|| anyhow!("this process is in no cgroup of hierarchy {}", n.name))?;
     if path.split('/').any(|c| c == "..") {
         bail!(
             "the container's cgroup {path} lies outside its cgroup namespace: create the \
@@ -181,12 +142,13 @@ fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) 
         );
     }
     if !ctx.own_cgroupns {
-        return clone_host_mount(h, &path, attrs);
+        return clone_host_mount(n, &path, attrs);
     }
+    let fstype = if h.v2 { "cgroup2" } else { "cgroup" };
     let rel = path.trim_start_matches('/');
     let fresh = (|| -> std::io::Result<OwnedFd> {
-        let fs = fsopen(&h.host.fstype)?;
-        fsconfig_set(fs.as_fd(), "source", Some(&h.host.fstype))?;
+        let fs = fsopen(fstype)?;
+        fsconfig_set(fs.as_fd(), "source", Some(fstype))?;
         for c in &h.controllers {
             match c.split_once('=') {
                 Some((k, v)) => fsconfig_set(fs.as_fd(), k, Some(v))?,
@@ -200,9 +162,9 @@ fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) 
         Ok(m) => m,
         // A user namespace without its own cgroup namespace may not mount cgroups.
         Err(e) if ctx.userns && e.raw_os_error() == Some(libc::EPERM) => {
-            return clone_host_mount(h, &path, attrs);
+            return clone_host_mount(n, &path, attrs);
         }
-        Err(e) => return Err(e).context(format!("mounting a fresh {}", h.host.fstype)),
+        Err(e) => return Err(e).context(format!("mounting a fresh {fstype}")),
     };
     if rel.is_empty() {
         return Ok(base);
@@ -211,17 +173,17 @@ fn hierarchy_mount(ctx: &Ctx<'_>, h: &Hierarchy, proc_cgroup: &str, attrs: u64) 
         Ok(m) => Ok(m),
         // Kernels before 6.15 (Debian's 6.1 among them) refuse to clone part of a detached
         // mount; the host's own mount of the hierarchy gives the same subtree.
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => clone_host_mount(h, &path, attrs),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => clone_host_mount(n, &path, attrs),
         Err(e) => {
             Err(e).with_context(|| format!("narrowing the mount to the container's cgroup {path}"))
         }
     }
 }
 
-/// A detached clone of the host's mount of `h` at cgroup `path`, with `attrs` set.
-fn clone_host_mount(h: &Hierarchy, path: &str, attrs: u64) -> Result<OwnedFd> {
-    let host = host_cgroup_dir(&h.host, path)
-        .ok_or_else(|| anyhow!("cgroup {path} is not below the host mount of {}", h.name))?;
+/// A detached clone of the host's mount of `n` at cgroup `path`, with `attrs` set.
+fn clone_host_mount(n: &Named<'_>, path: &str, attrs: u64) -> Result<OwnedFd> {
+    let host = host_cgroup_dir(n.h, path)
+        .ok_or_else(|| anyhow!("cgroup {path} is not below the host mount of {}", n.name))?;
     let tree = open_tree(
         crate::sys::mount_api::at_fdcwd(),
         host.to_str()
@@ -240,10 +202,10 @@ fn clone_host_mount(h: &Hierarchy, path: &str, attrs: u64) -> Result<OwnedFd> {
 }
 
 /// Where cgroup `path` of a hierarchy appears under the host's mount of it (whose root is
-/// the cgroup `host.root`), or None if the mount does not show it.
-fn host_cgroup_dir(host: &MountInfo, path: &str) -> Option<PathBuf> {
-    let rel = Path::new(path).strip_prefix(&host.root).ok()?;
-    Some(host.mount_point.join(rel))
+/// the cgroup `h.root`), or None if the mount does not show it.
+fn host_cgroup_dir(h: &Hierarchy, path: &str) -> Option<PathBuf> {
+    let rel = Path::new(path).strip_prefix(&h.root).ok()?;
+    Some(h.mount.join(rel))
 }
 
 #[cfg(test)]
@@ -257,43 +219,51 @@ mod tests {
 
     #[test]
     fn hierarchies_are_found_once_each_with_their_controllers() {
-        let h = hierarchies(&mountinfo::parse(HYBRID).unwrap());
-        let names: Vec<&str> = h.iter().map(|h| h.name.as_str()).collect();
+        let layout = Layout::parse(HYBRID).unwrap();
+        let h = named(&layout);
+        let names: Vec<&str> = h.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["cpu", "systemd", "unified"]);
-        assert_eq!(h[1].controllers, ["name=systemd"]);
-        assert!(h[2].controllers.is_empty());
+        assert_eq!(h[1].h.controllers, ["name=systemd"]);
+        assert!(h[2].h.controllers.is_empty());
     }
 
     #[test]
     fn host_cgroup_dir_maps_a_cgroup_below_the_host_mount_root() {
-        let m = &mountinfo::parse(
+        let ns = Layout::parse(
             "41 31 0:38 /ns /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n",
         )
-        .unwrap()[0];
+        .unwrap();
+        let m = ns.v2.as_ref().unwrap();
         assert_eq!(
             host_cgroup_dir(m, "/ns/hull/c1"),
             Some(PathBuf::from("/sys/fs/cgroup/hull/c1"))
         );
         assert_eq!(host_cgroup_dir(m, "/other/c1"), None);
-        let root = &mountinfo::parse(HYBRID).unwrap()[0];
+        let layout = Layout::parse(HYBRID).unwrap();
         assert_eq!(
-            host_cgroup_dir(root, "/hull/c1"),
+            host_cgroup_dir(&layout.v1[0], "/hull/c1"),
             Some(PathBuf::from("/sys/fs/cgroup/cpu/hull/c1"))
         );
     }
 
     #[test]
-    fn own_path_matches_the_hierarchy_line() {
-        let pc = "12:cpu,cpuacct:/a/b\n1:name=systemd:/s\n0::/u\n";
+    fn the_raw_path_of_each_hierarchy_comes_from_proc_self_cgroup() {
+        let pc = ProcCgroups::parse("12:cpu,cpuacct:/a/b\n1:name=systemd:/s\n0::/u\n");
+        let h = |controllers: &[&str], v2: bool| Hierarchy {
+            mount: "/m".into(),
+            root: "/x".into(),
+            controllers: controllers.iter().map(|c| c.to_string()).collect(),
+            v2,
+        };
         assert_eq!(
-            own_path(pc, &["cpuacct".into(), "cpu".into()]).as_deref(),
+            pc.raw_path_in(&h(&["cpuacct", "cpu"], false)).as_deref(),
             Some("/a/b")
         );
         assert_eq!(
-            own_path(pc, &["name=systemd".into()]).as_deref(),
+            pc.raw_path_in(&h(&["name=systemd"], false)).as_deref(),
             Some("/s")
         );
-        assert_eq!(own_path(pc, &[]).as_deref(), Some("/u"));
-        assert_eq!(own_path(pc, &["memory".into()]), None);
+        assert_eq!(pc.raw_path_in(&h(&[], true)).as_deref(), Some("/u"));
+        assert_eq!(pc.raw_path_in(&h(&["memory"], false)), None);
     }
 }
