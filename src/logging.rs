@@ -70,33 +70,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 /// RFC 3339 UTC, optionally with nanoseconds (runc's state `created` carries them).
 pub fn rfc3339_nanos(t: SystemTime, nanos: bool) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, dd) = civil_from_days(days);
-    let base = format!(
-        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
-    if nanos {
-        format!("{base}.{:09}Z", d.subsec_nanos())
-    } else {
-        format!("{base}Z")
-    }
-}
-
-/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's civil_from_days.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    hull_common::clock::rfc3339(d.as_secs() as i64, d.subsec_nanos(), nanos)
 }
 
 fn line(format: Format, level: Level, msg: &str) -> String {

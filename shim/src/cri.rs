@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-use crate::clock;
+use hull_common::clock;
 
 /// Largest record payload: a longer line is split into `P` records of this size.
 pub const LINE_MAX: usize = 8192;

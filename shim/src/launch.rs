@@ -76,7 +76,7 @@ pub fn adopt(a: &Args) -> Result<Init, String> {
     if pid <= 0 {
         return Err(format!("{}: no init pid recorded", path.display()));
     }
-    let pidfd = crate::sys::pidfd_open(pid)
+    let pidfd = hull_common::pidfd::open(pid)
         .map_err(|e| format!("opening the container init (pid {pid}): {e}"))?;
     let (ppid, started) = stat(pid).ok_or_else(|| format!("container init {pid} is gone"))?;
     if start.is_some_and(|s| s != started) {
@@ -143,42 +143,33 @@ fn stat(pid: i32) -> Option<(i32, u64)> {
 }
 
 /// The files holding the container cgroup's oom_kill counter, from state.json's
-/// `cgroup.dirs[] {mount, controllers, v2, path}`.
+/// `cgroup.dirs[] {mount, controllers, v2, path}` (hull's recorded cgroup).
 pub fn oom_files(cg: &serde_json::Value) -> Vec<PathBuf> {
+    use hull_common::oom;
     let mut out = Vec::new();
     for d in cg["dirs"].as_array().into_iter().flatten() {
         let (Some(mount), Some(path)) = (d["mount"].as_str(), d["path"].as_str()) else {
             continue;
         };
-        let rel = path.trim_start_matches('/');
-        if rel.is_empty() || rel.split('/').any(|c| c == "..") {
+        let Some(dir) = oom::cgroup_dir(Path::new(mount), path) else {
             continue;
-        }
-        let dir = Path::new(mount).join(rel);
-        if d["v2"].as_bool().unwrap_or(false) {
-            out.push(dir.join("memory.events"));
-        } else if d["controllers"]
+        };
+        let v2 = d["v2"].as_bool().unwrap_or(false);
+        let memory = d["controllers"]
             .as_array()
-            .is_some_and(|c| c.iter().any(|c| c == "memory"))
-        {
-            out.push(dir.join("memory.oom_control"));
+            .is_some_and(|c| c.iter().any(|c| c == "memory"));
+        if v2 || memory {
+            out.push(oom::counter_file(&dir, v2));
         }
     }
     out
 }
 
-/// Whether the kernel's OOM killer killed anything in the container's cgroup: the
-/// `oom_kill N` line of memory.oom_control (v1) or memory.events (v2) is above zero.
+/// Whether the kernel's OOM killer killed anything in the container's cgroup.
 pub fn oom_killed(files: &[PathBuf]) -> bool {
-    files.iter().any(|f| {
-        std::fs::read_to_string(f).is_ok_and(|s| {
-            s.lines().any(|l| {
-                l.strip_prefix("oom_kill ")
-                    .and_then(|n| n.trim().parse::<u64>().ok())
-                    .is_some_and(|n| n > 0)
-            })
-        })
-    })
+    files
+        .iter()
+        .any(|f| hull_common::oom::kills(f).is_some_and(|n| n > 0))
 }
 
 #[cfg(test)]

@@ -11,10 +11,8 @@
 
 mod args;
 mod attach;
-mod clock;
 mod cri;
 mod daemon;
-mod exit_file;
 mod launch;
 mod monitor;
 mod sys;

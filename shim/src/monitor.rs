@@ -3,7 +3,7 @@
 //! attached clients through fixed buffers; when the init exits the shim records exit.json,
 //! reaps it (and any other zombie) and exits.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::errno::Errno;
@@ -18,7 +18,8 @@ use crate::attach::Attach;
 use crate::cri::{Lines, Log};
 use crate::daemon::Reporter;
 use crate::launch::{self, Init};
-use crate::{clock, exit_file, sys};
+use hull_common::clock;
+use hull_common::exit_record::ExitRecord;
 
 const T_SIGNAL: u64 = 0;
 const T_INIT: u64 = 1;
@@ -172,7 +173,7 @@ impl Monitor {
                 libc::SIGCHLD => self.reap_others(),
                 sig @ (libc::SIGTERM | libc::SIGINT) => {
                     // Signalling the monitor signals the container, as with `hull run`.
-                    let _ = sys::pidfd_send_signal(self.init.pidfd.as_raw_fd(), sig);
+                    let _ = hull_common::pidfd::send_signal(&self.init.pidfd, sig);
                 }
                 _ => {}
             }
@@ -324,7 +325,15 @@ impl Monitor {
             Ok(WaitStatus::Signaled(_, s, _)) => (128 + s as i32, Some(s as i32)),
             _ => (255, None),
         };
-        exit_file::write(&self.shim_dir, code, signal, oom);
+        let mut at = [0u8; clock::LEN];
+        clock::now(&mut at);
+        ExitRecord {
+            exit_code: code,
+            signal,
+            exited_at: String::from_utf8_lossy(&at).into_owned(),
+            oom_killed: oom,
+        }
+        .write(&self.shim_dir);
         let _ = waitid(Id::PIDFd(self.init.pidfd.as_fd()), WaitPidFlag::WEXITED);
         while let Ok(st) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             if st == WaitStatus::StillAlive {

@@ -73,18 +73,10 @@ pub(super) fn wait_exit(root: &Path, id: &str) -> Result<i32> {
 
 /// The exit code in `dir/exit.json`, if the shim has written it.
 fn read_exit(dir: &Path) -> Result<Option<i32>> {
-    let path = dir.join("exit.json");
-    let raw = match std::fs::read(&path) {
-        Ok(r) => r,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    let v: serde_json::Value =
-        serde_json::from_slice(&raw).with_context(|| format!("parsing {}", path.display()))?;
-    let code = v["exit_code"]
-        .as_i64()
-        .with_context(|| format!("{}: no exit_code", path.display()))?;
-    Ok(Some(code as i32))
+    use hull_common::exit_record::{ExitRecord, FILE};
+    let r =
+        ExitRecord::read(dir).with_context(|| format!("reading {}", dir.join(FILE).display()))?;
+    Ok(r.map(|r| r.exit_code))
 }
 
 /// A pidfd on the shim named in shim.pid, if that pid still is a hull-shim.

@@ -126,18 +126,14 @@ pub fn events(rt: &Runtime, id: &str, interval: Duration, out: &mut dyn FnMut(&s
 /// The OOM kill counter of the container's memory cgroup (v1 memory.oom_control or v2
 /// memory.events), 0 if unavailable.
 pub fn oom_kills(cg: &crate::cgroups::Cgroup) -> u64 {
-    let read_key = |path: std::path::PathBuf, key: &str| -> Option<u64> {
-        let s = std::fs::read_to_string(path).ok()?;
-        s.lines()
-            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
-    };
+    use hull_common::oom;
     if let Ok(Some(d)) = cg.v1_dir("memory") {
-        if let Some(n) = read_key(d.join("memory.oom_control"), "oom_kill ") {
+        if let Some(n) = oom::kills(&oom::counter_file(&d, false)) {
             return n;
         }
     }
     if let Ok(Some(d)) = cg.v2_dir() {
-        if let Some(n) = read_key(d.join("memory.events"), "oom_kill ") {
+        if let Some(n) = oom::kills(&oom::counter_file(&d, true)) {
             return n;
         }
     }

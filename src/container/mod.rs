@@ -84,21 +84,20 @@ pub fn status_of(rec: &Record, dir: &Path) -> Status {
     Status::Running
 }
 
-/// What hull-shim recorded about a stopped container's exit (see shim/src/exit_file.rs).
+/// What hull-shim recorded about a stopped container's exit (hull_common::exit_record).
 fn shim_exit_status(dir: &Path, status: Status) -> Option<serde_json::Value> {
     let shim = dir.join("shim");
     if status != Status::Stopped || !shim.is_dir() {
         return None;
     }
-    let Ok(text) = std::fs::read_to_string(shim.join("exit.json")) else {
+    let Ok(Some(r)) = hull_common::exit_record::ExitRecord::read(&shim) else {
         return Some(serde_json::json!("unknown"));
     };
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     Some(serde_json::json!({
-        "code": v["exit_code"],
-        "signal": v["signal"],
-        "oomKilled": v["oom_killed"],
-        "exitedAt": v["exited_at"],
+        "code": r.exit_code,
+        "signal": r.signal,
+        "oomKilled": r.oom_killed,
+        "exitedAt": r.exited_at,
     }))
 }
 

@@ -34,8 +34,28 @@ pub fn format(secs: i64, nanos: u32, out: &mut [u8; LEN]) {
 
 /// The current time, formatted.
 pub fn now(out: &mut [u8; LEN]) {
-    let (s, n) = crate::sys::realtime();
+    let (s, n) = realtime();
     format(s, n, out);
+}
+
+/// Wall-clock time as (seconds, nanoseconds) since the epoch, without allocating.
+pub fn realtime() -> (i64, u32) {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// `secs`/`nanos` as RFC 3339 UTC: with nanoseconds (runc's `created`), or to the second.
+pub fn rfc3339(secs: i64, nanos: u32, with_nanos: bool) -> String {
+    let mut b = [0u8; LEN];
+    format(secs, nanos, &mut b);
+    let text = std::str::from_utf8(&b).expect("ASCII digits and separators");
+    if with_nanos {
+        text.to_string()
+    } else {
+        format!("{}Z", &text[..19])
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
@@ -72,6 +92,11 @@ mod tests {
         assert_eq!(
             fmt(1_795_334_400, 123_456_789),
             "2026-11-22T08:00:00.123456789Z"
+        );
+        assert_eq!(rfc3339(1_709_210_096, 7, false), "2024-02-29T12:34:56Z");
+        assert_eq!(
+            rfc3339(1_709_210_096, 7, true),
+            "2024-02-29T12:34:56.000000007Z"
         );
     }
 }
