@@ -241,6 +241,12 @@ fn fork_child(
                     .linux()
                     .as_ref()
                     .and_then(|l| l.personality().as_ref()),
+                mempolicy: su
+                    .plan
+                    .spec
+                    .linux()
+                    .as_ref()
+                    .and_then(|l| l.memory_policy().as_ref()),
             })
         }
         (Forked::Parent(pid), born_in_v2) => {

