@@ -220,3 +220,115 @@ fn bad_input_exec_cpu_affinity() {
         rejects(&h, &b, &unique_id("aff"), &[field]);
     }
 }
+
+// ---- linux.timeOffsets ----
+
+const DAY: i64 = 86_400;
+
+fn with_time_offsets(b: &Bundle, user: bool) {
+    b.edit(|c| {
+        let nss = c["linux"]["namespaces"].as_array_mut().unwrap();
+        nss.push(json!({"type": "time"}));
+        if user {
+            nss.push(json!({"type": "user"}));
+            c["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            c["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        }
+        c["linux"]["timeOffsets"] = json!({
+            "monotonic": {"secs": 7 * DAY, "nanosecs": 0},
+            "boottime": {"secs": 365 * DAY, "nanosecs": 500},
+        });
+    });
+}
+
+/// The probe prints its time namespace's offsets, then /proc/uptime.
+const TIME_PROBE: &str = "cat /proc/self/timens_offsets; cat /proc/uptime";
+
+fn host_uptime() -> f64 {
+    let s = std::fs::read_to_string("/proc/uptime").unwrap();
+    s.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+fn assert_shifted(out: &str) {
+    let words: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(words.contains(&vec!["monotonic", "604800", "0"]), "{out}");
+    assert!(
+        words.contains(&vec!["boottime", "31536000", "500"]),
+        "{out}"
+    );
+    let up: f64 = out
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let shift = up - host_uptime();
+    assert!(
+        (shift - (365 * DAY) as f64).abs() < 60.0,
+        "uptime inside {up}, host {}, {out}",
+        host_uptime()
+    );
+}
+
+#[test]
+fn time_offsets_shift_the_clocks_of_a_new_time_namespace() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", TIME_PROBE]);
+    with_time_offsets(&b, false);
+    assert_shifted(&run_ok(&h, &b));
+}
+
+#[test]
+fn time_offsets_with_a_user_namespace() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", TIME_PROBE]);
+    with_time_offsets(&b, true);
+    assert_shifted(&run_ok(&h, &b));
+}
+
+#[test]
+fn an_exec_d_process_sees_the_same_time_offsets_before_and_after_start() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    with_time_offsets(&b, false);
+    let id = unique_id("sc");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "create: {err}");
+    assert_shifted(&exec_out(&h, &id, &["sh", "-c", TIME_PROBE]));
+    h.ok(&["start", &id]);
+    assert_shifted(&exec_out(&h, &id, &["sh", "-c", TIME_PROBE]));
+}
+
+#[test]
+fn bad_input_time_offsets() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    b.edit(|c| c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 5}}));
+    rejects(
+        &h,
+        &b,
+        &unique_id("to"),
+        &["linux.timeOffsets", "new time namespace"],
+    );
+    let b = h.bundle(&["true"]);
+    with_time_offsets(&b, false);
+    b.edit(|c| c["linux"]["timeOffsets"] = json!({"realtime": {"secs": 5}}));
+    rejects(
+        &h,
+        &b,
+        &unique_id("to"),
+        &["linux.timeOffsets.realtime", "not a clock"],
+    );
+    let b = h.bundle(&["true"]);
+    with_time_offsets(&b, false);
+    b.edit(|c| c["linux"]["timeOffsets"] = json!({"boottime": {"secs": i64::MAX / 2}}));
+    rejects(&h, &b, &unique_id("to"), &["linux.timeOffsets", "boottime"]);
+}

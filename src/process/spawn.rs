@@ -99,9 +99,6 @@ fn refuse_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
     if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
         bail!("linux.netDevices: moving network devices into the container is not supported by hull yet");
     }
-    if l.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
-        bail!("linux.timeOffsets: time namespace offsets are not supported by hull yet");
-    }
     Ok(())
 }
 
