@@ -332,3 +332,58 @@ fn bad_input_time_offsets() {
     b.edit(|c| c["linux"]["timeOffsets"] = json!({"boottime": {"secs": i64::MAX / 2}}));
     rejects(&h, &b, &unique_id("to"), &["linux.timeOffsets", "boottime"]);
 }
+
+// ---- hugetlb on the hybrid host's cgroup2 tree ----
+
+fn unified_dir_of(h: &Hull, id: &str) -> std::path::PathBuf {
+    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", id])).unwrap();
+    let pid = st["pid"].as_i64().unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let rel = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    std::path::Path::new("/sys/fs/cgroup/unified").join(rel.trim_start_matches('/'))
+}
+
+#[test]
+fn hugetlb_limits_go_to_the_cgroup2_tree_when_v1_has_no_hugetlb() {
+    // From mountinfo: /sys/fs/cgroup is a tmpfs, a plain `hugetlb` directory proves nothing.
+    let v1_hugetlb = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(" - cgroup ") && l.contains("hugetlb"));
+    let unified = std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers");
+    if v1_hugetlb || !unified.is_ok_and(|c| c.contains("hugetlb")) {
+        eprintln!("skipped: not a hybrid host with hugetlb only on cgroup2");
+        return;
+    }
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| {
+        c["linux"]["resources"]["hugepageLimits"] =
+            json!([{"pageSize": "2MB", "limit": 4194304}, {"pageSize": "1GB", "limit": 0}])
+    });
+    let id = start_sleeper(&h, &b);
+    let dir = unified_dir_of(&h, &id);
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("hugetlb.2MB.max"), "4194304");
+    assert_eq!(read("hugetlb.1GB.max"), "0");
+}
+
+#[test]
+fn bad_input_hugetlb_page_size() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    b.edit(|c| {
+        c["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "3MB", "limit": 4194304}])
+    });
+    rejects(
+        &h,
+        &b,
+        &unique_id("huge"),
+        &["linux.resources.hugepageLimits", "3MB"],
+    );
+}

@@ -268,6 +268,8 @@ fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created>
     let entry = undo.entry.as_ref().expect("just set");
     // On a v1 or hybrid host the v1 directories are made after the clone (Placement).
     let v1_later = cgroup.v1_after_clone(rootless);
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    let hugetlb_under = crate::cgroups::hybrid::hugetlb_parent(&cgroup, resources)?;
     let made = if v1_later {
         cgroup.create_v2()
     } else {
@@ -301,6 +303,9 @@ fn create_inner(g: &Global, o: &CreateOptions, release: bool) -> Result<Created>
             rec.cgroup = serde_json::to_value(&cgroup)?;
         }
         Err(e) => return Err(e),
+    }
+    if let Some(under) = &hugetlb_under {
+        crate::cgroups::hybrid::enable_hugetlb(&cgroup, under)?;
     }
     let annotations = plan.spec.annotations().clone().unwrap_or_default();
     let mut placement = cgroup.prepare(
