@@ -387,3 +387,205 @@ fn bad_input_hugetlb_page_size() {
         &["linux.resources.hugepageLimits", "3MB"],
     );
 }
+
+// ---- linux.netDevices ----
+
+/// A veth pair made for one test (`ip`, at test time only), with an address and up;
+/// both ends deleted on drop if still on the host.
+struct Veth {
+    a: String,
+    b: String,
+}
+
+impl Veth {
+    fn new(addr: &str) -> Veth {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let base = format!("h{:05}{:02}", std::process::id() % 100_000, n % 100);
+        let v = Veth {
+            a: format!("{base}a"),
+            b: format!("{base}b"),
+        };
+        ip(&["link", "add", &v.a, "type", "veth", "peer", "name", &v.b]);
+        ip(&["addr", "add", addr, "dev", &v.a]);
+        ip(&["link", "set", &v.a, "up"]);
+        v
+    }
+
+    /// `ip -o addr show dev NAME` on the host, or None when the host has no such device.
+    fn host_addrs(name: &str) -> Option<String> {
+        let o = std::process::Command::new("ip")
+            .args(["-o", "addr", "show", "dev", name])
+            .output()
+            .unwrap();
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    fn host_up(name: &str) -> bool {
+        let o = std::process::Command::new("ip")
+            .args(["-o", "link", "show", "dev", name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).contains(",UP")
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        for n in [&self.a, &self.b] {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", n])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn ip(args: &[&str]) {
+    let o = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn netdev_bundle(h: &Hull, args: &[&str], devices: serde_json::Value) -> Bundle {
+    let b = h.bundle(args);
+    let _ = std::os::unix::fs::symlink("busybox", b.rootfs().join("bin/ip"));
+    b.edit(|c| c["linux"]["netDevices"] = devices);
+    b
+}
+
+#[test]
+fn a_net_device_moves_in_renamed_with_its_address_and_up() {
+    let v = Veth::new("10.197.41.1/24");
+    let h = Hull::new();
+    let b = netdev_bundle(
+        &h,
+        &["ip", "-o", "addr", "show", "dev", "eth7"],
+        json!({&v.a: {"name": "eth7"}}),
+    );
+    let out = run_ok(&h, &b);
+    assert!(out.contains("inet 10.197.41.1/24"), "{out}");
+    assert!(
+        Veth::host_addrs(&v.a).is_none(),
+        "{} still on the host",
+        v.a
+    );
+}
+
+#[test]
+fn a_net_device_keeps_its_name_and_a_veth_dies_with_the_container() {
+    let v = Veth::new("10.197.42.1/24");
+    let h = Hull::new();
+    let b = netdev_bundle(&h, &["sleep", "30"], json!({&v.a: {}}));
+    let id = start_sleeper(&h, &b);
+    let link = exec_out(&h, &id, &["ip", "-o", "link", "show", "dev", &v.a]);
+    assert!(link.contains(",UP"), "{link}");
+    let addr = exec_out(&h, &id, &["ip", "-o", "addr", "show", "dev", &v.a]);
+    assert!(addr.contains("inet 10.197.42.1/24"), "{addr}");
+    assert!(Veth::host_addrs(&v.a).is_none());
+    h.ok(&["delete", "--force", &id]);
+    // The kernel destroys a veth end with its namespace, and the peer with it (async).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while Veth::host_addrs(&v.b).is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "peer {} survived",
+            v.b
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn bad_input_net_devices() {
+    let v = Veth::new("10.197.43.1/24");
+    let w = Veth::new("10.197.44.1/24");
+    let h = Hull::new();
+    // Absent: nothing else moves either.
+    let b = netdev_bundle(&h, &["true"], json!({&v.a: {}, "hullnosuch0": {}}));
+    rejects(
+        &h,
+        &b,
+        &unique_id("nd"),
+        &[
+            "linux.netDevices[\"hullnosuch0\"]",
+            "no such network interface",
+        ],
+    );
+    // A name clash inside: the second device (sorted) fails, the first comes back.
+    let b = netdev_bundle(
+        &h,
+        &["true"],
+        json!({&v.a: {"name": "eth3"}, &w.a: {"name": "lo"}}),
+    );
+    rejects(
+        &h,
+        &b,
+        &unique_id("nd"),
+        &[
+            &format!("linux.netDevices[\"{}\"].name \"lo\"", w.a),
+            "already exists",
+        ],
+    );
+    // Two devices given one name.
+    let b = netdev_bundle(
+        &h,
+        &["true"],
+        json!({&v.a: {"name": "eth3"}, &w.a: {"name": "eth3"}}),
+    );
+    rejects(
+        &h,
+        &b,
+        &unique_id("nd"),
+        &["linux.netDevices", "\"eth3\"", "same name"],
+    );
+    // Not an interface name.
+    let b = netdev_bundle(&h, &["true"], json!({&v.a: {"name": "a/b"}}));
+    rejects(
+        &h,
+        &b,
+        &unique_id("nd"),
+        &["linux.netDevices", ".name \"a/b\""],
+    );
+    // Without a new network namespace.
+    let b = netdev_bundle(&h, &["true"], json!({&v.a: {}}));
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "network")
+    });
+    rejects(
+        &h,
+        &b,
+        &unique_id("nd"),
+        &["linux.netDevices", "new network namespace"],
+    );
+    for (dev, addr) in [(&v.a, "10.197.43.1/24"), (&w.a, "10.197.44.1/24")] {
+        let a = Veth::host_addrs(dev).unwrap_or_else(|| panic!("{dev} left the host"));
+        assert!(a.contains(addr), "{dev} lost its address: {a}");
+        assert!(Veth::host_up(dev), "{dev} left down");
+    }
+    // Already in another container's namespace.
+    let b = netdev_bundle(&h, &["sleep", "30"], json!({&v.a: {}}));
+    let _id = start_sleeper(&h, &b);
+    let h2 = Hull::new();
+    let b = netdev_bundle(&h2, &["true"], json!({&v.a: {}}));
+    rejects(
+        &h2,
+        &b,
+        &unique_id("nd"),
+        &[
+            &format!("linux.netDevices[\"{}\"]", v.a),
+            "already moved into another namespace",
+        ],
+    );
+}

@@ -136,6 +136,12 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
         let first =
             (libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWNS)
                 as u64;
+        // Devices are moved in by the parent right after the clone: the namespace must
+        // exist by then (crate::netdev).
+        let first = match crate::netdev::wanted(spec) {
+            true => first & !(libc::CLONE_NEWNET as u64),
+            false => first,
+        };
         p.unshare_first = p.clone_flags & first;
         p.clone_flags &= !first;
     }
