@@ -29,6 +29,7 @@ mod seccomp_container;
 mod shared_volume;
 mod shim;
 mod spec_cmd;
+mod spec_complete;
 mod spec_fixtures;
 mod state_store;
 mod systemd_driver;

@@ -20,7 +20,7 @@ fn snapshot(h: &Hull, b: &Bundle) -> Before {
 
 /// `hull create` of `b` as `id` must exit 1 with one stderr line containing every
 /// string in `fields`, and leave nothing behind.
-fn rejects(h: &Hull, b: &Bundle, id: &str, fields: &[&str]) -> String {
+pub(crate) fn rejects(h: &Hull, b: &Bundle, id: &str, fields: &[&str]) -> String {
     let before = snapshot(h, b);
     let cg = host_state::cgroups_path(&b.config_path());
     let (code, err) = h.create(b, id, &[]);

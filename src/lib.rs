@@ -21,6 +21,7 @@ pub mod kfile;
 pub mod logging;
 pub mod mountinfo;
 pub mod namespaces;
+pub mod netdev;
 pub mod process;
 pub mod procfs;
 pub mod procinfo;

@@ -40,6 +40,10 @@ pub struct NsPlan {
     pub child_joins: Vec<Join>,
     /// pid/time namespaces joined by the parent for the duration of the clone.
     pub parent_joins: Vec<Join>,
+    /// A new time namespace with `linux.timeOffsets`: unshared by the init, which writes
+    /// the offsets before its execve enters it (a clone3 child is already inside, and the
+    /// kernel fixes the offsets once a process is).
+    pub unshare_time: bool,
     /// The container gets a new user namespace (the parent writes its id maps).
     pub new_user: bool,
     /// The container has a private UTS namespace (new or joined).
@@ -132,9 +136,16 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
         let first =
             (libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWNS)
                 as u64;
+        // Devices are moved in by the parent right after the clone: the namespace must
+        // exist by then (crate::netdev).
+        let first = match crate::netdev::wanted(spec) {
+            true => first & !(libc::CLONE_NEWNET as u64),
+            false => first,
+        };
         p.unshare_first = p.clone_flags & first;
         p.clone_flags &= !first;
     }
+    time_offsets(spec, &mut p)?;
     // The user namespace must be joined first: it decides what the others may do.
     p.child_joins
         .sort_by_key(|j| u8::from(j.kind != LinuxNamespaceType::User));
@@ -149,6 +160,66 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
         );
     }
     Ok(p)
+}
+
+/// `linux.timeOffsets` need a time namespace hull creates; then the init creates it.
+fn time_offsets(spec: &Spec, p: &mut NsPlan) -> Result<()> {
+    let Some(offsets) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+        .filter(|t| !t.is_empty())
+    else {
+        return Ok(());
+    };
+    let time = flag(LinuxNamespaceType::Time);
+    if p.clone_flags & time == 0 {
+        bail!(
+            "linux.timeOffsets: offsets need a new time namespace; add {{\"type\": \"time\"}} \
+             without a path to linux.namespaces"
+        );
+    }
+    if let Some(k) = offsets
+        .keys()
+        .find(|k| !matches!(k.as_str(), "monotonic" | "boottime"))
+    {
+        bail!(
+            "linux.timeOffsets.{k}: not a clock a time namespace can offset (monotonic, boottime)"
+        );
+    }
+    p.clone_flags &= !time;
+    p.unshare_time = true;
+    Ok(())
+}
+
+/// `/proc/self/timens_offsets`, opened by the init while it is still dumpable: afterwards
+/// its /proc files belong to the host's root, which the root of a new user namespace is
+/// not. A write acts on the namespace the file names at the time of the write.
+pub fn open_timens_offsets() -> Result<OwnedFd> {
+    crate::procfs::get()?
+        .open_self("timens_offsets", libc::O_WRONLY | libc::O_CLOEXEC)
+        .context("linux.timeOffsets: open /proc/self/timens_offsets")
+}
+
+/// Create the time namespace for the init's children and execve, and set its clock
+/// offsets through `offsets_file` (from `open_timens_offsets`): it names that namespace
+/// until a process enters it.
+pub fn unshare_time_with_offsets(spec: &Spec, offsets_file: OwnedFd) -> Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(
+        libc::CLONE_NEWTIME,
+    ))
+    .context("linux.namespaces: creating the time namespace (unshare)")?;
+    let mut text = String::new();
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref());
+    for (clock, o) in offsets.into_iter().flatten() {
+        let (secs, nanos) = (o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0));
+        text.push_str(&format!("{clock} {secs} {nanos}\n"));
+    }
+    crate::procfs::write(offsets_file, &text)
+        .with_context(|| format!("linux.timeOffsets: the kernel refused {:?}", text.trim()))
 }
 
 fn open_join(index: usize, kind: LinuxNamespaceType, path: PathBuf) -> Result<Join> {

@@ -29,6 +29,7 @@ pub(crate) mod convert;
 pub mod devices;
 pub mod freezer;
 mod fsio;
+pub mod hybrid;
 pub mod join;
 pub mod layout;
 mod path;

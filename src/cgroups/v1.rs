@@ -82,7 +82,10 @@ fn need(cg: &Cgroup, controller: &str, setting: &str) -> Result<PathBuf> {
 /// On a hybrid host, the cgroup2 directory when `file` shows `controller` is enabled there.
 fn hybrid_v2(cg: &Cgroup, controller: &str, file: &str) -> Result<PathBuf> {
     if let (Mode::Hybrid, Some(d)) = (cg.mode, cg.v2_dir()?) {
-        if fsio::has(&d, file) {
+        // A listed controller with a file missing is a bad setting, for its writer to name.
+        let listed = fsio::read(&d, "cgroup.controllers")
+            .is_ok_and(|s| s.split_whitespace().any(|c| c == controller));
+        if listed || fsio::has(&d, file) {
             return Ok(d);
         }
     }

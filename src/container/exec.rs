@@ -78,6 +78,7 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32> {
         seccomp: seccomp.as_ref(),
         no_new_keyring: c.rec.no_new_keyring,
         personality: linux.and_then(|l| l.personality().as_ref()),
+        mempolicy: linux.and_then(|l| l.memory_policy().as_ref()),
         preserve_fds: o.preserve_fds,
         on_listener: &on_listener,
     };

@@ -244,6 +244,8 @@ fn create_inner(rt: &Runtime, o: &CreateOptions, release: bool) -> Result<Create
     let entry = undo.entry.as_ref().expect("just set");
     // On a v1 or hybrid host the v1 directories are made after the clone (Placement).
     let v1_later = cgroup.v1_after_clone(rootless);
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    let hugetlb_under = crate::cgroups::hybrid::hugetlb_parent(&cgroup, resources)?;
     let made = if v1_later {
         cgroup.create_v2()
     } else {
@@ -277,6 +279,9 @@ fn create_inner(rt: &Runtime, o: &CreateOptions, release: bool) -> Result<Create
             rec.cgroup = None;
         }
         Err(e) => return Err(e),
+    }
+    if let Some(under) = &hugetlb_under {
+        crate::cgroups::hybrid::enable_hugetlb(&cgroup, under)?;
     }
     let annotations = plan.spec.annotations().clone().unwrap_or_default();
     let mut placement = cgroup.prepare(

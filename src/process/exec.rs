@@ -23,6 +23,8 @@ pub struct Spawn<'a> {
     pub seccomp: Option<&'a crate::security::seccomp::Program>,
     pub no_new_keyring: bool,
     pub personality: Option<&'a LinuxPersonality>,
+    /// `linux.memoryPolicy` of the container.
+    pub mempolicy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
     pub preserve_fds: u32,
     /// Hands a SCMP_ACT_NOTIFY listener (and the process's pid) to the seccomp agent.
     pub on_listener: &'a dyn Fn(i32, &OwnedFd) -> Result<()>,
@@ -85,6 +87,7 @@ pub fn fork_child(
                 join: &join,
                 no_new_keyring: su.no_new_keyring,
                 personality: su.personality,
+                mempolicy: su.mempolicy,
             })
         }
         (Forked::Parent(pid), born_in_v2) => {

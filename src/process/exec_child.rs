@@ -34,6 +34,8 @@ pub struct ChildContext<'a> {
     pub no_new_keyring: bool,
     /// The container's `linux.personality`.
     pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
+    /// The container's `linux.memoryPolicy`.
+    pub mempolicy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 /// Run the child. Never returns.
@@ -62,6 +64,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never> {
     keep.extend(ctx.join.child_fds());
     keep.extend(crate::procfs::raw_fd());
     crate::sys::fds::close_all_except(&keep).context("closing inherited fds")?;
+    crate::security::sched::apply_initial(ctx.process)?;
 
     // The parent has put us in the container's cgroup2 directory before it says Go; the v1
     // hierarchies we join ourselves, first thing.
@@ -91,6 +94,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never> {
         seccomp: ctx.seccomp,
         no_new_keyring: ctx.no_new_keyring,
         personality: ctx.personality,
+        mempolicy: ctx.mempolicy,
         ns: &NsPlan {
             new_user: ctx.joins.joins_user(),
             ..Default::default()

@@ -39,7 +39,9 @@ const OTHERS: [(&str, i32); 6] = [
     ("net", libc::CLONE_NEWNET),
     ("cgroup", libc::CLONE_NEWCGROUP),
     ("mnt", libc::CLONE_NEWNS),
-    ("time", libc::CLONE_NEWTIME),
+    // The init's children's: the init enters a time namespace it unshared only at its
+    // execve (namespaces::unshare_time_with_offsets), so before `start` this is the one.
+    ("time_for_children", libc::CLONE_NEWTIME),
 ];
 
 impl Joins {

@@ -71,6 +71,10 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     // nothing and done nothing.
     // Decided by the parent: our own euid changes (65534 -> 0) the moment it writes uid_map.
     let unprivileged_maps = ctx.ns.new_user && ctx.unprivileged_parent;
+    let timens_offsets = match ctx.ns.unshare_time {
+        true => Some(crate::namespaces::open_timens_offsets()?),
+        false => None,
+    };
     if !unprivileged_maps {
         nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
     }
@@ -84,6 +88,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     keep.extend(ctx.idmaps.iter().map(|(_, fd)| *fd));
     keep.extend(ctx.join.child_fds());
     keep.extend(crate::procfs::raw_fd());
+    keep.extend(timens_offsets.as_ref().map(|f| f.as_raw_fd()));
     crate::sys::fds::close_all_except(&keep).context("closing inherited fds")?;
     // The new namespaces that need no user namespace first, while the parent makes the v1
     // cgroups (see namespaces); a failure is reported after Go, when the parent listens.
@@ -103,6 +108,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         let names = crate::namespaces::names_of(ctx.ns.unshare_first);
         format!("linux.namespaces: creating the {names} namespaces (unshare)")
     })?;
+    if let Some(p) = ctx.spec.process() {
+        crate::security::sched::apply_initial(p)?;
+    }
     // First, so everything the init does is accounted to the container (after Go, so an
     // error reaches a parent that is listening).
     ctx.join.enter_v1(v1_tasks)?;
@@ -115,6 +123,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     }
     for j in &ctx.ns.child_joins {
         crate::namespaces::enter(j)?;
+    }
+    if let Some(f) = timens_offsets {
+        crate::namespaces::unshare_time_with_offsets(ctx.spec, f)?;
     }
     if ctx.ns.unshare_later != 0 {
         nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(
@@ -181,6 +192,11 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
             .as_ref()
             .and_then(|l| l.personality().as_ref()),
         ns: ctx.ns,
+        mempolicy: ctx
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.memory_policy().as_ref()),
     };
     let ready = setup.prepare()?;
     ctx.sync.send(&Msg::Created)?;

@@ -1,7 +1,7 @@
 //! The one process-setup sequence every process that enters a container runs, the container
 //! init and `exec` alike, once it is inside the container's namespaces (and, for the init,
 //! its root): oom_score_adj, session keyring, rlimits, scheduler/ioprio/personality/CPU
-//! affinity, a new session and the terminal, cwd (tried while still privileged, again
+//! affinity, NUMA memory policy, a new session and the terminal, cwd (tried while still privileged, again
 //! after the switch), HOME, user and groups, capabilities, no_new_privs, the LSM exec
 //! label, seccomp, and the argv/envp of the execve. What differs between the two (creating
 //! vs joining namespaces, the rootfs, the exec fifo and startContainer hooks) stays with
@@ -37,6 +37,8 @@ pub struct ProcessSetup<'a> {
     pub personality: Option<&'a LinuxPersonality>,
     /// The namespaces the process is in (whether setgroups is allowed).
     pub ns: &'a NsPlan,
+    /// `linux.memoryPolicy` of the container.
+    pub mempolicy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 /// A process set up and one `execve` away from running.
@@ -65,6 +67,9 @@ impl ProcessSetup<'_> {
             crate::security::rlimits::apply(r)?;
         }
         crate::security::sched::apply(p, self.personality)?;
+        if let Some(mp) = self.mempolicy {
+            crate::security::mempolicy::apply(mp)?;
+        }
         nix::unistd::setsid().context("setsid")?;
         if p.terminal() == Some(true) {
             super::console::attach_terminal(self.sync, p)?;

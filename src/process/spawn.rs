@@ -84,6 +84,8 @@ pub fn check(plan: &Plan) -> Result<NsPlan> {
     }
     crate::security::lsm::check(&plan.spec)?;
     crate::security::sched::check(&plan.spec)?;
+    crate::security::mempolicy::check(&plan.spec)?;
+    crate::netdev::check(&plan.spec, &ns)?;
     refuse_unsupported(&plan.spec)?;
     Ok(ns)
 }
@@ -95,15 +97,6 @@ fn refuse_unsupported(spec: &oci_spec::runtime::Spec) -> Result<()> {
     };
     if l.intel_rdt().is_some() {
         bail!("linux.intelRdt: Intel RDT (resctrl) is not supported by hull");
-    }
-    if l.memory_policy().is_some() {
-        bail!("linux.memoryPolicy: NUMA memory policies are not supported by hull yet");
-    }
-    if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        bail!("linux.netDevices: moving network devices into the container is not supported by hull yet");
-    }
-    if l.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
-        bail!("linux.timeOffsets: time namespace offsets are not supported by hull yet");
     }
     Ok(())
 }
@@ -211,6 +204,8 @@ fn drive(
     p.cgroup
         .place(pid, p.join, p.born_in_v2)
         .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
+    // Before Go: prestart/createRuntime hooks see the devices in place.
+    crate::netdev::move_in(&o.plan.spec, pid)?;
     let v1_tasks = p.cgroup.before_go()?;
     let raw: Vec<_> = v1_tasks.iter().map(|f| f.as_raw_fd()).collect();
     ch.send_fds(&Msg::Go { host_pid: pid }, &raw)

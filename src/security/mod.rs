@@ -4,6 +4,7 @@
 pub mod capabilities;
 pub mod identity;
 pub mod lsm;
+pub mod mempolicy;
 pub mod rlimits;
 pub mod sched;
 pub mod seccomp;

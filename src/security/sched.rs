@@ -85,15 +85,36 @@ pub fn apply(process: &Process, pers: Option<&LinuxPersonality>) -> Result<()> {
         }
         sched_setattr_self(&mut attr).context("process.scheduler: sched_setattr")?;
     }
-    if let Some(a) = process.exec_cpu_affinity() {
-        // The user process runs with `final` (or `initial` when only that is given).
-        if let Some(list) = a.cpu_affinity_final().as_ref().or(a.initial().as_ref()) {
-            let set = cpu_list(list).context("process.execCPUAffinity")?;
-            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
-                .with_context(|| format!("process.execCPUAffinity {list:?}: sched_setaffinity"))?;
-        }
+    // `final`, once the process is in the container's cgroups (joining a v1 cpuset resets
+    // the affinity); without it the kernel's choice stands, as the runtime-spec says.
+    if let Some(list) = process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.cpu_affinity_final().as_ref())
+    {
+        set_affinity("final", list)?;
     }
     Ok(())
+}
+
+/// `process.execCPUAffinity.initial`: the first act of a process that will enter the
+/// container, before it joins the container's cgroups (so hull's set-up work runs on
+/// those CPUs, not on the container's).
+pub fn apply_initial(process: &Process) -> Result<()> {
+    if let Some(list) = process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.initial().as_ref())
+    {
+        set_affinity("initial", list)?;
+    }
+    Ok(())
+}
+
+fn set_affinity(field: &str, list: &str) -> Result<()> {
+    let set = cpu_list(list).with_context(|| format!("process.execCPUAffinity.{field}"))?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .with_context(|| format!("process.execCPUAffinity.{field} {list:?}: sched_setaffinity"))
 }
 
 /// Parse a cpu list such as "0-3,7".

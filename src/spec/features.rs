@@ -67,7 +67,8 @@ pub const SECCOMP: bool = true;
 pub const APPARMOR: bool = false;
 pub const SELINUX: bool = false;
 
-/// Features JSON; lists only what hull implements at this commit.
+/// Features JSON; lists only what hull implements at this commit. (`linux.timeOffsets`
+/// has no entry in the features document: the `time` namespace stands for it.)
 pub fn features() -> serde_json::Value {
     json!({
         "ociVersionMin": "1.0.0",
@@ -87,6 +88,12 @@ pub fn features() -> serde_json::Value {
             "seccomp": crate::security::seccomp::features(),
             "apparmor": { "enabled": APPARMOR },
             "selinux": { "enabled": SELINUX },
+            "intelRdt": { "enabled": false },
+            "memoryPolicy": {
+                "modes": crate::security::mempolicy::MODES,
+                "flags": crate::security::mempolicy::FLAGS,
+            },
+            "netDevices": { "enabled": true },
         },
         "annotations": {},
     })
@@ -115,6 +122,15 @@ mod tests {
             &Some(crate::cgroups::systemd::available())
         );
         assert_eq!(linux.seccomp().as_ref().unwrap().enabled(), &Some(SECCOMP));
+        let mp = linux.memory_policy().as_ref().unwrap();
+        assert_eq!(mp.modes().as_ref().unwrap().len(), 7);
+        assert!(mp
+            .flags()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|f| f == "MPOL_F_STATIC_NODES"));
+        assert_eq!(linux.net_devices().as_ref().unwrap().enabled(), &Some(true));
     }
 
     #[test]

@@ -71,8 +71,9 @@ pub fn load_recorded(bytes: Vec<u8>, recorded: &Path, bundle: &Path) -> Result<P
 
 fn plan_from_bytes(bytes: Vec<u8>, bundle: PathBuf, config_path: PathBuf) -> Result<Plan> {
     let fail = |msg: String| anyhow!("{}: {msg}", config_path.display());
-    let value = read::parse_bytes(&bytes).map_err(fail)?;
+    let mut value = read::parse_bytes(&bytes).map_err(fail)?;
     raw::check(&value).map_err(fail)?;
+    raw::normalize(&mut value);
     let spec = deserialize(value).map_err(fail)?;
     let rootfs = validate::spec(&spec, &bundle).map_err(fail)?;
     Ok(Plan {

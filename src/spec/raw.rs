@@ -74,6 +74,21 @@ fn capabilities(v: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Spellings runc reads as something else, rewritten to what they mean before the typed
+/// config exists: a namespace entry with `"path": ""` asks for a new namespace.
+pub fn normalize(v: &mut Value) {
+    if let Some(nss) = v
+        .pointer_mut("/linux/namespaces")
+        .and_then(Value::as_array_mut)
+    {
+        for ns in nss.iter_mut().filter_map(Value::as_object_mut) {
+            if ns.get("path").and_then(Value::as_str) == Some("") {
+                ns.remove("path");
+            }
+        }
+    }
+}
+
 /// `pointer` is a JSON array of objects whose `type` must be one of `allowed`.
 fn enum_field(
     v: &Value,
@@ -153,6 +168,15 @@ mod tests {
             check(&v).unwrap_err(),
             "process.capabilities.ambient[0] \"sys_admin\" is not a capability name (did you mean \"CAP_SYS_ADMIN\"?)"
         );
+    }
+
+    #[test]
+    fn an_empty_namespace_path_means_a_new_namespace() {
+        let mut v = json!({"linux": {"namespaces": [{"type": "pid", "path": ""},
+            {"type": "net", "path": "/proc/1/ns/net"}]}});
+        super::normalize(&mut v);
+        assert_eq!(v["linux"]["namespaces"][0], json!({"type": "pid"}));
+        assert_eq!(v["linux"]["namespaces"][1]["path"], "/proc/1/ns/net");
     }
 
     #[test]

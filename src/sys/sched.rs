@@ -1,4 +1,4 @@
-//! Scheduling syscalls: ioprio_set, sched_setattr, personality.
+//! Scheduling syscalls: ioprio_set, sched_setattr, personality, set_mempolicy.
 
 use std::io;
 
@@ -49,4 +49,18 @@ pub fn personality(persona: libc::c_ulong) -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// set_mempolicy(mode | flags, nodemask, maxnode) for the calling thread (and what it
+/// forks and execs). `mask` holds one bit per node; an empty mask passes NULL.
+pub fn set_mempolicy(mode_and_flags: i32, mask: &[u64]) -> io::Result<()> {
+    let (ptr, maxnode) = if mask.is_empty() {
+        (std::ptr::null(), 0usize)
+    } else {
+        // The kernel reads maxnode - 1 bits (numactl passes bits + 1 as well).
+        (mask.as_ptr(), mask.len() * 64 + 1)
+    };
+    // SAFETY: the kernel reads at most ceil((maxnode - 1) / 64) words from `mask`, which
+    // is exactly mask.len(); a NULL mask is read as empty.
+    check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode_and_flags, ptr, maxnode) })
 }
