@@ -516,18 +516,20 @@ fn the_user_process_starts_with_default_signal_dispositions() {
 }
 
 #[test]
-fn unsupported_linux_fields_are_refused_by_name_not_ignored() {
+fn linux_fields_this_host_or_config_cannot_honour_are_refused_by_name_not_ignored() {
     let h = Hull::new();
+    // intelRdt: no resctrl here; timeOffsets: the default config has no time namespace;
+    // netDevices: no such host interface; memoryPolicy: no node 7 on this host.
     for (field, value) in [
         ("intelRdt", serde_json::json!({"closID": "x"})),
         (
             "timeOffsets",
             serde_json::json!({"monotonic": {"secs": 10, "nanosecs": 0}}),
         ),
-        ("netDevices", serde_json::json!({"eth9": {}})),
+        ("netDevices", serde_json::json!({"hull-no-such9": {}})),
         (
             "memoryPolicy",
-            serde_json::json!({"mode": "MPOL_BIND", "nodes": "0"}),
+            serde_json::json!({"mode": "MPOL_BIND", "nodes": "7"}),
         ),
     ] {
         let b = h.bundle(&["true"]);
