@@ -937,3 +937,58 @@ fn a_new_network_namespace_has_its_loopback_up_and_reachable() {
         assert!(out.contains("got=hello-lo"), "userns={userns}: {out}");
     }
 }
+
+/// A user namespace given by path together with namespaces hull creates (runc's "userns
+/// join other container userns"): the new ones belong to the joined user namespace, so the
+/// container is root there and its new pid namespace can mount its /proc.
+#[test]
+fn a_user_namespace_joined_by_path_owns_the_namespaces_created_with_it() {
+    let h = Hull::new();
+    let s = Sleeper::new(&["--user"]);
+    for f in ["uid_map", "gid_map"] {
+        let path = format!("/proc/{}/{f}", s.0.id());
+        std::fs::write(&path, "0 100000 65536\n").unwrap();
+    }
+    let b = h.bundle(&["sh", "-c", &format!("{NS_PROBE}; cat /proc/self/uid_map")]);
+    set_namespaces(
+        &b,
+        json!([{"type": "user", "path": s.ns("user")},
+               {"type": "pid"}, {"type": "mount"}, {"type": "network"},
+               {"type": "ipc"}, {"type": "uts"}]),
+    );
+    let out = run_ok(&h, &b);
+    let v = kv(&out);
+    let want = std::fs::read_link(s.ns("user")).unwrap();
+    assert_eq!(v["user"], want.to_str().unwrap(), "joined by path: {out}");
+    assert_eq!(v["self"], "1", "a new pid namespace: {out}");
+    for n in ["pid", "net", "ipc", "uts", "mnt"] {
+        assert_ne!(v[n], host_ns(n), "{n} must be new");
+    }
+    let map: Vec<&str> = out.lines().last().unwrap().split_whitespace().collect();
+    assert_eq!(
+        map,
+        ["0", "100000", "65536"],
+        "the sleeper's mapping: {out}"
+    );
+
+    // The same through a bind mount of the namespace file (how engines keep one).
+    let t = TempDir::new("userns-bind");
+    let nsfile = t.path().join("userns");
+    std::fs::write(&nsfile, "").unwrap();
+    let bind = |args: &[&str]| Command::new("mount").args(args).status().unwrap().success();
+    assert!(bind(&["--bind", &s.ns("user"), nsfile.to_str().unwrap()]));
+    struct Umount(std::path::PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Umount(nsfile.clone());
+    b.edit(|c| c["linux"]["namespaces"][0]["path"] = json!(nsfile));
+    let v = kv(&run_ok(&h, &b));
+    assert_eq!(
+        v["user"],
+        want.to_str().unwrap(),
+        "joined through the bind mount"
+    );
+}

@@ -40,6 +40,9 @@ pub struct NsPlan {
     pub child_joins: Vec<Join>,
     /// pid/time namespaces joined by the parent for the duration of the clone.
     pub parent_joins: Vec<Join>,
+    /// A user namespace given by path when others are created: entered before the clone
+    /// (by an intermediate process), so that the new namespaces belong to it.
+    pub user_first: Option<Join>,
     /// A new time namespace with `linux.timeOffsets`: unshared by the init, which writes
     /// the offsets before its execve enters it (a clone3 child is already inside, and the
     /// kernel fixes the offsets once a process is).
@@ -149,15 +152,16 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
     // The user namespace must be joined first: it decides what the others may do.
     p.child_joins
         .sort_by_key(|j| u8::from(j.kind != LinuxNamespaceType::User));
-    if p.child_joins
-        .iter()
-        .any(|j| j.kind == LinuxNamespaceType::User)
-        && p.clone_flags != 0
+    // Joined by path while others are created: they must belong to it, so it is entered
+    // before the clone, by a short-lived intermediate (see process::spawn); a new pid
+    // namespace, in particular, cannot be entered after it exists.
+    let creates = p.clone_flags | p.unshare_first | p.unshare_later != 0;
+    if creates
+        && p.child_joins
+            .first()
+            .is_some_and(|j| j.kind == LinuxNamespaceType::User)
     {
-        bail!(
-            "linux.namespaces: joining a user namespace by path together with creating new \
-             namespaces is not supported yet; give paths for all namespaces or none"
-        );
+        p.user_first = Some(p.child_joins.remove(0));
     }
     Ok(p)
 }
@@ -282,6 +286,28 @@ mod tests {
         assert_eq!(names_of(p.unshare_first), "mount, uts, ipc, network");
         assert!(p.creates_net());
         assert!(!plan(&spec(&["pid", "mount"])).unwrap().creates_net());
+    }
+
+    #[test]
+    fn a_user_namespace_joined_by_path_with_new_ones_is_entered_before_the_clone() {
+        let mut sp = spec(&["pid", "network"]);
+        let mut nss = sp.linux().clone().unwrap().namespaces().clone().unwrap();
+        nss.push(
+            serde_json::from_value(
+                serde_json::json!({"type": "user", "path": "/proc/self/ns/user"}),
+            )
+            .unwrap(),
+        );
+        let mut l = sp.linux().clone().unwrap();
+        l.set_namespaces(Some(nss));
+        sp.set_linux(Some(l));
+        let p = plan(&sp).unwrap();
+        assert!(
+            p.user_first.is_some(),
+            "the user namespace is entered first"
+        );
+        assert!(p.child_joins.is_empty());
+        assert_eq!(p.clone_flags, libc::CLONE_NEWPID as u64);
     }
 
     #[test]

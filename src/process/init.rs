@@ -118,7 +118,9 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     if unprivileged_maps {
         nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
     }
-    if ctx.ns.new_user {
+    // Root of the container's user namespace (its uid and gid 0): hull's own ids are not
+    // mapped in a new one, nor (usually) in one joined by path before the clone.
+    if ctx.ns.new_user || ctx.ns.user_first.is_some() {
         become_root_in_userns()?;
     }
     for j in &ctx.ns.child_joins {

@@ -129,7 +129,16 @@ pub fn spawn(
     let join = cgroup.join(floor)?;
     let unprivileged_parent = !nix::unistd::geteuid().is_root();
     let restore = enter_parent_joins(ns)?;
-    let forked = fork_into(ns.clone_flags, join.v2_fd());
+    let forked = match &ns.user_first {
+        None => fork_into(ns.clone_flags, join.v2_fd()).context("clone3 of the container init"),
+        Some(user) => fork_in_user_ns(user, ns.clone_flags, join.v2_fd()).with_context(|| {
+            format!(
+                "linux.namespaces[{}]: cloning the init inside the user namespace {}",
+                user.index,
+                user.path.display()
+            )
+        }),
+    };
     match forked {
         // The child never returns from here: it becomes the init or _exits. (Only the
         // parent undoes the namespace joins: the child lives in the joined namespaces.)
@@ -156,7 +165,7 @@ pub fn spawn(
         }
         Err(e) => {
             leave_parent_joins(restore)?;
-            Err(e).context("clone3 of the container init")
+            Err(e)
         }
         Ok((Forked::Parent(pid), born_in_v2)) => {
             drop(fifo);
@@ -325,6 +334,59 @@ fn helper_map(helper: &str, pid: i32, m: &[[u32; 3]]) -> Result<()> {
 }
 
 /// Join pid/time namespaces given by path for the clone only; returns fds to undo it.
+/// Clone the init inside the user namespace `user` (given by path) with new namespaces that
+/// belong to it: an intermediate process enters `user` and clones the init with
+/// CLONE_PARENT, so the init is still hull's child; the intermediate reports the init's pid
+/// (or its errno) over a pipe and exits. Returns as `fork_into` does.
+fn fork_in_user_ns(
+    user: &namespaces::Join,
+    flags: u64,
+    cgroup: Option<i32>,
+) -> std::io::Result<(Forked, bool)> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    match fork_into(0, None)? {
+        (Forked::Child, _) => {
+            drop(r);
+            let report = |v: i32, born: bool| {
+                let mut b = [0u8; 5];
+                b[..4].copy_from_slice(&v.to_ne_bytes());
+                b[4] = u8::from(born);
+                let _ = nix::unistd::write(&w, &b);
+            };
+            if let Err(e) = crate::sys::nsfs::setns(user.file.as_raw_fd(), libc::CLONE_NEWUSER) {
+                report(-e.raw_os_error().unwrap_or(libc::EINVAL), false);
+                crate::sys::clone::exit_now(1);
+            }
+            match fork_into(flags | crate::sys::clone::CLONE_PARENT, cgroup) {
+                Ok((Forked::Child, born)) => Ok((Forked::Child, born)),
+                Ok((Forked::Parent(pid), born)) => {
+                    report(pid, born);
+                    crate::sys::clone::exit_now(0)
+                }
+                Err(e) => {
+                    report(-e.raw_os_error().unwrap_or(libc::EINVAL), false);
+                    crate::sys::clone::exit_now(1)
+                }
+            }
+        }
+        (Forked::Parent(mid), _) => {
+            drop(w);
+            let mut b = [0u8; 5];
+            let n = nix::unistd::read(&r, &mut b).unwrap_or(0);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(mid), None);
+            if n != b.len() {
+                return Err(std::io::Error::other(
+                    "the process entering the user namespace died",
+                ));
+            }
+            match i32::from_ne_bytes(b[..4].try_into().expect("4 bytes")) {
+                pid if pid > 0 => Ok((Forked::Parent(pid), b[4] != 0)),
+                errno => Err(std::io::Error::from_raw_os_error(-errno)),
+            }
+        }
+    }
+}
+
 fn enter_parent_joins(ns: &NsPlan) -> Result<Vec<(std::fs::File, i32)>> {
     let mut restore = Vec::new();
     for j in &ns.parent_joins {

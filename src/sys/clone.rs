@@ -24,6 +24,10 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+/// CLONE_PARENT: the child's parent is the caller's parent (an intermediate that clones the
+/// init for hull keeps it hull's child).
+pub const CLONE_PARENT: u64 = libc::CLONE_PARENT as u64;
+
 /// CLONE_INTO_CGROUP (Linux 5.7): the child starts in the cgroup2 directory `cgroup`.
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
@@ -68,9 +72,16 @@ pub fn fork_into(flags: u64, cgroup: Option<i32>) -> io::Result<(Forked, bool)> 
 }
 
 fn clone3(flags: u64, cgroup: u64) -> io::Result<Forked> {
+    // With CLONE_PARENT the child's exit signal is its new parent's (the kernel takes it
+    // from the caller), and clone3 refuses one given explicitly.
+    let exit_signal = if flags & CLONE_PARENT != 0 {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
     let args = CloneArgs {
         flags,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal,
         cgroup,
         ..Default::default()
     };
