@@ -3,7 +3,7 @@
 use crate::common::*;
 
 #[test]
-fn version_prints_name_version_and_spec() {
+fn version_prints_name_version_commit_and_spec() {
     let out = std::process::Command::new(hull_bin())
         .arg("--version")
         .output()
@@ -13,7 +13,99 @@ fn version_prints_name_version_and_spec() {
     let mut lines = s.lines();
     let first = lines.next().unwrap();
     assert!(first.starts_with("hull version "), "{first}");
+    assert!(lines.next().unwrap().starts_with("commit: "), "{s}");
     assert!(lines.next().unwrap().starts_with("spec: 1."), "{s}");
+}
+
+/// A link to hull, named `name`, in a scratch directory (callers install hull as `runc`).
+fn hull_linked_as(dir: &TempDir, name: &str) -> std::path::PathBuf {
+    let link = dir.path().join(name);
+    std::os::unix::fs::symlink(hull_bin(), &link).unwrap();
+    link
+}
+
+#[test]
+fn version_and_help_name_the_binary_as_it_was_invoked() {
+    let dir = TempDir::new("argv0");
+    let oci = hull_linked_as(&dir, "oci-rt");
+    let out = std::process::Command::new(&oci).arg("-v").output().unwrap();
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.starts_with("oci-rt version "), "{s}");
+    for args in [&["-h"][..], &["--help"], &["help"]] {
+        let out = std::process::Command::new(&oci)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let s = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[0], "NAME:", "{args:?}: {s}");
+        assert_eq!(
+            lines[1].trim(),
+            "oci-rt - Open Container Initiative runtime"
+        );
+    }
+}
+
+#[test]
+fn every_runc_command_has_help_headed_by_its_name_even_checkpoint() {
+    for cmd in [
+        "checkpoint",
+        "create",
+        "delete",
+        "events",
+        "exec",
+        "kill",
+        "list",
+        "pause",
+        "ps",
+        "restore",
+        "resume",
+        "run",
+        "spec",
+        "start",
+        "state",
+        "update",
+        "features",
+    ] {
+        for args in [vec![cmd, "-h"], vec![cmd, "--help"], vec!["help", cmd]] {
+            let out = std::process::Command::new(hull_bin())
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{args:?}");
+            let s = String::from_utf8(out.stdout).unwrap();
+            let lines: Vec<&str> = s.lines().collect();
+            assert_eq!(lines[0], "NAME:", "{args:?}: {s}");
+            assert!(
+                lines[1].trim().starts_with(&format!("hull {cmd} - ")),
+                "{s}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unknown_command_fails_with_no_help_topic() {
+    for args in [&["foo"][..], &["foo", "-h"], &["help", "foo"]] {
+        let out = std::process::Command::new(hull_bin())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("No help topic for 'foo'"), "{args:?}: {err}");
+        assert!(err.contains("see `hull --help`"), "{err}");
+    }
+}
+
+#[test]
+fn checkpoint_and_restore_refuse_clearly() {
+    let h = Hull::new();
+    let err = h.fails(&["checkpoint", "--image-path", "/x", "id"]);
+    assert!(err.contains("checkpoint needs criu"), "{err}");
+    let err = h.fails(&["restore", "id"]);
+    assert!(err.contains("restore needs criu"), "{err}");
 }
 
 #[test]
