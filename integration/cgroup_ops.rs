@@ -363,3 +363,27 @@ fn cgroup_mounts_are_binds_without_a_cgroup_namespace_and_fresh_with_one() {
     let out = h.ok(&["run", "--bundle", b.path_str(), &unique_id("cgns")]);
     assert_eq!(out.trim(), "1", "{out}");
 }
+
+#[test]
+fn create_refuses_a_pre_existing_frozen_cgroup_and_leaves_it_in_place() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    let freezer = cgroup_dir(&b, "freezer");
+    std::fs::create_dir_all(&freezer).unwrap();
+    std::fs::write(freezer.join("freezer.state"), "FROZEN").unwrap();
+    let id = unique_id("frozen");
+    let started = Instant::now();
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{err}");
+    assert!(
+        err.contains("container's cgroup unexpectedly frozen"),
+        "{err}"
+    );
+    assert!(err.contains("freezer.state is FROZEN"), "{err}");
+    assert!(h.dirs().is_empty(), "{:?}", h.dirs());
+    // Not ours to remove: the caller made it, and thaws and removes it.
+    assert!(freezer.is_dir());
+    std::fs::write(freezer.join("freezer.state"), "THAWED").unwrap();
+    let _ = std::fs::remove_dir(&freezer);
+}

@@ -238,10 +238,13 @@ impl Cgroup {
 
     /// Create the directories on every hierarchy. Under systemd there is nothing to make
     /// yet: the unit's directories come with the unit (`Placement::place`).
+    /// A directory that exists already frozen is refused before anything is made, so the
+    /// failed create leaves it as it was (see `freezer::refuse_frozen`).
     pub fn create(&self) -> Result<()> {
         if self.systemd.is_some() {
             return Ok(());
         }
+        freezer::refuse_frozen(self)?;
         tree::create(self, None)
     }
 
@@ -256,6 +259,7 @@ impl Cgroup {
     /// `create` for what must exist before the clone when `v1_after_clone`: the cgroup2
     /// directory the init is born in.
     pub fn create_v2(&self) -> Result<()> {
+        freezer::refuse_frozen(self)?;
         tree::create(self, Some(true))
     }
 
