@@ -123,3 +123,23 @@ fn unimplemented_subcommands_fail_with_exit_1() {
         );
     }
 }
+
+#[test]
+fn list_fails_on_a_missing_root_given_with_root() {
+    let dir = TempDir::new("noroot");
+    let missing = dir.path().join("absent");
+    let out = std::process::Command::new(hull_bin())
+        .arg("--root")
+        .arg(&missing)
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("No such file or directory"), "{err}");
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+    // An existing but empty root lists nothing, successfully.
+    let h = Hull::new();
+    let table = h.ok(&["list"]);
+    assert!(table.starts_with("ID"), "{table}");
+}
