@@ -602,3 +602,63 @@ fn a_container_without_namespaces_inherits_them_and_delete_unmounts_its_host_mou
         "delete must unmount everything it mounted on the host"
     );
 }
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false)
+}
+
+fn wait_gone(pids: &[i32]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still alive: {pids:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn kill_sigkill_without_a_pid_namespace_kills_the_whole_cgroup_even_after_the_init() {
+    let h = Hull::new();
+    // The init starts a second process in its cgroup, reports both pids, and waits.
+    let b = h.bundle(&["sh", "-c", "sleep 300 & echo $$ $!; wait"]);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    let id = unique_id("hostpid");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    h.ok(&["start", &id]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let pids: Vec<i32> = loop {
+        let out = std::fs::read_to_string(b.path().join("stdout")).unwrap();
+        if out.ends_with('\n') {
+            break out.split_whitespace().map(|p| p.parse().unwrap()).collect();
+        }
+        assert!(std::time::Instant::now() < deadline, "no pids reported");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    // Signal 0 checks, and delivers nothing.
+    h.ok(&["kill", &id, "0"]);
+    h.ok(&["kill", "--all", &id, "0"]);
+    assert!(pids.iter().all(|p| alive(*p)), "{pids:?}");
+    // The init dies alone: without its own pid namespace the sleep lives on.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pids[0]),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
+    h.wait_status(&id, "stopped");
+    assert!(alive(pids[1]));
+    h.ok(&["kill", &id, "KILL"]);
+    wait_gone(&pids[1..]);
+    // Now nothing is left: plain kill says so, --all has nothing to do.
+    let err = h.fails(&["kill", &id, "0"]);
+    assert!(err.contains("container not running"), "{err}");
+    h.ok(&["kill", "--all", &id, "0"]);
+    h.ok(&["delete", &id]);
+}

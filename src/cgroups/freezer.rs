@@ -140,12 +140,20 @@ pub fn v2_frozen(dir: &Path) -> Result<bool> {
     Ok(events.lines().any(|l| l.trim() == "frozen 1"))
 }
 
+/// Signal every process of the cgroup. Signal 0 (`kill -a ID 0`) only checks that each
+/// process still exists, as kill(2) does, and changes nothing.
 pub fn kill_all(cg: &Cgroup, sig: i32) -> Result<()> {
-    let signal = Signal::try_from(sig)
-        .map_err(|_| anyhow::anyhow!("cgroups: kill_all: {sig} is not a signal number"))?;
     if !cg.paths().iter().any(|p| p.is_dir()) {
         return Ok(()); // nothing left to signal
     }
+    if sig == 0 {
+        for pid in cg.pids()? {
+            let _ = kill(Pid::from_raw(pid), None);
+        }
+        return Ok(());
+    }
+    let signal = Signal::try_from(sig)
+        .map_err(|_| anyhow::anyhow!("cgroups: kill_all: {sig} is not a signal number"))?;
     if signal == Signal::SIGKILL {
         if let Some(d) = cg.v2_dir()? {
             if fsio::has(&d, "cgroup.kill") {

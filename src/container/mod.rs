@@ -509,7 +509,20 @@ pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<()> {
         .load()?
         .with_context(|| format!("container {id:?} is still being created"))?;
     let status = status_of(&rec, entry.dir());
+    // Without a pid namespace of its own, the init's death does not end the container's
+    // other processes: SIGKILL goes to the whole cgroup, as with runc, even once the init
+    // is gone (the container then reads stopped but its cgroup still holds processes).
+    if sig == libc::SIGKILL && !all && !init_owns_pid_ns(rec.pid) {
+        let cg = cgroup_of(&rec)?;
+        if status != Status::Stopped || !cg.pids().unwrap_or_default().is_empty() {
+            return cg.kill_all(sig);
+        }
+    }
     if status == Status::Stopped {
+        // --all has nothing left to signal: not an error (runc's `kill -a ID 0`).
+        if all {
+            return Ok(());
+        }
         bail!("container not running");
     }
     if all {
@@ -518,6 +531,20 @@ pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<()> {
     let pidfd = pidfd_verified(&rec)?;
     crate::sys::pidfd::send_signal(&pidfd, sig)
         .with_context(|| format!("sending signal {sig} to the container init"))
+}
+
+/// Whether `pid` is pid 1 of its own pid namespace (the last NSpid of /proc/PID/status):
+/// false for a container sharing the host's or another container's pid namespace, and
+/// for an init that is gone (then, with its own namespace, its processes died with it).
+fn init_owns_pid_ns(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|l| l.split_whitespace().last().map(|p| p == "1"))
+        })
+        .unwrap_or(false)
 }
 
 /// `delete`: a stopped (or created, as in runc) container; `force` kills a running one.
