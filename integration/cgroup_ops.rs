@@ -374,16 +374,68 @@ fn create_refuses_a_pre_existing_frozen_cgroup_and_leaves_it_in_place() {
     let id = unique_id("frozen");
     let started = Instant::now();
     let (code, err) = h.create(&b, &id, &[]);
+    let took = started.elapsed();
+    // Not hull's to remove: the caller made it, and thaws and removes it (before asserting,
+    // so a failure leaves no frozen cgroup behind).
+    let kept = freezer.is_dir();
+    let _ = std::fs::write(freezer.join("freezer.state"), "THAWED");
+    let _ = std::fs::remove_dir(&freezer);
     assert_eq!(code, Some(1), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{err}");
+    assert!(took < Duration::from_secs(5), "{err}");
     assert!(
         err.contains("container's cgroup unexpectedly frozen"),
         "{err}"
     );
     assert!(err.contains("freezer.state is FROZEN"), "{err}");
     assert!(h.dirs().is_empty(), "{:?}", h.dirs());
-    // Not ours to remove: the caller made it, and thaws and removes it.
-    assert!(freezer.is_dir());
-    std::fs::write(freezer.join("freezer.state"), "THAWED").unwrap();
-    let _ = std::fs::remove_dir(&freezer);
+    assert!(kept, "the caller's cgroup was removed");
+}
+
+#[test]
+fn update_takes_minus_one_for_no_limit_and_sets_cpu_burst_and_idle() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| {
+        c["linux"]["resources"] = serde_json::json!({
+            "memory": {"limit": 64 << 20, "swap": 64 << 20},
+            "pids": {"limit": 20},
+            "cpu": {"quota": 500000, "period": 1000000}
+        })
+    });
+    let id = unique_id("update-1");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    h.ok(&["start", &id]);
+    let read = |ctl: &str, f: &str| {
+        std::fs::read_to_string(cgroup_dir(&b, ctl).join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    h.ok(&["update", "--memory-swap", "-1", "--memory", "-1", &id]);
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        "9223372036854771712"
+    );
+    assert_eq!(
+        read("memory", "memory.memsw.limit_in_bytes"),
+        "9223372036854771712"
+    );
+    h.ok(&["update", "--pids-limit", "-1", &id]);
+    assert_eq!(read("pids", "pids.max"), "max");
+    h.ok(&["update", "--cpu-quota", "-1", &id]);
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "-1");
+    h.ok(&[
+        "update",
+        "--cpu-quota",
+        "400000",
+        "--cpu-burst",
+        "300000",
+        &id,
+    ]);
+    assert_eq!(read("cpu", "cpu.cfs_burst_us"), "300000");
+    h.ok(&["update", "--cpu-idle", "1", &id]);
+    assert_eq!(read("cpu", "cpu.idle"), "1");
+    h.ok(&["update", "--cpu-idle", "0", &id]);
+    assert_eq!(read("cpu", "cpu.idle"), "0");
+    h.ok(&["delete", "--force", &id]);
 }
