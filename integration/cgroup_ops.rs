@@ -244,7 +244,7 @@ fn cgroups_path(b: &Bundle) -> String {
 fn assert_self_placement(t: &str) {
     assert!(t.contains("CLONE_INTO_CGROUP"), "{t}");
     assert!(
-        !t.contains("cgroup.procs"),
+        !t.contains("cgroup.procs\", O_WRONLY"),
         "a pid was written to cgroup.procs:\n{t}"
     );
     let pid = |l: &str| l.split(' ').next().unwrap().to_string();
@@ -438,4 +438,36 @@ fn update_takes_minus_one_for_no_limit_and_sets_cpu_burst_and_idle() {
     h.ok(&["update", "--cpu-idle", "0", &id]);
     assert_eq!(read("cpu", "cpu.idle"), "0");
     h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn create_refuses_a_cgroup_that_holds_processes_and_leaves_them_alone() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    let first = unique_id("occupant");
+    assert_eq!(h.create(&b, &first, &[]).0, Some(0));
+    // A second container with the same cgroupsPath would share the first one's limits,
+    // and its delete would kill the first one's processes.
+    let second = unique_id("sharer");
+    let (code, err) = h.create(&b, &second, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("container's cgroup is not empty"), "{err}");
+    assert!(err.contains("choose another cgroupsPath"), "{err}");
+    assert_eq!(h.status(&first), "created");
+    h.ok(&["delete", "--force", &first]);
+}
+
+#[test]
+fn unified_keys_for_v1_controllers_are_an_invalid_configuration_on_a_hybrid_host() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    b.edit(|c| c["linux"]["resources"]["unified"] = serde_json::json!({"memory.min": "131072"}));
+    let (code, err) = h.create(&b, &unique_id("unified"), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("invalid configuration: linux.resources.unified[\"memory.min\"]"),
+        "{err}"
+    );
+    assert!(err.contains("set the v1 fields"), "{err}");
+    assert!(h.dirs().is_empty());
 }
