@@ -88,5 +88,16 @@ pub fn run(g: &Global, a: ExecArgs) -> anyhow::Result<i32> {
         tty: a.tty,
         console_socket: a.console_socket,
     };
-    exec(g, &o)
+    // As runc: the process's own exit status, or 255 when hull itself failed (no such
+    // container, executable or pid-file directory), so callers can tell the two apart.
+    match exec(g, &o) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            crate::logging::error(&format!("{e:#}"));
+            Ok(RUNTIME_FAILED)
+        }
+    }
 }
+
+/// Exit status of `exec` when the runtime failed, not the process.
+pub const RUNTIME_FAILED: i32 = 255;

@@ -127,7 +127,8 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never> {
     }
     ctx.sync.send(&Msg::Created)?;
     let e = nix::unistd::execve(&prog_c, &argv, &envp).unwrap_err();
-    bail!("exec {}: {e}", prog.display())
+    // Worded as runc's (Go's lower-case errno text): "exec /x: no such file or directory".
+    bail!("exec {}: {}", prog.display(), e.desc().to_lowercase())
 }
 
 /// The container's filter applies to exec'd processes too.

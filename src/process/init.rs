@@ -224,7 +224,11 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         exit_now(1);
     }
     let e = nix::unistd::execve(&prog_c, &argv, &envp).unwrap_err();
-    super::exec_fifo::report(&fifo, &format!("exec {}: {e}", prog.display()));
+    // Worded as runc's (Go's lower-case errno text): "exec /x: no such file or directory".
+    super::exec_fifo::report(
+        &fifo,
+        &format!("exec {}: {}", prog.display(), e.desc().to_lowercase()),
+    );
     exit_now(127)
 }
 
