@@ -471,3 +471,35 @@ fn unified_keys_for_v1_controllers_are_an_invalid_configuration_on_a_hybrid_host
     assert!(err.contains("set the v1 fields"), "{err}");
     assert!(h.dirs().is_empty());
 }
+
+#[test]
+fn events_lines_put_type_then_id_then_data_as_runc_does() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    let id = unique_id("evorder");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    h.ok(&["start", &id]);
+    let prefix = format!("{{\"type\":\"stats\",\"id\":\"{id}\",\"data\":{{");
+    let once = h.ok(&["events", "--stats", &id]);
+    assert!(once.starts_with(&prefix), "{once}");
+    // The streaming form, at a short interval: the first line is the same kind of record.
+    let mut child = h
+        .cmd(&["events", "--interval", "100ms", &id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    h.ok(&["delete", "--force", &id]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "events did not end with the container"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(first.starts_with(&prefix), "{first}");
+}
