@@ -503,3 +503,42 @@ fn events_lines_put_type_then_id_then_data_as_runc_does() {
     }
     assert!(first.starts_with(&prefix), "{first}");
 }
+
+#[test]
+fn a_device_node_in_linux_devices_stays_denied_when_the_resources_deny_it() {
+    let h = Hull::new();
+    let b = h.bundle(&[
+        "sh",
+        "-c",
+        "echo probe > /dev/kmsg && echo opened; sleep 30",
+    ]);
+    b.edit(|c| {
+        c["linux"]["devices"] =
+            serde_json::json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
+        // Deny everything, and /dev/kmsg once more with a letter the controller does not
+        // know ("a"), which is dropped rather than failing the create.
+        c["linux"]["resources"]["devices"] = serde_json::json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwa"}
+        ]);
+    });
+    let id = unique_id("devdeny");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let list = std::fs::read_to_string(cgroup_dir(&b, "devices").join("devices.list")).unwrap();
+    assert!(!list.contains("c 1:11"), "{list}");
+    h.ok(&["start", &id]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let err = loop {
+        let e = std::fs::read_to_string(b.path().join("stderr")).unwrap_or_default()
+            + &std::fs::read_to_string(b.path().join("hull-stderr")).unwrap_or_default();
+        if e.contains("kmsg") || Instant::now() > deadline {
+            break e;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = std::fs::read_to_string(b.path().join("stdout")).unwrap();
+    h.ok(&["delete", "--force", &id]);
+    assert!(!out.contains("opened"), "{out}");
+    assert!(err.contains("Operation not permitted"), "{err}");
+}

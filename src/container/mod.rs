@@ -362,12 +362,8 @@ fn resources_with_device_rules(spec: &oci_spec::runtime::Spec) -> LinuxResources
     let mut res = linux
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
-    let rules = crate::cgroups::devices::container_rules(
-        res.devices().as_deref().unwrap_or_default(),
-        linux
-            .and_then(|l| l.devices().as_deref())
-            .unwrap_or_default(),
-    );
+    let rules =
+        crate::cgroups::devices::container_rules(res.devices().as_deref().unwrap_or_default());
     res.set_devices(Some(rules));
     res
 }
