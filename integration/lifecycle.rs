@@ -662,3 +662,25 @@ fn kill_sigkill_without_a_pid_namespace_kills_the_whole_cgroup_even_after_the_in
     h.ok(&["kill", "--all", &id, "0"]);
     h.ok(&["delete", &id]);
 }
+
+#[test]
+fn a_failing_hook_is_named_in_runc_words_then_by_its_config_path() {
+    let h = Hull::new();
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        let b = h.bundle(&["true"]);
+        b.edit(|c| {
+            c["hooks"] = serde_json::json!({
+                kind: [{"path": "/bin/true"}, {"path": "/bin/false"}]
+            })
+        });
+        let (code, err) = h.create(&b, &unique_id("hookfail"), &[]);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            err.contains(&format!(
+                "error running {kind} hook #1: hooks.{kind}[1] /bin/false: failed with exit status: 1"
+            )),
+            "{err}"
+        );
+        assert!(h.dirs().is_empty(), "{kind}: {:?}", h.dirs());
+    }
+}

@@ -83,8 +83,7 @@ pub fn state_json(
 pub fn run_all(hooks: Option<&Hooks>, kind: Kind, state_json: &str) -> Result<()> {
     let Some(h) = hooks else { return Ok(()) };
     for (i, hook) in kind.of(h).iter().enumerate() {
-        run_one(hook, state_json)
-            .with_context(|| format!("hooks.{}[{i}] {}", kind.field(), hook.path().display()))?;
+        run_one(hook, state_json).with_context(|| failed(kind, i, hook))?;
     }
     Ok(())
 }
@@ -94,13 +93,19 @@ pub fn run_all_warn(hooks: Option<&Hooks>, kind: Kind, state_json: &str) {
     let Some(h) = hooks else { return };
     for (i, hook) in kind.of(h).iter().enumerate() {
         if let Err(e) = run_one(hook, state_json) {
-            crate::logging::warn(&format!(
-                "hooks.{}[{i}] {}: {e:#}",
-                kind.field(),
-                hook.path().display()
-            ));
+            crate::logging::warn(&format!("{}: {e:#}", failed(kind, i, hook)));
         }
     }
+}
+
+/// What failed, in runc's words first ("error running prestart hook #1:", which callers
+/// match), then where it is in config.json and what it runs.
+fn failed(kind: Kind, i: usize, hook: &Hook) -> String {
+    let f = kind.field();
+    format!(
+        "error running {f} hook #{i}: hooks.{f}[{i}] {}",
+        hook.path().display()
+    )
 }
 
 /// Run one hook and wait for it, killing it at its timeout.
