@@ -80,6 +80,28 @@ fn cond(a: &LinuxSeccompArg, field: &str) -> Result<Cond> {
     })
 }
 
+/// The rules one spec entry makes. Its conditions must all hold (AND), except when two or
+/// more test the same argument ("arg 0 == 100", "arg 0 == 9001"), which no value satisfies
+/// at once: then each condition is a rule of its own (OR), as runc does (libseccomp
+/// refuses such a rule, and runc splits it).
+fn split_same_arg(action: u32, conds: Vec<Cond>) -> Vec<Rule> {
+    let same_arg = conds
+        .iter()
+        .enumerate()
+        .any(|(i, c)| conds[..i].iter().any(|d| d.index == c.index));
+    if same_arg {
+        conds
+            .into_iter()
+            .map(|c| Rule {
+                action,
+                conds: vec![c],
+            })
+            .collect()
+    } else {
+        vec![Rule { action, conds }]
+    }
+}
+
 /// Checks and translates the spec's seccomp object.
 pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
     const P: &str = "linux.seccomp";
@@ -121,7 +143,7 @@ pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
         }
         if act == RET_USER_NOTIF {
             if let Some(n) = sc.names().iter().find(|n| *n == "write") {
-                bail!("{field}.names \"{n}\": SCMP_ACT_NOTIFY cannot be used for write (the runtime writes to report to its parent after loading the filter)");
+                bail!("{field}.names \"{n}\": SCMP_ACT_NOTIFY cannot be used for the write syscall (the runtime writes to report to its parent after loading the filter)");
             }
             notify = true;
         }
@@ -130,15 +152,13 @@ pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
         if act == default_action {
             continue;
         }
+        let rules = split_same_arg(act, conds);
         for name in sc.names() {
             let k = *slot.entry(name.clone()).or_insert_with(|| {
                 syscalls.push((name.clone(), Vec::new()));
                 syscalls.len() - 1
             });
-            syscalls[k].1.push(Rule {
-                action: act,
-                conds: conds.clone(),
-            });
+            syscalls[k].1.extend(rules.iter().cloned());
         }
     }
 

@@ -357,3 +357,28 @@ fn program_can_be_cloned_and_sent_to_another_thread() {
     fn clone_send<T: Clone + Send + 'static>() {}
     clone_send::<Program>();
 }
+
+#[test]
+fn conditions_on_the_same_argument_mean_any_of_them_as_in_runc() {
+    let p = compile(&spec(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 55,
+             "args": [{"index": 1, "value": 10, "op": "SCMP_CMP_EQ"},
+                      {"index": 1, "value": 12, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["tgkill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 56,
+             "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                      {"index": 2, "value": 9, "op": "SCMP_CMP_EQ"}]}
+        ]
+    })))
+    .unwrap();
+    let kill = nr(Abi::X86_64, "kill");
+    assert_eq!(run(&p, X64, kill, [1, 10, 0, 0, 0, 0]), RET_ERRNO | 55);
+    assert_eq!(run(&p, X64, kill, [1, 12, 0, 0, 0, 0]), RET_ERRNO | 55);
+    assert_eq!(run(&p, X64, kill, [1, 15, 0, 0, 0, 0]), RET_ALLOW);
+    // Different arguments: still all of them (AND).
+    let tgkill = nr(Abi::X86_64, "tgkill");
+    assert_eq!(run(&p, X64, tgkill, [1, 0, 9, 0, 0, 0]), RET_ERRNO | 56);
+    assert_eq!(run(&p, X64, tgkill, [1, 0, 15, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(run(&p, X64, tgkill, [2, 0, 9, 0, 0, 0]), RET_ALLOW);
+}
