@@ -542,3 +542,58 @@ fn a_device_node_in_linux_devices_stays_denied_when_the_resources_deny_it() {
     assert!(!out.contains("opened"), "{out}");
     assert!(err.contains("Operation not permitted"), "{err}");
 }
+
+#[test]
+fn update_of_rt_period_below_the_current_runtime_writes_the_runtime_first() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| {
+        c["linux"]["resources"]["cpu"] =
+            serde_json::json!({"realtimePeriod": 100000, "realtimeRuntime": 30000})
+    });
+    // The container's parent needs an rt budget of its own for the container to get one.
+    let parent = cgroup_dir(&b, "cpu").parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&parent).unwrap();
+    std::fs::write(parent.join("cpu.rt_runtime_us"), "400000").unwrap();
+    let id = unique_id("rt");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let cpu = cgroup_dir(&b, "cpu");
+    let read = |f: &str| {
+        std::fs::read_to_string(cpu.join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        (read("cpu.rt_period_us"), read("cpu.rt_runtime_us")),
+        ("100000".into(), "30000".into())
+    );
+    // 10000 is below the 30000 in force: period first would be refused.
+    h.ok(&[
+        "update",
+        "--cpu-rt-period",
+        "10000",
+        "--cpu-rt-runtime",
+        "3000",
+        &id,
+    ]);
+    assert_eq!(
+        (read("cpu.rt_period_us"), read("cpu.rt_runtime_us")),
+        ("10000".into(), "3000".into())
+    );
+    // And back up: a runtime above the period in force needs the period first.
+    h.ok(&[
+        "update",
+        "--cpu-rt-period",
+        "100000",
+        "--cpu-rt-runtime",
+        "20000",
+        &id,
+    ]);
+    assert_eq!(
+        (read("cpu.rt_period_us"), read("cpu.rt_runtime_us")),
+        ("100000".into(), "20000".into())
+    );
+    h.ok(&["delete", "--force", &id]);
+}

@@ -279,14 +279,40 @@ fn cpu_limits(cg: &Cgroup, cpu: &LinuxCpu) -> Result<()> {
     if let Some(b) = cpu.burst() {
         fsio::write(&dir, "cpu.cfs_burst_us", &b.to_string())?;
     }
-    if let Some(p) = cpu.realtime_period().filter(|p| *p != 0) {
-        fsio::write(&dir, "cpu.rt_period_us", &p.to_string())?;
-    }
-    if let Some(r) = cpu.realtime_runtime().filter(|r| *r != 0) {
-        fsio::write(&dir, "cpu.rt_runtime_us", &r.to_string())?;
-    }
+    rt_limits(
+        &dir,
+        cpu.realtime_period().filter(|p| *p != 0),
+        cpu.realtime_runtime().filter(|r| *r != 0),
+    )?;
     if let Some(i) = cpu.idle() {
         fsio::write(&dir, "cpu.idle", &i.to_string())?;
+    }
+    Ok(())
+}
+
+/// cpu.rt_period_us and cpu.rt_runtime_us in an order the kernel accepts: it refuses a
+/// period shorter than the runtime in force, so a period that goes below it is written
+/// after the new runtime; otherwise the period first (a longer runtime needs it).
+fn rt_limits(dir: &Path, period: Option<u64>, runtime: Option<i64>) -> Result<()> {
+    let runtime_first = match (period, runtime) {
+        (Some(p), Some(_)) => {
+            let now: i64 = fsio::read(dir, "cpu.rt_runtime_us")?.parse().unwrap_or(-1);
+            now > 0 && p < now as u64
+        }
+        _ => false,
+    };
+    if runtime_first {
+        if let Some(r) = runtime {
+            fsio::write(dir, "cpu.rt_runtime_us", &r.to_string())?;
+        }
+    }
+    if let Some(p) = period {
+        fsio::write(dir, "cpu.rt_period_us", &p.to_string())?;
+    }
+    if !runtime_first {
+        if let Some(r) = runtime {
+            fsio::write(dir, "cpu.rt_runtime_us", &r.to_string())?;
+        }
     }
     Ok(())
 }
