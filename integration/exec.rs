@@ -393,7 +393,7 @@ fn recorded_cgroup(h: &Hull, id: &str) -> hull::cgroups::Cgroup {
 }
 
 #[test]
-fn exec_cgroup_flag_places_the_process_in_an_existing_sub_cgroup() {
+fn exec_cgroup_flag_places_the_process_in_an_existing_sub_cgroup_and_names_bad_ones() {
     let h = Hull::new();
     let (b, id) = running(&h, "exsub");
     // Removed with the container: delete destroys the whole subtree.
@@ -433,7 +433,15 @@ fn exec_cgroup_flag_places_the_process_in_an_existing_sub_cgroup() {
         assert!(line.ends_with("/ctr/sub"), "{line}");
     }
     let err = exec_fails(&h, &["exec", "--cgroup", "missing", &id, "true"]);
-    assert!(err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("/missing/cgroup.procs: no such file or directory"),
+        "{err}"
+    );
+    assert!(err.contains("created first"), "{err}");
+    let err = exec_fails(&h, &["exec", "--cgroup", "..", &id, "true"]);
+    assert!(err.contains("bad sub cgroup path"), "{err}");
+    let err = exec_fails(&h, &["exec", "--cgroup", "whaaat:/", &id, "true"]);
+    assert!(err.contains("unknown controller \"whaaat\""), "{err}");
 }
 
 #[test]
