@@ -143,3 +143,71 @@ fn list_fails_on_a_missing_root_given_with_root() {
     let table = h.ok(&["list"]);
     assert!(table.starts_with("ID"), "{table}");
 }
+
+#[test]
+fn debug_lines_go_to_stderr_as_logrus_text_or_only_to_the_log_file() {
+    let h = Hull::new();
+    let b = h.bundle(&["echo", "hello"]);
+    let o = h
+        .cmd(&[
+            "--debug",
+            "run",
+            "--bundle",
+            b.path_str(),
+            &unique_id("dbg"),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello\n");
+    let err = String::from_utf8(o.stderr).unwrap();
+    for stage in [
+        "nsexec container setup",
+        "child process in init()",
+        "init: closing the pipe to signal completion",
+    ] {
+        assert!(
+            err.lines().any(|l| l.starts_with("time=\"")
+                && l.contains("level=debug")
+                && l.contains(stage)),
+            "{stage}: {err}"
+        );
+    }
+    // With --log the debug lines go to the file only (JSON here), not to stderr.
+    let log = b.path().join("log.json");
+    let o = h
+        .cmd(&[
+            "--debug",
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "run",
+            "--bundle",
+            b.path_str(),
+            &unique_id("dbglog"),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("debug"),
+        "{o:?}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let levels: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(levels.iter().any(|v| v["level"] == "debug"
+        && v["msg"]
+            .as_str()
+            .unwrap()
+            .contains("child process in init()")));
+    // Without --debug: nothing.
+    let o = h
+        .cmd(&["run", "--bundle", b.path_str(), &unique_id("nodbg")])
+        .output()
+        .unwrap();
+    assert!(o.stderr.is_empty(), "{o:?}");
+}

@@ -551,3 +551,24 @@ fn exec_exits_255_when_hull_fails_and_with_the_process_status_otherwise() {
     );
     h.ok(&["delete", "--force", &id]);
 }
+
+#[test]
+fn exec_with_debug_reports_its_stages_on_stderr() {
+    let h = Hull::new();
+    let (_b, id) = running(&h, "exdbg");
+    let o = h.run(&["--debug", "exec", &id, "true"]);
+    assert!(o.status.success(), "{o:?}");
+    let err = String::from_utf8(o.stderr).unwrap();
+    for stage in [
+        "nsexec container setup",
+        "child process in init()",
+        "setns_init: about to exec",
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains("level=debug") && l.contains(stage)),
+            "{stage}: {err}"
+        );
+    }
+    h.ok(&["delete", "--force", &id]);
+}

@@ -133,6 +133,10 @@ pub fn spawn(
     let join = cgroup.join(floor)?;
     let unprivileged_parent = !nix::unistd::geteuid().is_root();
     let restore = enter_parent_joins(ns)?;
+    crate::logging::debug(&format!(
+        "nsexec container setup: clone3 of the init of {} (namespace flags {:#x})",
+        o.id, ns.clone_flags
+    ));
     let forked = fork_into(ns.clone_flags, join.v2_fd());
     match forked {
         // The child never returns from here: it becomes the init or _exits. (Only the
@@ -212,6 +216,9 @@ fn drive(
     let raw: Vec<_> = v1_tasks.iter().map(|f| f.as_raw_fd()).collect();
     ch.send_fds(&Msg::Go { host_pid: pid }, &raw)
         .map_err(|_| gone(pid, "container init"))?;
+    crate::logging::debug(&format!(
+        "child process in init(): pid {pid} placed in its cgroups, sets up its rootfs"
+    ));
     drop(v1_tasks);
     record_pid(pid)?;
     crate::fault::point("after-state-saved");
@@ -230,7 +237,12 @@ fn drive(
             }
             Some((Msg::Console, Some(master))) => console = o.console.route(master)?,
             Some((Msg::SeccompListener, Some(fd))) => send_listener(o, pid, &fd)?,
-            Some((Msg::Created, _)) => return Ok(console),
+            Some((Msg::Created, _)) => {
+                crate::logging::debug(&format!(
+                    "init: closing the pipe to signal completion: pid {pid} is created"
+                ));
+                return Ok(console);
+            }
             Some((Msg::Error(e), _)) => bail!("{e}"),
             Some((m, _)) => bail!("sync channel: unexpected {m:?} from the container init"),
             None => return Err(gone(pid, "container init")),
