@@ -684,3 +684,52 @@ fn a_failing_hook_is_named_in_runc_words_then_by_its_config_path() {
         assert!(h.dirs().is_empty(), "{kind}: {:?}", h.dirs());
     }
 }
+
+fn caps_of(out: &str) -> std::collections::BTreeMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once(":\t"))
+        .filter(|(k, _)| k.starts_with("Cap"))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn inheritable_caps_outside_permitted_apply_and_unraisable_ambient_caps_warn() {
+    let h = Hull::new();
+    let b = h.bundle(&["cat", "/proc/self/status"]);
+    b.edit(|c| {
+        c["process"]["capabilities"] = serde_json::json!({
+            "bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_SYSLOG"],
+            "effective": ["CAP_KILL"],
+            "permitted": ["CAP_KILL", "CAP_CHOWN"],
+            "inheritable": ["CAP_CHOWN", "CAP_SYSLOG"],
+            "ambient": ["CAP_CHOWN"]
+        })
+    });
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("capinh")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let caps = caps_of(&out);
+    // CAP_CHOWN 0 (0x1), CAP_KILL 5 (0x20), CAP_SYSLOG 34 (0x400000000).
+    assert_eq!(caps["CapInh"], "0000000400000001", "{out}");
+    assert_eq!(caps["CapPrm"], "0000000000000021", "{out}");
+    assert_eq!(caps["CapBnd"], "0000000400000021", "{out}");
+    assert_eq!(caps["CapAmb"], "0000000000000001", "{out}");
+
+    let b = h.bundle(&["cat", "/proc/self/status"]);
+    b.edit(|c| {
+        c["process"]["capabilities"]["inheritable"] = serde_json::json!(["CAP_KILL"]);
+        c["process"]["capabilities"]["ambient"] = serde_json::json!(["CAP_KILL", "CAP_CHOWN"]);
+    });
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("capamb")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("can't raise ambient capability CAP_CHOWN: "),
+        "{err}"
+    );
+    assert_eq!(
+        caps_of(&String::from_utf8_lossy(&o.stdout))["CapAmb"],
+        "0000000000000020"
+    );
+}

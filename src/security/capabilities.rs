@@ -100,6 +100,12 @@ pub fn apply_rest(c: &LinuxCapabilities) -> Result<()> {
     let effective = convert_set("effective", c.effective())?;
     let inheritable = convert_set("inheritable", c.inheritable())?;
     let ambient = convert_set("ambient", c.ambient())?;
+    // Inheritable first, while permitted is still whole: without CAP_SETPCAP the kernel
+    // only lets a capability into inheritable if it is permitted (or inheritable) now, so
+    // an inheritable cap outside the new permitted set (runc's test: CAP_SYSLOG) failed
+    // with EPERM when permitted had been reduced first.
+    caps::set(None, CapSet::Inheritable, &inheritable)
+        .context("process.capabilities.inheritable: set")?;
     // Effective must stay a subset of permitted while we change permitted.
     caps::set(
         None,
@@ -109,22 +115,35 @@ pub fn apply_rest(c: &LinuxCapabilities) -> Result<()> {
     .context("process.capabilities.effective: set")?;
     caps::set(None, CapSet::Permitted, &permitted)
         .context("process.capabilities.permitted: set")?;
-    caps::set(None, CapSet::Inheritable, &inheritable)
-        .context("process.capabilities.inheritable: set")?;
     caps::set(None, CapSet::Effective, &effective)
         .context("process.capabilities.effective: set (must be a subset of permitted)")?;
     caps::clear(None, CapSet::Ambient).context("clearing the ambient set")?;
     // The kernel only lets a capability be ambient if it is permitted and inheritable.
-    // runc's own default config lists ambient caps without inheritable ones and runc skips
-    // them silently; callers rely on that config working, so hull skips them the same way.
-    for cap in ambient
-        .intersection(&permitted)
-        .filter(|c| inheritable.contains(c))
-    {
+    // The others are skipped, as runc skips them. runc 1.1's own default config lists
+    // ambient caps with no inheritable set at all, and callers rely on it working quietly;
+    // when the config does have an inheritable set, a skipped ambient cap is most likely a
+    // mistake: a warning says so, in runc's words, on the process's stderr.
+    for cap in &ambient {
+        if !(permitted.contains(cap) && inheritable.contains(cap)) {
+            if inheritable.is_empty() {
+                continue;
+            }
+            warn_raw(&format!(
+                "hull: warning: can't raise ambient capability {cap}: it is not in both \
+                 process.capabilities.permitted and inheritable\n"
+            ));
+            continue;
+        }
         caps::raise(None, CapSet::Ambient, *cap)
             .with_context(|| format!("process.capabilities.ambient: raise {cap}"))?;
     }
     Ok(())
+}
+
+/// One write(2) to fd 2: this runs in the container's process after fork, where taking
+/// the logger's lock (held by another thread at fork time) could hang.
+fn warn_raw(msg: &str) {
+    let _ = nix::unistd::write(std::io::stderr(), msg.as_bytes());
 }
 
 #[cfg(test)]
