@@ -733,3 +733,19 @@ fn inheritable_caps_outside_permitted_apply_and_unraisable_ambient_caps_warn() {
         "0000000000000020"
     );
 }
+
+#[test]
+fn a_config_naming_a_key_twice_is_refused_with_the_key_path() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    let text = std::fs::read_to_string(b.config_path()).unwrap();
+    // `"cwd": "/",` twice in process: serde would keep the last one silently.
+    let dup = text.replacen("\"cwd\": \"/\"", "\"cwd\": \"/tmp\", \"cwd\": \"/\"", 1);
+    assert_ne!(dup, text, "the config has a process.cwd to duplicate");
+    std::fs::write(b.config_path(), dup).unwrap();
+    let (code, err) = h.create(&b, &unique_id("dupkey"), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("duplicate key process.cwd"), "{err}");
+    assert!(err.contains("config.json"), "{err}");
+    assert!(h.dirs().is_empty());
+}

@@ -13,6 +13,7 @@ use anyhow::{anyhow, Result};
 use oci_spec::runtime::Spec;
 
 pub mod default;
+mod dupkeys;
 pub mod features;
 pub mod names;
 mod raw;
