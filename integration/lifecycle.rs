@@ -749,3 +749,25 @@ fn a_config_naming_a_key_twice_is_refused_with_the_key_path() {
     assert!(err.contains("config.json"), "{err}");
     assert!(h.dirs().is_empty());
 }
+
+#[test]
+fn rnorelatime_leaves_the_atime_mode_of_a_recursive_bind_as_it_is() {
+    let h = Hull::new();
+    let vol = TempDir::new("ratime");
+    let b = h.bundle(&["sh", "-c", "grep ' /mnt ' /proc/self/mountinfo"]);
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "source": vol.path(), "destination": "/mnt", "type": "bind",
+            "options": ["rbind", "rnorelatime"]
+        }))
+    });
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(host
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some("/") && l.contains("relatime")));
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("ratime")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let opts = out.split(' ').nth(5).unwrap_or_default();
+    assert!(opts.split(',').any(|o| o == "relatime"), "{out}");
+}
