@@ -771,3 +771,29 @@ fn rnorelatime_leaves_the_atime_mode_of_a_recursive_bind_as_it_is() {
     let opts = out.split(' ').nth(5).unwrap_or_default();
     assert!(opts.split(',').any(|o| o == "relatime"), "{out}");
 }
+
+#[test]
+fn a_mount_point_that_is_not_utf8_does_not_fail_create() {
+    use std::os::unix::ffi::OsStrExt;
+    let h = Hull::new();
+    let b = h.bundle(&["echo", "ran"]);
+    let dir = TempDir::new("latin1");
+    // "café" in Latin-1: the kernel writes the 0xe9 byte into mountinfo as it is.
+    let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    std::fs::create_dir(&odd).unwrap();
+    // The tmpfs lives in a private mount namespace that ends with the command.
+    let o = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t tmpfs latin1 \"$1\" && shift && exec \"$@\"")
+        .arg("sh")
+        .arg(&odd)
+        .arg(hull_bin())
+        .arg("--root")
+        .arg(h.root.path())
+        .args(["run", "--bundle", b.path_str(), &unique_id("latin1")])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
+}
