@@ -162,3 +162,38 @@ fn notify_errors_use_runc_words_no_agent_and_write() {
     );
     assert!(h.dirs().is_empty(), "{:?}", h.dirs());
 }
+
+#[test]
+fn filter_flags_default_to_spec_allow_ignore_tsync_and_are_logged_with_debug() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", "mkdir /tmp/x 2>&1; true"]);
+    let run = |flags: Option<serde_json::Value>| {
+        b.edit(|c| {
+            let mut s = serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+            });
+            if let Some(f) = &flags {
+                s["flags"] = f.clone();
+            }
+            c["linux"]["seccomp"] = s;
+        });
+        let o = h.run(&[
+            "--debug",
+            "run",
+            "--bundle",
+            b.path_str(),
+            &unique_id("flags"),
+        ]);
+        assert!(o.status.success(), "{o:?}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("Operation not permitted"));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(run(None).contains("msg=\"seccomp filter flags: 4\""));
+    assert!(run(Some(serde_json::json!([]))).contains("msg=\"seccomp filter flags: 0\""));
+    let err = run(Some(serde_json::json!([
+        "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_LOG"
+    ])));
+    assert!(err.contains("msg=\"seccomp filter flags: 2\""), "{err}");
+}

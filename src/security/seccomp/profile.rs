@@ -16,7 +16,6 @@ pub const FLAG_TSYNC: u32 = 1;
 pub const FLAG_LOG: u32 = 2;
 pub const FLAG_SPEC_ALLOW: u32 = 4;
 pub const FLAG_NEW_LISTENER: u32 = 8;
-pub const FLAG_TSYNC_ESRCH: u32 = 16;
 pub const FLAG_WAIT_KILLABLE_RECV: u32 = 32;
 
 /// One argument test; `value_two` is the datum of MASKED_EQ (`value` is the mask).
@@ -165,7 +164,10 @@ pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
     let mut flags = 0;
     for f in s.flags().iter().flatten() {
         flags |= match f {
-            Flag::SeccompFilterFlagTsync => FLAG_TSYNC,
+            // As runc: accepted, and without effect. The filter is loaded by a process of
+            // one thread (the init or exec'd process, after fork), so there are no other
+            // threads to synchronise, and with a listener TSYNC would need TSYNC_ESRCH.
+            Flag::SeccompFilterFlagTsync => 0,
             Flag::SeccompFilterFlagLog => FLAG_LOG,
             Flag::SeccompFilterFlagSpecAllow => FLAG_SPEC_ALLOW,
             // Meaningful only with a listener (libseccomp ignores it otherwise).
@@ -173,12 +175,14 @@ pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
             Flag::SeccompFilterFlagWaitKillableRecv => 0,
         };
     }
+    // As runc: with no `flags` at all (not even an empty list), SPEC_ALLOW, so that loading
+    // a filter does not also switch on the speculative store bypass mitigation, which
+    // slows the container down (runc and Docker default to it; this kernel supports it).
+    if s.flags().is_none() {
+        flags |= FLAG_SPEC_ALLOW;
+    }
     if notify {
         flags |= FLAG_NEW_LISTENER;
-        if flags & FLAG_TSYNC != 0 {
-            // The kernel refuses TSYNC with a listener unless failures report ESRCH.
-            flags |= FLAG_TSYNC_ESRCH;
-        }
     }
     // As runc: not when the default lets calls through (a tracer handles new calls
     // itself), nor when the default already answers ENOSYS.

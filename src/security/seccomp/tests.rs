@@ -234,14 +234,29 @@ fn flags_map_to_seccomp_filter_flags() {
                   "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
     })))
     .unwrap();
-    assert_eq!(p.flags, 1 | 2 | 4);
+    // TSYNC is accepted and has no effect (one thread loads the filter), as in runc.
+    assert_eq!(p.flags, 2 | 4);
     let p = compile(&spec(serde_json::json!({
         "defaultAction": "SCMP_ACT_ALLOW",
         "flags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
         "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
     })))
     .unwrap();
-    assert_eq!(p.flags, 1 | 8 | 16 | 32);
+    assert_eq!(p.flags, 8 | 32);
+}
+
+#[test]
+fn no_flags_at_all_means_spec_allow_and_an_empty_list_means_none() {
+    let p = compile(&spec(
+        serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+    ))
+    .unwrap();
+    assert_eq!(p.flags, 4);
+    let p = compile(&spec(
+        serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": []}),
+    ))
+    .unwrap();
+    assert_eq!(p.flags, 0);
 }
 
 #[test]
