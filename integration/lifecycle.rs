@@ -797,3 +797,95 @@ fn a_mount_point_that_is_not_utf8_does_not_fail_create() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
 }
+
+/// A listener for `--pidfd-socket`; `take` returns the message body and the pidfd.
+struct PidfdListener {
+    dir: TempDir,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl PidfdListener {
+    fn new() -> PidfdListener {
+        let dir = TempDir::new("pidfd");
+        let listener = std::os::unix::net::UnixListener::bind(dir.path().join("s")).unwrap();
+        PidfdListener { dir, listener }
+    }
+    fn path(&self) -> String {
+        self.dir.path().join("s").to_str().unwrap().to_string()
+    }
+    fn take(&self) -> (String, std::os::fd::OwnedFd) {
+        use std::os::fd::AsRawFd;
+        let (conn, _) = self.listener.accept().unwrap();
+        let (body, mut fds) = hull::sys::scm::recv_fds(conn.as_raw_fd()).unwrap();
+        (String::from_utf8(body).unwrap(), fds.remove(0))
+    }
+}
+
+#[test]
+fn pidfd_socket_receives_a_pidfd_of_the_init_and_of_an_exec() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "300"]);
+    let id = unique_id("pidfd");
+    let l = PidfdListener::new();
+    let (code, err) = h.create(&b, &id, &["--pidfd-socket", &l.path()]);
+    assert_eq!(code, Some(0), "{err}");
+    let (kind, fd) = l.take();
+    assert_eq!(kind, "standard");
+    h.ok(&["start", &id]);
+    // An exec'd process, detached: its own pidfd.
+    // (stdio closed: the detached process would hold a captured pipe open)
+    let st = h
+        .cmd(&[
+            "exec",
+            "-d",
+            "--pidfd-socket",
+            &l.path(),
+            &id,
+            "sleep",
+            "300",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (kind, exec_fd) = l.take();
+    assert_eq!(kind, "setns");
+    hull::sys::pidfd::send_signal(&exec_fd, libc::SIGKILL).unwrap();
+    // The init's pidfd ends the container.
+    hull::sys::pidfd::send_signal(&fd, libc::SIGKILL).unwrap();
+    h.wait_status(&id, "stopped");
+    // A socket nobody listens on fails before anything is created.
+    let err = h.fails(&[
+        "create",
+        "--bundle",
+        b.path_str(),
+        "--pidfd-socket",
+        "/nonexistent.sock",
+        "x",
+    ]);
+    assert!(err.contains("--pidfd-socket /nonexistent.sock"), "{err}");
+    h.ok(&["delete", &id]);
+    // run --detach sends the init's, once it runs.
+    let st = h
+        .cmd(&[
+            "run",
+            "-d",
+            "--bundle",
+            b.path_str(),
+            "--pidfd-socket",
+            &l.path(),
+            &id,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (kind, fd) = l.take();
+    assert_eq!(kind, "standard");
+    assert_eq!(h.status(&id), "running");
+    hull::sys::pidfd::send_signal(&fd, libc::SIGKILL).unwrap();
+    h.wait_status(&id, "stopped");
+    h.ok(&["delete", &id]);
+}

@@ -18,6 +18,7 @@ mod features;
 mod kill;
 mod list;
 mod pause;
+mod pidfd;
 mod ps;
 mod run;
 mod spec;
