@@ -55,7 +55,36 @@ pub fn check_available(c: &LinuxCapabilities) -> Result<()> {
             );
         }
     }
+    for w in ambient_warnings(c)? {
+        crate::logging::warn(&w);
+    }
     Ok(())
+}
+
+/// The ambient caps `apply_rest` will skip because they are not both permitted and
+/// inheritable (the kernel's rule), in runc's words. runc 1.1's own default config lists
+/// ambient caps with no inheritable set at all and callers rely on it working quietly: only
+/// a config that does have an inheritable set, where a skipped ambient cap is most likely a
+/// mistake, gets the warnings. Said by the runtime before the clone, on its own stderr,
+/// not by the container's process on the container's.
+pub fn ambient_warnings(c: &LinuxCapabilities) -> Result<Vec<String>> {
+    let permitted = convert_set("permitted", c.permitted())?;
+    let inheritable = convert_set("inheritable", c.inheritable())?;
+    if inheritable.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out: Vec<String> = convert_set("ambient", c.ambient())?
+        .into_iter()
+        .filter(|cap| !(permitted.contains(cap) && inheritable.contains(cap)))
+        .map(|cap| {
+            format!(
+                "can't raise ambient capability {cap}: it is not in both \
+                 process.capabilities.permitted and inheritable"
+            )
+        })
+        .collect();
+    out.sort();
+    Ok(out)
 }
 
 /// This process's bounding set from the CapBnd line of /proc/self/status: one read where
@@ -118,32 +147,16 @@ pub fn apply_rest(c: &LinuxCapabilities) -> Result<()> {
     caps::set(None, CapSet::Effective, &effective)
         .context("process.capabilities.effective: set (must be a subset of permitted)")?;
     caps::clear(None, CapSet::Ambient).context("clearing the ambient set")?;
-    // The kernel only lets a capability be ambient if it is permitted and inheritable.
-    // The others are skipped, as runc skips them. runc 1.1's own default config lists
-    // ambient caps with no inheritable set at all, and callers rely on it working quietly;
-    // when the config does have an inheritable set, a skipped ambient cap is most likely a
-    // mistake: a warning says so, in runc's words, on the process's stderr.
-    for cap in &ambient {
-        if !(permitted.contains(cap) && inheritable.contains(cap)) {
-            if inheritable.is_empty() {
-                continue;
-            }
-            warn_raw(&format!(
-                "hull: warning: can't raise ambient capability {cap}: it is not in both \
-                 process.capabilities.permitted and inheritable\n"
-            ));
-            continue;
-        }
+    // The kernel only lets a capability be ambient if it is permitted and inheritable: the
+    // others are skipped, as runc skips them (the runtime warned, see `ambient_warnings`).
+    for cap in ambient
+        .intersection(&permitted)
+        .filter(|c| inheritable.contains(c))
+    {
         caps::raise(None, CapSet::Ambient, *cap)
             .with_context(|| format!("process.capabilities.ambient: raise {cap}"))?;
     }
     Ok(())
-}
-
-/// One write(2) to fd 2: this runs in the container's process after fork, where taking
-/// the logger's lock (held by another thread at fork time) could hang.
-fn warn_raw(msg: &str) {
-    let _ = nix::unistd::write(std::io::stderr(), msg.as_bytes());
 }
 
 #[cfg(test)]
