@@ -597,3 +597,28 @@ fn update_of_rt_period_below_the_current_runtime_writes_the_runtime_first() {
     );
     h.ok(&["delete", "--force", &id]);
 }
+
+#[test]
+fn an_explicit_pids_limit_of_0_is_written_as_1_and_an_absent_one_not_at_all() {
+    let h = Hull::new();
+    let read_max = |b: &Bundle| {
+        std::fs::read_to_string(cgroup_dir(b, "pids").join("pids.max"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| c["linux"]["resources"]["pids"] = serde_json::json!({"limit": 0}));
+    let id = unique_id("pids0");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(read_max(&b), "1");
+    h.ok(&["delete", "--force", &id]);
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| c["linux"]["resources"]["pids"] = serde_json::json!({}));
+    let id = unique_id("pidsnone");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(read_max(&b), "max");
+    h.ok(&["delete", "--force", &id]);
+}

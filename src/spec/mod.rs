@@ -84,12 +84,26 @@ pub fn check_process(p: &oci_spec::runtime::Process) -> Result<(), String> {
 }
 
 /// JSON value -> typed spec; a type error names the JSON path of the offending field.
-fn deserialize(value: serde_json::Value) -> Result<Spec, String> {
+fn deserialize(mut value: serde_json::Value) -> Result<Spec, String> {
+    pids_zero_means_one(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         describe_serde_error(&path, &inner)
     })
+}
+
+/// `linux.resources.pids.limit: 0` given explicitly means a limit of 1, as in runc >= 1.2
+/// (runtime-spec 1.3 made the field optional; systemd has no TasksMax=0): the spec type
+/// reads an absent limit as 0 too, which stays "no limit", so the mapping is made here,
+/// where the two can still be told apart.
+fn pids_zero_means_one(value: &mut serde_json::Value) {
+    if let Some(limit) = value
+        .pointer_mut("/linux/resources/pids/limit")
+        .filter(|l| l.as_i64() == Some(0))
+    {
+        *limit = serde_json::json!(1);
+    }
 }
 
 /// `path` is serde_path_to_error's rendering ("." for the top level).
