@@ -572,3 +572,44 @@ fn exec_with_debug_reports_its_stages_on_stderr() {
     }
     h.ok(&["delete", "--force", &id]);
 }
+
+#[test]
+fn exec_process_file_takes_scheduler_flags_by_their_runtime_spec_names() {
+    let h = Hull::new();
+    let (b, id) = running(&h, "exsched");
+    let f = b.path().join("sched.json");
+    std::fs::write(
+        &f,
+        serde_json::json!({
+            "args": ["sleep", "300"], "cwd": "/",
+            "scheduler": {"policy": "SCHED_BATCH", "nice": 5,
+                          "flags": ["SCHED_FLAG_RESET_ON_FORK"]}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let pid_file = b.path().join("sched.pid");
+    let st = h
+        .cmd(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "--process",
+            f.to_str().unwrap(),
+            &id,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let o = std::process::Command::new("chrt")
+        .args(["-p", pid.trim()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("SCHED_BATCH|SCHED_RESET_ON_FORK"), "{out}");
+    h.ok(&["delete", "--force", &id]);
+}
