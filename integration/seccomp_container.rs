@@ -197,3 +197,25 @@ fn filter_flags_default_to_spec_allow_ignore_tsync_and_are_logged_with_debug() {
     ])));
     assert!(err.contains("msg=\"seccomp filter flags: 2\""), "{err}");
 }
+
+#[test]
+fn a_start_container_hook_killed_by_the_filter_names_the_signal_in_go_words() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    b.edit(|c| {
+        c["process"]["noNewPrivileges"] = serde_json::json!(false);
+        // startContainer hooks run in the container after the filter is loaded.
+        c["hooks"] = serde_json::json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/x"]}]});
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL"}]
+        });
+    });
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("hooksys")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("error running startContainer hook #0: hooks.startContainer[0] /bin/sh: signal: bad system call (SIGSYS)"),
+        "{err}"
+    );
+}
