@@ -422,6 +422,8 @@ fn update_takes_minus_one_for_no_limit_and_sets_cpu_burst_and_idle() {
     );
     h.ok(&["update", "--pids-limit", "-1", &id]);
     assert_eq!(read("pids", "pids.max"), "max");
+    h.ok(&["update", "--pids-limit", "0", &id]);
+    assert_eq!(read("pids", "pids.max"), "1");
     h.ok(&["update", "--cpu-quota", "-1", &id]);
     assert_eq!(read("cpu", "cpu.cfs_quota_us"), "-1");
     h.ok(&[

@@ -139,6 +139,14 @@ fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     if a.kernel_memory.is_some() || a.kernel_memory_tcp.is_some() {
         crate::logging::warn("--kernel-memory/--kernel-memory-tcp are obsolete and ignored");
     }
+    // As for config.json: an explicit pids limit of 0 means 1 (runc >= 1.2); the
+    // resources type cannot tell it from an absent one, so it is mapped on the JSON.
+    if let Some(l) = v
+        .pointer_mut("/pids/limit")
+        .filter(|l| l.as_i64() == Some(0))
+    {
+        *l = json!(1);
+    }
     serde_json::from_value(v).context("update: the resulting resources are not valid")
 }
 
