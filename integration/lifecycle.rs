@@ -889,3 +889,32 @@ fn pidfd_socket_receives_a_pidfd_of_the_init_and_of_an_exec() {
     h.wait_status(&id, "stopped");
     h.ok(&["delete", &id]);
 }
+
+#[test]
+fn the_ambient_warning_is_said_at_create_not_at_every_exec() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| {
+        c["process"]["capabilities"]["inheritable"] = serde_json::json!(["CAP_SYSLOG"]);
+        c["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!("CAP_SYSLOG"));
+    });
+    let id = unique_id("ambwarn");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("can't raise ambient capability CAP_KILL"),
+        "{err}"
+    );
+    h.ok(&["start", &id]);
+    let o = h.run(&["exec", &id, "echo", "hello"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello\n");
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    h.ok(&["delete", "--force", &id]);
+}

@@ -80,6 +80,9 @@ pub fn check(plan: &Plan) -> Result<NsPlan> {
         .context("process: required to create a container")?;
     if let Some(c) = process.capabilities() {
         crate::security::capabilities::check_available(c)?;
+        for w in crate::security::capabilities::ambient_warnings(c)? {
+            crate::logging::warn(&w);
+        }
     }
     crate::security::lsm::check(&plan.spec)?;
     crate::security::sched::check(&plan.spec)?;

@@ -55,9 +55,6 @@ pub fn check_available(c: &LinuxCapabilities) -> Result<()> {
             );
         }
     }
-    for w in ambient_warnings(c)? {
-        crate::logging::warn(&w);
-    }
     Ok(())
 }
 
@@ -66,7 +63,8 @@ pub fn check_available(c: &LinuxCapabilities) -> Result<()> {
 /// ambient caps with no inheritable set at all and callers rely on it working quietly: only
 /// a config that does have an inheritable set, where a skipped ambient cap is most likely a
 /// mistake, gets the warnings. Said by the runtime before the clone, on its own stderr,
-/// not by the container's process on the container's.
+/// not by the container's process on the container's; once, at create (an exec applies the
+/// same sets, and its output is the process's).
 pub fn ambient_warnings(c: &LinuxCapabilities) -> Result<Vec<String>> {
     let permitted = convert_set("permitted", c.permitted())?;
     let inheritable = convert_set("inheritable", c.inheritable())?;
