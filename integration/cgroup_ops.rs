@@ -244,7 +244,7 @@ fn cgroups_path(b: &Bundle) -> String {
 fn assert_self_placement(t: &str) {
     assert!(t.contains("CLONE_INTO_CGROUP"), "{t}");
     assert!(
-        !t.contains("cgroup.procs"),
+        !t.contains("cgroup.procs\", O_WRONLY"),
         "a pid was written to cgroup.procs:\n{t}"
     );
     let pid = |l: &str| l.split(' ').next().unwrap().to_string();
@@ -362,4 +362,265 @@ fn cgroup_mounts_are_binds_without_a_cgroup_namespace_and_fresh_with_one() {
     );
     let out = h.ok(&["run", "--bundle", b.path_str(), &unique_id("cgns")]);
     assert_eq!(out.trim(), "1", "{out}");
+}
+
+#[test]
+fn create_refuses_a_pre_existing_frozen_cgroup_and_leaves_it_in_place() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    let freezer = cgroup_dir(&b, "freezer");
+    std::fs::create_dir_all(&freezer).unwrap();
+    std::fs::write(freezer.join("freezer.state"), "FROZEN").unwrap();
+    let id = unique_id("frozen");
+    let started = Instant::now();
+    let (code, err) = h.create(&b, &id, &[]);
+    let took = started.elapsed();
+    // Not hull's to remove: the caller made it, and thaws and removes it (before asserting,
+    // so a failure leaves no frozen cgroup behind).
+    let kept = freezer.is_dir();
+    let _ = std::fs::write(freezer.join("freezer.state"), "THAWED");
+    let _ = std::fs::remove_dir(&freezer);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(took < Duration::from_secs(5), "{err}");
+    assert!(
+        err.contains("container's cgroup unexpectedly frozen"),
+        "{err}"
+    );
+    assert!(err.contains("freezer.state is FROZEN"), "{err}");
+    assert!(h.dirs().is_empty(), "{:?}", h.dirs());
+    assert!(kept, "the caller's cgroup was removed");
+}
+
+#[test]
+fn update_takes_minus_one_for_no_limit_and_sets_cpu_burst_and_idle() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| {
+        c["linux"]["resources"] = serde_json::json!({
+            "memory": {"limit": 64 << 20, "swap": 64 << 20},
+            "pids": {"limit": 20},
+            "cpu": {"quota": 500000, "period": 1000000}
+        })
+    });
+    let id = unique_id("update-1");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    h.ok(&["start", &id]);
+    let read = |ctl: &str, f: &str| {
+        std::fs::read_to_string(cgroup_dir(&b, ctl).join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    h.ok(&["update", "--memory-swap", "-1", "--memory", "-1", &id]);
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        "9223372036854771712"
+    );
+    assert_eq!(
+        read("memory", "memory.memsw.limit_in_bytes"),
+        "9223372036854771712"
+    );
+    h.ok(&["update", "--pids-limit", "-1", &id]);
+    assert_eq!(read("pids", "pids.max"), "max");
+    h.ok(&["update", "--pids-limit", "0", &id]);
+    assert_eq!(read("pids", "pids.max"), "1");
+    h.ok(&["update", "--cpu-quota", "-1", &id]);
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "-1");
+    h.ok(&[
+        "update",
+        "--cpu-quota",
+        "400000",
+        "--cpu-burst",
+        "300000",
+        &id,
+    ]);
+    assert_eq!(read("cpu", "cpu.cfs_burst_us"), "300000");
+    h.ok(&["update", "--cpu-idle", "1", &id]);
+    assert_eq!(read("cpu", "cpu.idle"), "1");
+    h.ok(&["update", "--cpu-idle", "0", &id]);
+    assert_eq!(read("cpu", "cpu.idle"), "0");
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn create_refuses_a_cgroup_that_holds_processes_and_leaves_them_alone() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    let first = unique_id("occupant");
+    assert_eq!(h.create(&b, &first, &[]).0, Some(0));
+    // A second container with the same cgroupsPath would share the first one's limits,
+    // and its delete would kill the first one's processes.
+    let second = unique_id("sharer");
+    let (code, err) = h.create(&b, &second, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("container's cgroup is not empty"), "{err}");
+    assert!(err.contains("choose another cgroupsPath"), "{err}");
+    assert_eq!(h.status(&first), "created");
+    h.ok(&["delete", "--force", &first]);
+}
+
+#[test]
+fn unified_keys_for_v1_controllers_are_an_invalid_configuration_on_a_hybrid_host() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    b.edit(|c| c["linux"]["resources"]["unified"] = serde_json::json!({"memory.min": "131072"}));
+    let (code, err) = h.create(&b, &unique_id("unified"), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("invalid configuration: linux.resources.unified[\"memory.min\"]"),
+        "{err}"
+    );
+    assert!(err.contains("set the v1 fields"), "{err}");
+    assert!(h.dirs().is_empty());
+}
+
+#[test]
+fn events_lines_put_type_then_id_then_data_as_runc_does() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    let id = unique_id("evorder");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    h.ok(&["start", &id]);
+    let prefix = format!("{{\"type\":\"stats\",\"id\":\"{id}\",\"data\":{{");
+    let once = h.ok(&["events", "--stats", &id]);
+    assert!(once.starts_with(&prefix), "{once}");
+    // The streaming form, at a short interval: the first line is the same kind of record.
+    let mut child = h
+        .cmd(&["events", "--interval", "100ms", &id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    h.ok(&["delete", "--force", &id]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "events did not end with the container"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(first.starts_with(&prefix), "{first}");
+}
+
+#[test]
+fn a_device_node_in_linux_devices_stays_denied_when_the_resources_deny_it() {
+    let h = Hull::new();
+    let b = h.bundle(&[
+        "sh",
+        "-c",
+        "echo probe > /dev/kmsg && echo opened; sleep 30",
+    ]);
+    b.edit(|c| {
+        c["linux"]["devices"] =
+            serde_json::json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
+        // Deny everything, and /dev/kmsg once more with a letter the controller does not
+        // know ("a"), which is dropped rather than failing the create.
+        c["linux"]["resources"]["devices"] = serde_json::json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwa"}
+        ]);
+    });
+    let id = unique_id("devdeny");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let list = std::fs::read_to_string(cgroup_dir(&b, "devices").join("devices.list")).unwrap();
+    assert!(!list.contains("c 1:11"), "{list}");
+    h.ok(&["start", &id]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let err = loop {
+        let e = std::fs::read_to_string(b.path().join("stderr")).unwrap_or_default()
+            + &std::fs::read_to_string(b.path().join("hull-stderr")).unwrap_or_default();
+        if e.contains("kmsg") || Instant::now() > deadline {
+            break e;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = std::fs::read_to_string(b.path().join("stdout")).unwrap();
+    h.ok(&["delete", "--force", &id]);
+    assert!(!out.contains("opened"), "{out}");
+    assert!(err.contains("Operation not permitted"), "{err}");
+}
+
+#[test]
+fn update_of_rt_period_below_the_current_runtime_writes_the_runtime_first() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| {
+        c["linux"]["resources"]["cpu"] =
+            serde_json::json!({"realtimePeriod": 100000, "realtimeRuntime": 30000})
+    });
+    // The container's parent needs an rt budget of its own for the container to get one.
+    let parent = cgroup_dir(&b, "cpu").parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&parent).unwrap();
+    std::fs::write(parent.join("cpu.rt_runtime_us"), "400000").unwrap();
+    let id = unique_id("rt");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let cpu = cgroup_dir(&b, "cpu");
+    let read = |f: &str| {
+        std::fs::read_to_string(cpu.join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        (read("cpu.rt_period_us"), read("cpu.rt_runtime_us")),
+        ("100000".into(), "30000".into())
+    );
+    // 10000 is below the 30000 in force: period first would be refused.
+    h.ok(&[
+        "update",
+        "--cpu-rt-period",
+        "10000",
+        "--cpu-rt-runtime",
+        "3000",
+        &id,
+    ]);
+    assert_eq!(
+        (read("cpu.rt_period_us"), read("cpu.rt_runtime_us")),
+        ("10000".into(), "3000".into())
+    );
+    // And back up: a runtime above the period in force needs the period first.
+    h.ok(&[
+        "update",
+        "--cpu-rt-period",
+        "100000",
+        "--cpu-rt-runtime",
+        "20000",
+        &id,
+    ]);
+    assert_eq!(
+        (read("cpu.rt_period_us"), read("cpu.rt_runtime_us")),
+        ("100000".into(), "20000".into())
+    );
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn an_explicit_pids_limit_of_0_is_written_as_1_and_an_absent_one_not_at_all() {
+    let h = Hull::new();
+    let read_max = |b: &Bundle| {
+        std::fs::read_to_string(cgroup_dir(b, "pids").join("pids.max"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| c["linux"]["resources"]["pids"] = serde_json::json!({"limit": 0}));
+    let id = unique_id("pids0");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(read_max(&b), "1");
+    h.ok(&["delete", "--force", &id]);
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| c["linux"]["resources"]["pids"] = serde_json::json!({}));
+    let id = unique_id("pidsnone");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(read_max(&b), "max");
+    h.ok(&["delete", "--force", &id]);
 }

@@ -275,14 +275,14 @@ fn exec_into_a_stopped_container_fails_clearly() {
     assert_eq!(code, Some(0), "create: {err}");
     h.ok(&["start", &id]);
     h.wait_status(&id, "stopped");
-    let err = h.fails(&["exec", &id, "true"]);
+    let err = exec_fails(&h, &["exec", &id, "true"]);
     assert_eq!(err.trim_end(), "hull: cannot exec in a stopped container");
 }
 
 #[test]
 fn exec_into_a_missing_container_fails() {
     let h = Hull::new();
-    let err = h.fails(&["exec", "no-such-ctr", "true"]);
+    let err = exec_fails(&h, &["exec", "no-such-ctr", "true"]);
     assert!(err.contains("no-such-ctr"), "{err}");
 }
 
@@ -311,7 +311,7 @@ fn exec_into_a_paused_container_fails_without_ignore_paused() {
     let (_b, id) = running(&h, "expause");
     let frozen = Frozen::new(&h, &id);
     h.wait_status(&id, "paused");
-    let err = h.fails(&["exec", &id, "true"]);
+    let err = exec_fails(&h, &["exec", &id, "true"]);
     assert_eq!(
         err.trim_end(),
         "hull: cannot exec in a paused container (use --ignore-paused to override)"
@@ -325,7 +325,7 @@ fn exec_of_a_missing_binary_is_one_line_exit_1_and_leaves_nothing() {
     let h = Hull::new();
     let (_b, id) = running(&h, "exmiss");
     let init = init_pid(&h, &id);
-    let err = h.fails(&["exec", &id, "nonexistent-prog"]);
+    let err = exec_fails(&h, &["exec", &id, "nonexistent-prog"]);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.contains("\"nonexistent-prog\": executable file not found in $PATH"),
@@ -376,9 +376,12 @@ fn exec_tty_sends_a_terminal_to_the_console_socket() {
 fn exec_tty_detached_without_a_console_socket_is_refused() {
     let h = Hull::new();
     let (_b, id) = running(&h, "exttyd");
-    let err = h.fails(&["exec", "-t", "-d", &id, "true"]);
+    let err = exec_fails(&h, &["exec", "-t", "-d", &id, "true"]);
     assert!(err.contains("--console-socket"), "{err}");
-    let err = h.fails(&["exec", "--console-socket", "/nonexistent.sock", &id, "true"]);
+    let err = exec_fails(
+        &h,
+        &["exec", "--console-socket", "/nonexistent.sock", &id, "true"],
+    );
     assert!(err.contains("process.terminal is false"), "{err}");
 }
 
@@ -390,7 +393,7 @@ fn recorded_cgroup(h: &Hull, id: &str) -> hull::cgroups::Cgroup {
 }
 
 #[test]
-fn exec_cgroup_flag_places_the_process_in_an_existing_sub_cgroup() {
+fn exec_cgroup_flag_places_the_process_in_an_existing_sub_cgroup_and_names_bad_ones() {
     let h = Hull::new();
     let (b, id) = running(&h, "exsub");
     // Removed with the container: delete destroys the whole subtree.
@@ -429,8 +432,16 @@ fn exec_cgroup_flag_places_the_process_in_an_existing_sub_cgroup() {
     for line in cg.lines().filter(|l| !l.ends_with(":/")) {
         assert!(line.ends_with("/ctr/sub"), "{line}");
     }
-    let err = h.fails(&["exec", "--cgroup", "missing", &id, "true"]);
-    assert!(err.contains("does not exist"), "{err}");
+    let err = exec_fails(&h, &["exec", "--cgroup", "missing", &id, "true"]);
+    assert!(
+        err.contains("/missing/cgroup.procs: no such file or directory"),
+        "{err}"
+    );
+    assert!(err.contains("created first"), "{err}");
+    let err = exec_fails(&h, &["exec", "--cgroup", "..", &id, "true"]);
+    assert!(err.contains("bad sub cgroup path"), "{err}");
+    let err = exec_fails(&h, &["exec", "--cgroup", "whaaat:/", &id, "true"]);
+    assert!(err.contains("unknown controller \"whaaat\""), "{err}");
 }
 
 #[test]
@@ -497,4 +508,108 @@ fn exec_into_a_user_namespace_container_joins_it_first() {
         ["0", "100000", "65536"]
     );
     assert_eq!(lines[2], "1000");
+}
+
+/// Run `hull exec ...`, require runc's 255 (the runtime failed, not the process); stderr.
+fn exec_fails(h: &Hull, args: &[&str]) -> String {
+    let o = h.run(args);
+    assert_eq!(
+        o.status.code(),
+        Some(255),
+        "hull {args:?} should fail with 255: stderr={}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn exec_exits_255_when_hull_fails_and_with_the_process_status_otherwise() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    std::fs::write(b.rootfs().join("bad-interp"), "#!/no/such/interpreter\n").unwrap();
+    std::fs::set_permissions(
+        b.rootfs().join("bad-interp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let id = unique_id("exec255");
+    assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+    h.ok(&["start", &id]);
+    let o = h.run(&["exec", &id, "sh", "-c", "exit 42"]);
+    assert_eq!(o.status.code(), Some(42));
+    let o = h.run(&["exec", &id, "false"]);
+    assert_eq!(o.status.code(), Some(1));
+    exec_fails(
+        &h,
+        &["exec", "--pid-file", "/nonexistent/dir/pid", &id, "true"],
+    );
+    exec_fails(&h, &["exec", "no-such-container", "true"]);
+    let err = exec_fails(&h, &["exec", &id, "/bad-interp"]);
+    assert!(
+        err.contains("exec /bad-interp: no such file or directory"),
+        "{err}"
+    );
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn exec_with_debug_reports_its_stages_on_stderr() {
+    let h = Hull::new();
+    let (_b, id) = running(&h, "exdbg");
+    let o = h.run(&["--debug", "exec", &id, "true"]);
+    assert!(o.status.success(), "{o:?}");
+    let err = String::from_utf8(o.stderr).unwrap();
+    for stage in [
+        "nsexec container setup",
+        "child process in init()",
+        "setns_init: about to exec",
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains("level=debug") && l.contains(stage)),
+            "{stage}: {err}"
+        );
+    }
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn exec_process_file_takes_scheduler_flags_by_their_runtime_spec_names() {
+    let h = Hull::new();
+    let (b, id) = running(&h, "exsched");
+    let f = b.path().join("sched.json");
+    std::fs::write(
+        &f,
+        serde_json::json!({
+            "args": ["sleep", "300"], "cwd": "/",
+            "scheduler": {"policy": "SCHED_BATCH", "nice": 5,
+                          "flags": ["SCHED_FLAG_RESET_ON_FORK"]}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let pid_file = b.path().join("sched.pid");
+    let st = h
+        .cmd(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "--process",
+            f.to_str().unwrap(),
+            &id,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let o = std::process::Command::new("chrt")
+        .args(["-p", pid.trim()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("SCHED_BATCH|SCHED_RESET_ON_FORK"), "{out}");
+    h.ok(&["delete", "--force", &id]);
 }

@@ -604,3 +604,319 @@ fn a_container_without_namespaces_inherits_them_and_delete_unmounts_its_host_mou
         "delete must unmount everything it mounted on the host"
     );
 }
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false)
+}
+
+fn wait_gone(pids: &[i32]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still alive: {pids:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn kill_sigkill_without_a_pid_namespace_kills_the_whole_cgroup_even_after_the_init() {
+    let h = Hull::new();
+    // The init starts a second process in its cgroup, reports both pids, and waits.
+    let b = h.bundle(&["sh", "-c", "sleep 300 & echo $$ $!; wait"]);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    let id = unique_id("hostpid");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    h.ok(&["start", &id]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let pids: Vec<i32> = loop {
+        let out = std::fs::read_to_string(b.path().join("stdout")).unwrap();
+        if out.ends_with('\n') {
+            break out.split_whitespace().map(|p| p.parse().unwrap()).collect();
+        }
+        assert!(std::time::Instant::now() < deadline, "no pids reported");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    // Signal 0 checks, and delivers nothing.
+    h.ok(&["kill", &id, "0"]);
+    h.ok(&["kill", "--all", &id, "0"]);
+    assert!(pids.iter().all(|p| alive(*p)), "{pids:?}");
+    // The init dies alone: without its own pid namespace the sleep lives on.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pids[0]),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
+    h.wait_status(&id, "stopped");
+    assert!(alive(pids[1]));
+    h.ok(&["kill", &id, "KILL"]);
+    wait_gone(&pids[1..]);
+    // Now nothing is left: plain kill says so, --all has nothing to do.
+    let err = h.fails(&["kill", &id, "0"]);
+    assert!(err.contains("container not running"), "{err}");
+    h.ok(&["kill", "--all", &id, "0"]);
+    h.ok(&["delete", &id]);
+}
+
+#[test]
+fn a_failing_hook_is_named_in_runc_words_then_by_its_config_path() {
+    let h = Hull::new();
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        let b = h.bundle(&["true"]);
+        b.edit(|c| {
+            c["hooks"] = serde_json::json!({
+                kind: [{"path": "/bin/true"}, {"path": "/bin/false"}]
+            })
+        });
+        let (code, err) = h.create(&b, &unique_id("hookfail"), &[]);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            err.contains(&format!(
+                "error running {kind} hook #1: hooks.{kind}[1] /bin/false: exit status 1"
+            )),
+            "{err}"
+        );
+        assert!(h.dirs().is_empty(), "{kind}: {:?}", h.dirs());
+    }
+}
+
+fn caps_of(out: &str) -> std::collections::BTreeMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once(":\t"))
+        .filter(|(k, _)| k.starts_with("Cap"))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn inheritable_caps_outside_permitted_apply_and_unraisable_ambient_caps_warn() {
+    let h = Hull::new();
+    let b = h.bundle(&["cat", "/proc/self/status"]);
+    b.edit(|c| {
+        c["process"]["capabilities"] = serde_json::json!({
+            "bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_SYSLOG"],
+            "effective": ["CAP_KILL"],
+            "permitted": ["CAP_KILL", "CAP_CHOWN"],
+            "inheritable": ["CAP_CHOWN", "CAP_SYSLOG"],
+            "ambient": ["CAP_CHOWN"]
+        })
+    });
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("capinh")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let caps = caps_of(&out);
+    // CAP_CHOWN 0 (0x1), CAP_KILL 5 (0x20), CAP_SYSLOG 34 (0x400000000).
+    assert_eq!(caps["CapInh"], "0000000400000001", "{out}");
+    assert_eq!(caps["CapPrm"], "0000000000000021", "{out}");
+    assert_eq!(caps["CapBnd"], "0000000400000021", "{out}");
+    assert_eq!(caps["CapAmb"], "0000000000000001", "{out}");
+
+    let b = h.bundle(&["cat", "/proc/self/status"]);
+    b.edit(|c| {
+        c["process"]["capabilities"]["inheritable"] = serde_json::json!(["CAP_KILL"]);
+        c["process"]["capabilities"]["ambient"] = serde_json::json!(["CAP_KILL", "CAP_CHOWN"]);
+    });
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("capamb")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("can't raise ambient capability CAP_CHOWN: "),
+        "{err}"
+    );
+    assert_eq!(
+        caps_of(&String::from_utf8_lossy(&o.stdout))["CapAmb"],
+        "0000000000000020"
+    );
+}
+
+#[test]
+fn a_config_naming_a_key_twice_is_refused_with_the_key_path() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    let text = std::fs::read_to_string(b.config_path()).unwrap();
+    // `"cwd": "/",` twice in process: serde would keep the last one silently.
+    let dup = text.replacen("\"cwd\": \"/\"", "\"cwd\": \"/tmp\", \"cwd\": \"/\"", 1);
+    assert_ne!(dup, text, "the config has a process.cwd to duplicate");
+    std::fs::write(b.config_path(), dup).unwrap();
+    let (code, err) = h.create(&b, &unique_id("dupkey"), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("duplicate key process.cwd"), "{err}");
+    assert!(err.contains("config.json"), "{err}");
+    assert!(h.dirs().is_empty());
+}
+
+#[test]
+fn rnorelatime_leaves_the_atime_mode_of_a_recursive_bind_as_it_is() {
+    let h = Hull::new();
+    let vol = TempDir::new("ratime");
+    let b = h.bundle(&["sh", "-c", "grep ' /mnt ' /proc/self/mountinfo"]);
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "source": vol.path(), "destination": "/mnt", "type": "bind",
+            "options": ["rbind", "rnorelatime"]
+        }))
+    });
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(host
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some("/") && l.contains("relatime")));
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("ratime")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let opts = out.split(' ').nth(5).unwrap_or_default();
+    assert!(opts.split(',').any(|o| o == "relatime"), "{out}");
+}
+
+#[test]
+fn a_mount_point_that_is_not_utf8_does_not_fail_create() {
+    use std::os::unix::ffi::OsStrExt;
+    let h = Hull::new();
+    let b = h.bundle(&["echo", "ran"]);
+    let dir = TempDir::new("latin1");
+    // "café" in Latin-1: the kernel writes the 0xe9 byte into mountinfo as it is.
+    let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    std::fs::create_dir(&odd).unwrap();
+    // The tmpfs lives in a private mount namespace that ends with the command.
+    let o = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t tmpfs latin1 \"$1\" && shift && exec \"$@\"")
+        .arg("sh")
+        .arg(&odd)
+        .arg(hull_bin())
+        .arg("--root")
+        .arg(h.root.path())
+        .args(["run", "--bundle", b.path_str(), &unique_id("latin1")])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
+}
+
+/// A listener for `--pidfd-socket`; `take` returns the message body and the pidfd.
+struct PidfdListener {
+    dir: TempDir,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl PidfdListener {
+    fn new() -> PidfdListener {
+        let dir = TempDir::new("pidfd");
+        let listener = std::os::unix::net::UnixListener::bind(dir.path().join("s")).unwrap();
+        PidfdListener { dir, listener }
+    }
+    fn path(&self) -> String {
+        self.dir.path().join("s").to_str().unwrap().to_string()
+    }
+    fn take(&self) -> (String, std::os::fd::OwnedFd) {
+        use std::os::fd::AsRawFd;
+        let (conn, _) = self.listener.accept().unwrap();
+        let (body, mut fds) = hull::sys::scm::recv_fds(conn.as_raw_fd()).unwrap();
+        (String::from_utf8(body).unwrap(), fds.remove(0))
+    }
+}
+
+#[test]
+fn pidfd_socket_receives_a_pidfd_of_the_init_and_of_an_exec() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "300"]);
+    let id = unique_id("pidfd");
+    let l = PidfdListener::new();
+    let (code, err) = h.create(&b, &id, &["--pidfd-socket", &l.path()]);
+    assert_eq!(code, Some(0), "{err}");
+    let (kind, fd) = l.take();
+    assert_eq!(kind, "standard");
+    h.ok(&["start", &id]);
+    // An exec'd process, detached: its own pidfd.
+    // (stdio closed: the detached process would hold a captured pipe open)
+    let st = h
+        .cmd(&[
+            "exec",
+            "-d",
+            "--pidfd-socket",
+            &l.path(),
+            &id,
+            "sleep",
+            "300",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (kind, exec_fd) = l.take();
+    assert_eq!(kind, "setns");
+    hull::sys::pidfd::send_signal(&exec_fd, libc::SIGKILL).unwrap();
+    // The init's pidfd ends the container.
+    hull::sys::pidfd::send_signal(&fd, libc::SIGKILL).unwrap();
+    h.wait_status(&id, "stopped");
+    // A socket nobody listens on fails before anything is created.
+    let err = h.fails(&[
+        "create",
+        "--bundle",
+        b.path_str(),
+        "--pidfd-socket",
+        "/nonexistent.sock",
+        "x",
+    ]);
+    assert!(err.contains("--pidfd-socket /nonexistent.sock"), "{err}");
+    h.ok(&["delete", &id]);
+    // run --detach sends the init's, once it runs.
+    let st = h
+        .cmd(&[
+            "run",
+            "-d",
+            "--bundle",
+            b.path_str(),
+            "--pidfd-socket",
+            &l.path(),
+            &id,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (kind, fd) = l.take();
+    assert_eq!(kind, "standard");
+    assert_eq!(h.status(&id), "running");
+    hull::sys::pidfd::send_signal(&fd, libc::SIGKILL).unwrap();
+    h.wait_status(&id, "stopped");
+    h.ok(&["delete", &id]);
+}
+
+#[test]
+fn the_ambient_warning_is_said_at_create_not_at_every_exec() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    b.edit(|c| {
+        c["process"]["capabilities"]["inheritable"] = serde_json::json!(["CAP_SYSLOG"]);
+        c["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!("CAP_SYSLOG"));
+    });
+    let id = unique_id("ambwarn");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("can't raise ambient capability CAP_KILL"),
+        "{err}"
+    );
+    h.ok(&["start", &id]);
+    let o = h.run(&["exec", &id, "echo", "hello"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello\n");
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    h.ok(&["delete", "--force", &id]);
+}

@@ -102,3 +102,120 @@ fn exec_applies_the_containers_seccomp_filter() {
     );
     h.ok(&["delete", "--force", &id]);
 }
+
+#[test]
+fn two_conditions_on_one_argument_deny_either_value_in_a_container() {
+    let h = Hull::new();
+    let b = h.bundle(&[
+        "sh",
+        "-c",
+        "trap '' USR1 USR2; for s in USR1 USR2 TERM; do \
+         kill -$s $$ 2>/dev/null && echo $s-sent || echo $s-denied; done",
+    ]);
+    b.edit(|c| {
+        c["process"]["noNewPrivileges"] = serde_json::json!(true);
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 55,
+                "args": [{"index": 1, "value": 10, "op": "SCMP_CMP_EQ"},
+                         {"index": 1, "value": 12, "op": "SCMP_CMP_EQ"}]}]
+        });
+    });
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("seccor")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    // SIGTERM is let through (the shell is its pid namespace's init: ignored).
+    assert_eq!(
+        out,
+        "USR1-denied\nUSR2-denied\nTERM-sent\n",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn notify_errors_use_runc_words_no_agent_and_write() {
+    let h = Hull::new();
+    let dir = TempDir::new("noagent");
+    let sock = dir.path().join("agent.sock");
+    let b = h.bundle(&["true"]);
+    let notify = |names: serde_json::Value| {
+        serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock.to_str().unwrap(),
+            "syscalls": [{"names": names, "action": "SCMP_ACT_NOTIFY"}]
+        })
+    };
+    b.edit(|c| c["linux"]["seccomp"] = notify(serde_json::json!(["mkdir"])));
+    let (code, err) = h.create(&b, &unique_id("noagent"), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("failed to connect with seccomp agent"),
+        "{err}"
+    );
+    assert!(err.contains(sock.to_str().unwrap()), "{err}");
+    b.edit(|c| c["linux"]["seccomp"] = notify(serde_json::json!(["write"])));
+    let (code, err) = h.create(&b, &unique_id("notifywrite"), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("SCMP_ACT_NOTIFY cannot be used for the write syscall"),
+        "{err}"
+    );
+    assert!(h.dirs().is_empty(), "{:?}", h.dirs());
+}
+
+#[test]
+fn filter_flags_default_to_spec_allow_ignore_tsync_and_are_logged_with_debug() {
+    let h = Hull::new();
+    let b = h.bundle(&["sh", "-c", "mkdir /tmp/x 2>&1; true"]);
+    let run = |flags: Option<serde_json::Value>| {
+        b.edit(|c| {
+            let mut s = serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+            });
+            if let Some(f) = &flags {
+                s["flags"] = f.clone();
+            }
+            c["linux"]["seccomp"] = s;
+        });
+        let o = h.run(&[
+            "--debug",
+            "run",
+            "--bundle",
+            b.path_str(),
+            &unique_id("flags"),
+        ]);
+        assert!(o.status.success(), "{o:?}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("Operation not permitted"));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(run(None).contains("msg=\"seccomp filter flags: 4\""));
+    assert!(run(Some(serde_json::json!([]))).contains("msg=\"seccomp filter flags: 0\""));
+    let err = run(Some(serde_json::json!([
+        "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_LOG"
+    ])));
+    assert!(err.contains("msg=\"seccomp filter flags: 2\""), "{err}");
+}
+
+#[test]
+fn a_start_container_hook_killed_by_the_filter_names_the_signal_in_go_words() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    b.edit(|c| {
+        c["process"]["noNewPrivileges"] = serde_json::json!(false);
+        // startContainer hooks run in the container after the filter is loaded.
+        c["hooks"] = serde_json::json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/x"]}]});
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL"}]
+        });
+    });
+    let o = h.run(&["run", "--bundle", b.path_str(), &unique_id("hooksys")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("error running startContainer hook #0: hooks.startContainer[0] /bin/sh: signal: bad system call (SIGSYS)"),
+        "{err}"
+    );
+}

@@ -80,8 +80,7 @@ pub fn run_all(hooks: Option<&Hooks>, kind: Kind, state_json: &str) -> Result<()
 pub fn run_all_in(hooks: Option<&Hooks>, kind: Kind, state_json: &str, cx: Inherit) -> Result<()> {
     let Some(h) = hooks else { return Ok(()) };
     for (i, hook) in kind.of(h).iter().enumerate() {
-        run_one(hook, state_json, cx)
-            .with_context(|| format!("hooks.{}[{i}] {}", kind.field(), hook.path().display()))?;
+        run_one(hook, state_json, cx).with_context(|| failed(kind, i, hook))?;
     }
     Ok(())
 }
@@ -91,13 +90,19 @@ pub fn run_all_warn(hooks: Option<&Hooks>, kind: Kind, state_json: &str) {
     let Some(h) = hooks else { return };
     for (i, hook) in kind.of(h).iter().enumerate() {
         if let Err(e) = run_one(hook, state_json, Inherit::default()) {
-            crate::logging::warn(&format!(
-                "hooks.{}[{i}] {}: {e:#}",
-                kind.field(),
-                hook.path().display()
-            ));
+            crate::logging::warn(&format!("{}: {e:#}", failed(kind, i, hook)));
         }
     }
+}
+
+/// What failed, in runc's words first ("error running prestart hook #1:", which callers
+/// match), then where it is in config.json and what it runs.
+fn failed(kind: Kind, i: usize, hook: &Hook) -> String {
+    let f = kind.field();
+    format!(
+        "error running {f} hook #{i}: hooks.{f}[{i}] {}",
+        hook.path().display()
+    )
 }
 
 /// Run one hook and wait for it, killing it at its timeout. Its `env`, when given (even
@@ -148,12 +153,75 @@ pub fn run_one(hook: &Hook, state_json: &str, cx: Inherit) -> Result<()> {
     if !status.success() {
         let err = err.trim();
         bail!(
-            "failed with {status}{}{}",
+            "{}{}{}",
+            how_it_ended(status),
             if err.is_empty() { "" } else { ": " },
             err.lines().last().unwrap_or("")
         );
     }
     Ok(())
+}
+
+/// A failed hook's end in the words runc (Go) uses, which callers match: "exit status 1",
+/// "signal: bad system call (SIGSYS)".
+fn how_it_ended(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => {
+            let name = nix::sys::signal::Signal::try_from(sig)
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|_| format!("signal {sig}"));
+            let core = if status.core_dumped() {
+                ", core dumped"
+            } else {
+                ""
+            };
+            format!("signal: {} ({name}{core})", signal_text(sig))
+        }
+        _ => status.to_string(),
+    }
+}
+
+/// What a signal means, as Go (and strsignal(3), in lower case) words it.
+fn signal_text(sig: i32) -> String {
+    const TEXT: [&str; 31] = [
+        "hangup",
+        "interrupt",
+        "quit",
+        "illegal instruction",
+        "trace/breakpoint trap",
+        "aborted",
+        "bus error",
+        "floating point exception",
+        "killed",
+        "user defined signal 1",
+        "segmentation fault",
+        "user defined signal 2",
+        "broken pipe",
+        "alarm clock",
+        "terminated",
+        "stack fault",
+        "child exited",
+        "continued",
+        "stopped (signal)",
+        "stopped",
+        "stopped (tty input)",
+        "stopped (tty output)",
+        "urgent I/O condition",
+        "CPU time limit exceeded",
+        "file size limit exceeded",
+        "virtual timer expired",
+        "profiling timer expired",
+        "window changed",
+        "I/O possible",
+        "power failure",
+        "bad system call",
+    ];
+    usize::try_from(sig - 1)
+        .ok()
+        .and_then(|i| TEXT.get(i))
+        .map_or_else(|| format!("signal {sig}"), |t| t.to_string())
 }
 
 /// An anonymous file (O_TMPFILE in /tmp, else a memfd) for capturing a hook's stderr.
@@ -223,5 +291,18 @@ mod tests {
         for f in ["startContainer", "poststart", "poststop"] {
             assert!(!mounts_ready_stop(Some(&hooks(f))), "{f}");
         }
+    }
+
+    #[test]
+    fn a_hook_end_reads_as_go_words_it() {
+        use std::os::unix::process::ExitStatusExt;
+        let st = std::process::ExitStatus::from_raw;
+        assert_eq!(how_it_ended(st(1 << 8)), "exit status 1");
+        assert_eq!(how_it_ended(st(31)), "signal: bad system call (SIGSYS)");
+        assert_eq!(how_it_ended(st(9)), "signal: killed (SIGKILL)");
+        assert_eq!(
+            how_it_ended(st(6 | 0x80)),
+            "signal: aborted (SIGABRT, core dumped)"
+        );
     }
 }

@@ -88,31 +88,30 @@ fn line(format: Format, level: Level, msg: &str) -> String {
     }
 }
 
-/// Write one log record. Errors always reach stderr as `hull: MSG`; every record at or
-/// above the threshold also goes to the `--log` file when one was given.
+/// Write one log record. Errors and warnings always reach stderr as `hull: MSG` (and
+/// `hull: warning: MSG`). With `--debug`, debug and info records go, as runc's do, to the
+/// `--log` file when one was given, else to stderr as logrus text lines
+/// (`time="..." level=debug msg="..."`). Every record at or above the threshold also goes
+/// to the `--log` file.
 pub fn log(level: Level, msg: &str) {
     let msg = msg.replace('\n', " ");
     let mut guard = SINK.lock().unwrap_or_else(|e| e.into_inner());
-    let (format, debug) = guard
-        .as_ref()
-        .map_or((Format::Text, false), |s| (s.format, s.debug));
+    let (format, debug, has_file) = guard.as_ref().map_or((Format::Text, false, false), |s| {
+        (s.format, s.debug, s.file.is_some())
+    });
     let wanted = level >= Level::Warning || debug;
+    if !wanted {
+        return;
+    }
     if let Some(Sink { file: Some(f), .. }) = guard.as_mut() {
-        if wanted {
-            let _ = f.write_all(line(format, level, &msg).as_bytes());
-        }
+        let _ = f.write_all(line(format, level, &msg).as_bytes());
     }
-    if level >= Level::Warning || debug {
-        let prefix = match level {
-            Level::Error => "",
-            l => l.as_str(),
-        };
-        let _ = if prefix.is_empty() {
-            writeln!(std::io::stderr(), "hull: {msg}")
-        } else {
-            writeln!(std::io::stderr(), "hull: {prefix}: {msg}")
-        };
-    }
+    let _ = match level {
+        Level::Error => writeln!(std::io::stderr(), "hull: {msg}"),
+        Level::Warning => writeln!(std::io::stderr(), "hull: warning: {msg}"),
+        _ if has_file => Ok(()),
+        _ => std::io::stderr().write_all(line(Format::Text, level, &msg).as_bytes()),
+    };
 }
 
 pub fn error(msg: &str) {

@@ -1,17 +1,24 @@
 //! The `hull` binary: parse the command line, run the subcommand, map errors to exit 1.
 
 fn main() {
-    let cli = match hull::cli::Cli::parse_from(std::env::args_os().collect()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let prog = hull::cli::program_name(&args);
+    let cli = match hull::cli::Cli::parse_from(args) {
         Ok(c) => c,
         // Usage errors exit 1 as in runc; --help exits 0.
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
-            let _ = e.print();
+            match hull::cli::unknown_command(&e, &prog) {
+                Some(msg) => eprintln!("{msg}"),
+                None => {
+                    let _ = e.print();
+                }
+            }
             std::process::exit(code);
         }
     };
     if cli.top.version {
-        hull::cli::print(&hull::cli::version_text());
+        hull::cli::print(&hull::cli::version_text(&prog));
         return;
     }
     let mut g = cli.top.global;

@@ -3,6 +3,7 @@
 //! super options, with the kernel's octal escapes undone. A malformed line is an error
 //! naming the line: the kernel never writes one, so it means the input is not mountinfo.
 
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -21,9 +22,9 @@ pub struct MountInfo {
     pub super_options: String,
 }
 
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`; every other byte of a
+/// path is as the kernel has it, which need not be UTF-8.
+fn unescape(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -38,42 +39,61 @@ fn unescape(s: &str) -> String {
             i += 1;
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
+}
+
+fn path(b: &[u8]) -> PathBuf {
+    PathBuf::from(std::ffi::OsString::from_vec(unescape(b)))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Parse mountinfo text (blank lines are ignored).
 pub fn parse(text: &str) -> Result<Vec<MountInfo>> {
-    text.lines()
+    parse_bytes(text.as_bytes())
+}
+
+/// Parse mountinfo as the kernel writes it: bytes. A mount point that is not UTF-8 (a
+/// directory named in Latin-1, say) is a valid line, kept byte for byte in its `PathBuf`.
+pub fn parse_bytes(text: &[u8]) -> Result<Vec<MountInfo>> {
+    text.split(|b| *b == b'\n')
         .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
         .map(|(n, l)| {
-            parse_line(l).with_context(|| format!("mountinfo line {}: malformed: {l:?}", n + 1))
+            parse_line(l).with_context(|| {
+                format!(
+                    "mountinfo line {}: malformed: {:?}",
+                    n + 1,
+                    String::from_utf8_lossy(l)
+                )
+            })
         })
         .collect()
 }
 
-fn parse_line(line: &str) -> Option<MountInfo> {
-    let fields: Vec<&str> = line.split(' ').collect();
+fn parse_line(line: &[u8]) -> Option<MountInfo> {
+    let fields: Vec<&[u8]> = line.split(|b| *b == b' ').collect();
     // Optional fields (shared:N, ...) sit between field 6 and the lone "-".
-    let sep = fields.iter().position(|f| *f == "-")?;
+    let sep = fields.iter().position(|f| *f == b"-")?;
     if sep < 6 || fields.len() < sep + 4 {
         return None;
     }
     Some(MountInfo {
-        root: PathBuf::from(unescape(fields[3])),
-        mount_point: PathBuf::from(unescape(fields[4])),
-        tags: fields[6..sep].iter().map(|s| s.to_string()).collect(),
-        fstype: fields[sep + 1].to_string(),
-        source: unescape(fields[sep + 2]),
-        super_options: fields[sep + 3].to_string(),
+        root: path(fields[3]),
+        mount_point: path(fields[4]),
+        tags: fields[6..sep].iter().map(|s| text(s)).collect(),
+        fstype: text(fields[sep + 1]),
+        source: text(&unescape(fields[sep + 2])),
+        super_options: text(fields[sep + 3]),
     })
 }
 
 /// The current process's mount table.
 pub fn read_self() -> Result<Vec<MountInfo>> {
-    let text =
-        crate::kfile::read("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
-    parse(&text)
+    let bytes = std::fs::read("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    parse_bytes(&bytes)
 }
 
 #[cfg(test)]
@@ -91,6 +111,16 @@ mod tests {
         assert_eq!(m[0].tags, vec!["master:1", "shared:2"]);
         assert_eq!(m[1].fstype, "cgroup2");
         assert!(m[1].tags.is_empty());
+    }
+
+    #[test]
+    fn a_mount_point_that_is_not_utf8_is_kept_byte_for_byte() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut t = b"36 35 98:0 / /mnt/caf\xe9\\040x rw - ext4 /dev/sda rw\n".to_vec();
+        t.extend_from_slice(b"41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+        let m = parse_bytes(&t).unwrap();
+        assert_eq!(m[0].mount_point.as_os_str().as_bytes(), b"/mnt/caf\xe9 x");
+        assert_eq!(m[1].fstype, "cgroup2");
     }
 
     #[test]

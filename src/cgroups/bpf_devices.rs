@@ -69,24 +69,16 @@ fn reduce(rules: &[LinuxDeviceCgroup]) -> Result<(bool, Vec<Rule>)> {
                 }),
             }
         };
-        let mut access = 0;
-        for c in r
-            .access()
-            .as_deref()
-            .filter(|a| !a.is_empty())
-            .unwrap_or("rwm")
+        // Reduced to r, w and m as runc does (other letters are ignored).
+        let access = super::devices::access(r.access().as_deref())
             .chars()
-        {
-            access |= match c {
-                'r' => ACC_READ,
-                'w' => ACC_WRITE,
-                'm' => ACC_MKNOD,
-                _ => bail!(
-                    "linux.resources.devices[{i}].access: {:?} has {c:?}; use only r, w and m",
-                    r.access().as_deref().unwrap_or_default()
-                ),
-            };
-        }
+            .fold(0, |acc, c| {
+                acc | match c {
+                    'r' => ACC_READ,
+                    'w' => ACC_WRITE,
+                    _ => ACC_MKNOD,
+                }
+            });
         out.push(Rule {
             allow: r.allow(),
             typ: Some(typ),

@@ -1,13 +1,13 @@
 //! The device allow-list: `linux.resources.devices` written to the v1 devices controller
 //! (deny everything first, then each rule in order, as runc does), and the rules runc adds
-//! on top of the spec's (its default allowed devices and every `linux.devices` node).
+//! on top of the spec's (its default allowed devices).
 //!
 //! cgroup v2 has no devices files: there the same rule list is compiled into a
 //! BPF_CGROUP_DEVICE program (see `bpf_devices`).
 
 use super::fsio;
 use anyhow::Result;
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 use std::path::Path;
 
 /// One rule as the v1 controller reads it: "c 1:3 rwm", "b *:* m", or "a" for all devices.
@@ -20,17 +20,29 @@ pub fn rule_line(r: &LinuxDeviceCgroup) -> String {
         n.filter(|n| *n >= 0)
             .map_or("*".to_string(), |n| n.to_string())
     };
-    let access = r
-        .access()
-        .as_deref()
-        .filter(|a| !a.is_empty())
-        .unwrap_or("rwm");
+    let access = access(r.access().as_deref());
     // The v1 controller knows b, c and a; an unbuffered char device ("u") is a char device.
     let typ = match typ {
         LinuxDeviceType::B => "b",
         _ => "c",
     };
     format!("{typ} {}:{} {access}", num(r.major()), num(r.minor()))
+}
+
+/// A rule's access reduced to what the controller knows, r, w and m, each once and in that
+/// order ("rwa" -> "rw", "mr" -> "rm"), as runc reduces it; none given means all three.
+/// The kernel refuses a rule with any other letter, which failed the whole create.
+pub fn access(given: Option<&str>) -> String {
+    let given = given.unwrap_or("");
+    let out: String = ['r', 'w', 'm']
+        .into_iter()
+        .filter(|c| given.contains(*c))
+        .collect();
+    if out.is_empty() {
+        "rwm".to_string()
+    } else {
+        out
+    }
 }
 
 /// Replace the cgroup's allow-list with exactly `rules`.
@@ -82,22 +94,13 @@ pub fn runc_default_rules() -> Vec<LinuxDeviceCgroup> {
     ]
 }
 
-/// The full rule list runc writes for a container: the spec's rules, then its defaults,
-/// then an "rwm" allow for every `linux.devices` node (so the container can use them).
-pub fn container_rules(
-    spec: &[LinuxDeviceCgroup],
-    nodes: &[LinuxDevice],
-) -> Vec<LinuxDeviceCgroup> {
+/// The full rule list runc writes for a container: the spec's rules, then its defaults.
+/// A `linux.devices` node gets no rule of its own: what `linux.resources.devices` denies
+/// stays denied even for a node the container has (runc >= 1.0 does the same; a node the
+/// container should use needs an allow rule in the spec).
+pub fn container_rules(spec: &[LinuxDeviceCgroup]) -> Vec<LinuxDeviceCgroup> {
     let mut out = spec.to_vec();
     out.extend(runc_default_rules());
-    for d in nodes {
-        let typ = match d.typ() {
-            LinuxDeviceType::B => LinuxDeviceType::B,
-            LinuxDeviceType::A => continue,
-            _ => LinuxDeviceType::C,
-        };
-        out.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
-    }
     out
 }
 
@@ -121,6 +124,14 @@ mod tests {
         assert_eq!(
             rule_line(&rule(LinuxDeviceType::C, Some(136), None, "")),
             "c 136:* rwm"
+        );
+        assert_eq!(
+            rule_line(&rule(LinuxDeviceType::C, Some(1), Some(11), "rwa")),
+            "c 1:11 rw"
+        );
+        assert_eq!(
+            rule_line(&rule(LinuxDeviceType::C, Some(1), Some(11), "mmr")),
+            "c 1:11 rm"
         );
     }
 

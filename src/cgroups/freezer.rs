@@ -52,6 +52,35 @@ pub fn is_frozen(cg: &Cgroup) -> Result<bool> {
     }
 }
 
+/// Refuse a container's cgroup that exists already and is frozen (v1 freezer.state not
+/// THAWED, or cgroup2 cgroup.freeze set): the init would be stopped the moment it entered
+/// it, and create would wait for it forever. Checks both hierarchies of a hybrid host.
+pub fn refuse_frozen(cg: &Cgroup) -> Result<()> {
+    if let Some(d) = cg
+        .v1_dir("freezer")?
+        .filter(|d| fsio::has(d, "freezer.state"))
+    {
+        let state = fsio::read(&d, "freezer.state")?;
+        if state != "THAWED" {
+            bail!(
+                "container's cgroup unexpectedly frozen: {}/freezer.state is {state}; \
+                 thaw it (echo THAWED > that file) or choose another cgroupsPath",
+                d.display()
+            );
+        }
+    }
+    if let Some(d) = cg.v2_dir()?.filter(|d| fsio::has(d, "cgroup.freeze")) {
+        if fsio::read(&d, "cgroup.freeze")? == "1" || v2_frozen(&d)? {
+            bail!(
+                "container's cgroup unexpectedly frozen: {}/cgroup.freeze is 1; thaw it \
+                 (echo 0 > that file) or choose another cgroupsPath",
+                d.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Set a v1 freezer cgroup FROZEN or THAWED and wait until the kernel agrees. A freeze that
 /// stays FREEZING past the deadline is undone and reported.
 pub fn set_v1(dir: &Path, frozen: bool) -> Result<()> {
@@ -111,12 +140,20 @@ pub fn v2_frozen(dir: &Path) -> Result<bool> {
     Ok(events.lines().any(|l| l.trim() == "frozen 1"))
 }
 
+/// Signal every process of the cgroup. Signal 0 (`kill -a ID 0`) only checks that each
+/// process still exists, as kill(2) does, and changes nothing.
 pub fn kill_all(cg: &Cgroup, sig: i32) -> Result<()> {
-    let signal = Signal::try_from(sig)
-        .map_err(|_| anyhow::anyhow!("cgroups: kill_all: {sig} is not a signal number"))?;
     if !cg.paths().iter().any(|p| p.is_dir()) {
         return Ok(()); // nothing left to signal
     }
+    if sig == 0 {
+        for pid in cg.pids()? {
+            let _ = kill(Pid::from_raw(pid), None);
+        }
+        return Ok(());
+    }
+    let signal = Signal::try_from(sig)
+        .map_err(|_| anyhow::anyhow!("cgroups: kill_all: {sig} is not a signal number"))?;
     if signal == Signal::SIGKILL {
         if let Some(d) = cg.v2_dir()? {
             if fsio::has(&d, "cgroup.kill") {

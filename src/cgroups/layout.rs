@@ -63,9 +63,11 @@ pub struct Layout {
 impl Layout {
     /// Read the layout of the calling process's mount namespace.
     pub fn detect() -> Result<Layout> {
-        let text = crate::kfile::read("/proc/self/mountinfo")
-            .context("cgroups: read /proc/self/mountinfo")?;
-        let layout = Layout::parse(&text)?;
+        // Bytes: a mount point elsewhere on the host need not be UTF-8.
+        let bytes =
+            std::fs::read("/proc/self/mountinfo").context("cgroups: read /proc/self/mountinfo")?;
+        let layout =
+            Layout::from_mounts(crate::mountinfo::parse_bytes(&bytes).context("cgroups")?)?;
         if layout.v1.is_empty() && layout.v2.is_none() {
             bail!("cgroups: no cgroup or cgroup2 filesystem is mounted (see /proc/self/mountinfo)");
         }
@@ -76,8 +78,12 @@ impl Layout {
     /// kernel gives the same cgroups at every mount of one hierarchy, except that a mount
     /// of the hierarchy's root beats an earlier mount of a subtree.
     pub fn parse(mountinfo: &str) -> Result<Layout> {
+        Layout::from_mounts(crate::mountinfo::parse(mountinfo).context("cgroups")?)
+    }
+
+    fn from_mounts(mounts: Vec<crate::mountinfo::MountInfo>) -> Result<Layout> {
         let mut layout = Layout::default();
-        for m in crate::mountinfo::parse(mountinfo).context("cgroups")? {
+        for m in mounts {
             let root = m.root.to_string_lossy().into_owned();
             let mount = m.mount_point;
             match m.fstype.as_str() {

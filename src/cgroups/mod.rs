@@ -239,11 +239,34 @@ impl Cgroup {
 
     /// Create the directories on every hierarchy. Under systemd there is nothing to make
     /// yet: the unit's directories come with the unit (`Placement::place`).
+    /// A directory that exists already frozen or holding processes is refused before
+    /// anything is made, so the failed create leaves it as it was (`refuse_in_use`).
     pub fn create(&self) -> Result<()> {
         if self.systemd.is_some() {
             return Ok(());
         }
+        self.refuse_in_use()?;
         tree::create(self, None)
+    }
+
+    /// Refuse a cgroup that some other container or program uses already: frozen (the init
+    /// would stop on entry and create wait for it forever), or holding processes (the new
+    /// container would share its limits and its `delete` would kill them), as runc >= 1.2.
+    fn refuse_in_use(&self) -> Result<()> {
+        freezer::refuse_frozen(self)?;
+        // Usually nothing exists yet: one stat per hierarchy, no reads.
+        for dir in self.paths().into_iter().filter(|d| d.is_dir()) {
+            let procs = fsio::procs(&dir)?;
+            if let Some(pid) = procs.first() {
+                anyhow::bail!(
+                    "container's cgroup is not empty: {} holds {} process(es) (pid {pid} \
+                     first); choose another cgroupsPath",
+                    dir.display(),
+                    procs.len()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Whether a new container's v1 directories are made and limited after the clone, by
@@ -257,6 +280,7 @@ impl Cgroup {
     /// `create` for what must exist before the clone when `v1_after_clone`: the cgroup2
     /// directory the init is born in.
     pub fn create_v2(&self) -> Result<()> {
+        self.refuse_in_use()?;
         tree::create(self, Some(true))
     }
 

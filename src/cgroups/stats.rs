@@ -8,6 +8,24 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+/// One record of `events`, its keys in runc's order (`{"type":"stats","id":...,"data":...}`,
+/// `{"type":"oom","id":...}`), which callers that match the line as text depend on.
+#[derive(Debug, Serialize)]
+pub struct Event<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<&'a Stats>,
+}
+
+impl Event<'_> {
+    /// The record as one JSON line (without the newline).
+    pub fn line(&self) -> String {
+        serde_json::to_string(self).expect("events serialize")
+    }
+}
+
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct Stats {
     pub cpu: Cpu,

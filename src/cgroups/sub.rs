@@ -20,7 +20,10 @@ impl Cgroup {
             for c in path.split('/') {
                 match c {
                     "" | "." => {}
-                    ".." => bail!("exec --cgroup {spec:?}: must not contain \"..\""),
+                    ".." => bail!(
+                        "exec --cgroup {spec:?}: bad sub cgroup path: {path} is not a sub \
+                         cgroup path (\"..\" would leave the container's cgroup)"
+                    ),
                     c => parts.push(c),
                 }
             }
@@ -52,14 +55,18 @@ impl Cgroup {
                 let full = dir.dir()?;
                 if !full.is_dir() {
                     bail!(
-                        "exec --cgroup {spec:?}: {} does not exist (the sub-cgroup must be \
-                         created first)",
+                        "exec --cgroup {spec:?}: adding pid to {}/cgroup.procs: no such file \
+                         or directory (the sub-cgroup must be created first)",
                         full.display()
                     );
                 }
             }
             if !matched {
-                bail!("exec --cgroup {spec:?}: no mounted hierarchy carries that controller");
+                bail!(
+                    "exec --cgroup {spec:?}: unknown controller {:?}: no mounted cgroup v1 \
+                     hierarchy carries it",
+                    ctrls.unwrap_or_default()
+                );
             }
         }
         Ok(out)

@@ -57,10 +57,13 @@ pub fn apply(cg: &Cgroup, res: &LinuxResources) -> Result<()> {
     if let Some(u) = res.unified() {
         if !u.is_empty() {
             match (cg.mode, cg.v2_dir()?) {
-                (Mode::Hybrid, Some(d)) => v2::unified(&d, u)?,
+                (Mode::Hybrid, Some(d)) => {
+                    hybrid_unified_keys(&d, u)?;
+                    v2::unified(&d, u)?
+                }
                 _ => bail!(
-                    "linux.resources.unified: this host has no cgroup2 hierarchy (cgroup v1 \
-                     only); use the v1 fields of linux.resources instead"
+                    "invalid configuration: linux.resources.unified: this host has no cgroup2 \
+                     hierarchy (cgroup v1 only); use the v1 fields of linux.resources instead"
                 ),
             }
         }
@@ -69,6 +72,37 @@ pub fn apply(cg: &Cgroup, res: &LinuxResources) -> Result<()> {
 }
 
 /// The container's directory for `controller`, or an error naming the setting.
+/// On a hybrid host the cgroup2 hierarchy carries few controllers (here only hugetlb):
+/// a `unified` key for any other (memory.min, pids.max) has no file to write, which is a
+/// configuration that cannot work here, said as runc says it ("invalid configuration").
+fn hybrid_unified_keys(dir: &Path, u: &std::collections::HashMap<String, String>) -> Result<()> {
+    let mut keys: Vec<_> = u.keys().collect();
+    keys.sort();
+    for k in keys {
+        if !k.contains('/') && !k.starts_with('.') && !dir.join(k).exists() {
+            let root_controllers = cg_root_controllers(dir);
+            bail!(
+                "invalid configuration: linux.resources.unified[{k:?}]: no such file in {}: \
+                 on this hybrid host the cgroup2 hierarchy has only the controllers [{}]; set \
+                 the v1 fields of linux.resources instead",
+                dir.display(),
+                root_controllers
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The controllers of the cgroup2 hierarchy `dir` lies in (its mount root's
+/// cgroup.controllers), for messages.
+fn cg_root_controllers(dir: &Path) -> String {
+    dir.ancestors()
+        .filter_map(|a| std::fs::read_to_string(a.join("cgroup.controllers")).ok())
+        .last()
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn need(cg: &Cgroup, controller: &str, setting: &str) -> Result<PathBuf> {
     match cg.v1_dir(controller)? {
         Some(d) => Ok(d),
@@ -248,14 +282,40 @@ fn cpu_limits(cg: &Cgroup, cpu: &LinuxCpu) -> Result<()> {
     if let Some(b) = cpu.burst() {
         fsio::write(&dir, "cpu.cfs_burst_us", &b.to_string())?;
     }
-    if let Some(p) = cpu.realtime_period().filter(|p| *p != 0) {
-        fsio::write(&dir, "cpu.rt_period_us", &p.to_string())?;
-    }
-    if let Some(r) = cpu.realtime_runtime().filter(|r| *r != 0) {
-        fsio::write(&dir, "cpu.rt_runtime_us", &r.to_string())?;
-    }
+    rt_limits(
+        &dir,
+        cpu.realtime_period().filter(|p| *p != 0),
+        cpu.realtime_runtime().filter(|r| *r != 0),
+    )?;
     if let Some(i) = cpu.idle() {
         fsio::write(&dir, "cpu.idle", &i.to_string())?;
+    }
+    Ok(())
+}
+
+/// cpu.rt_period_us and cpu.rt_runtime_us in an order the kernel accepts: it refuses a
+/// period shorter than the runtime in force, so a period that goes below it is written
+/// after the new runtime; otherwise the period first (a longer runtime needs it).
+fn rt_limits(dir: &Path, period: Option<u64>, runtime: Option<i64>) -> Result<()> {
+    let runtime_first = match (period, runtime) {
+        (Some(p), Some(_)) => {
+            let now: i64 = fsio::read(dir, "cpu.rt_runtime_us")?.parse().unwrap_or(-1);
+            now > 0 && p < now as u64
+        }
+        _ => false,
+    };
+    if runtime_first {
+        if let Some(r) = runtime {
+            fsio::write(dir, "cpu.rt_runtime_us", &r.to_string())?;
+        }
+    }
+    if let Some(p) = period {
+        fsio::write(dir, "cpu.rt_period_us", &p.to_string())?;
+    }
+    if !runtime_first {
+        if let Some(r) = runtime {
+            fsio::write(dir, "cpu.rt_runtime_us", &r.to_string())?;
+        }
     }
     Ok(())
 }

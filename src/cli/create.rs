@@ -28,6 +28,9 @@ pub struct BundleArgs {
     /// Pass N additional file descriptors (3..3+N, after $LISTEN_FDS) to the container
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// AF_UNIX socket that receives a pidfd of the container's init (SCM_RIGHTS)
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 impl BundleArgs {
@@ -55,6 +58,15 @@ pub struct CreateArgs {
 }
 
 pub fn run(g: &Global, a: CreateArgs) -> anyhow::Result<i32> {
-    crate::container::create(&g.rt, &a.common.options(&a.id, true))?;
+    let pidfd = a
+        .common
+        .pidfd_socket
+        .as_deref()
+        .map(super::pidfd::PidfdSocket::connect)
+        .transpose()?;
+    let created = crate::container::create(&g.rt, &a.common.options(&a.id, true))?;
+    if let Some(s) = pidfd {
+        s.send_init(g, &a.id, created.pid)?;
+    }
     Ok(0)
 }

@@ -56,6 +56,9 @@ pub struct ExecArgs {
     /// Allow exec in a paused container
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+    /// AF_UNIX socket that receives a pidfd of the exec'd process (with --detach)
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     /// Container id
     pub id: String,
     /// Command and arguments
@@ -64,8 +67,38 @@ pub struct ExecArgs {
 }
 
 pub fn run(g: &Global, a: ExecArgs) -> anyhow::Result<i32> {
+    // As runc: the process's own exit status, or 255 when hull itself failed (no such
+    // container, executable or pid-file directory), so callers can tell the two apart.
+    match exec_and_send_pidfd(g, a) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            crate::logging::error(&format!("{e:#}"));
+            Ok(RUNTIME_FAILED)
+        }
+    }
+}
+
+fn exec_and_send_pidfd(g: &Global, a: ExecArgs) -> anyhow::Result<i32> {
     use crate::container::{exec, ExecOptions};
     use crate::process::exec_process::Overrides;
+    let sock = match a.pidfd_socket.as_deref() {
+        None => None,
+        Some(_) if !a.detach => {
+            anyhow::bail!("--pidfd-socket: supported with exec --detach only")
+        }
+        Some(p) => Some(super::pidfd::PidfdSocket::connect(p)?),
+    };
+    // The pid of the exec'd process comes back through the pid file: a private one when
+    // the caller gave none.
+    let scratch = match (&sock, &a.pid_file) {
+        (Some(_), None) => Some(ScratchDir::new()?),
+        _ => None,
+    };
+    let pid_file = a
+        .pid_file
+        .clone()
+        .or_else(|| scratch.as_ref().map(|d| d.0.join("pid")));
+    let id = a.id.clone();
     let o = ExecOptions {
         id: a.id,
         process_file: a.process,
@@ -81,12 +114,39 @@ pub fn run(g: &Global, a: ExecArgs) -> anyhow::Result<i32> {
             process_label: a.process_label,
         },
         detach: a.detach,
-        pid_file: a.pid_file,
+        pid_file: pid_file.clone(),
         preserve_fds: a.preserve_fds,
         cgroup: a.cgroup,
         ignore_paused: a.ignore_paused,
         tty: a.tty,
         console_socket: a.console_socket,
     };
-    exec(&g.rt, &o)
+    let code = exec(&g.rt, &o)?;
+    if let (Some(sock), Some(f)) = (sock, pid_file) {
+        let text = std::fs::read_to_string(&f)?;
+        let pid: i32 = text.trim().parse()?;
+        sock.send_exec(pid, crate::container::state(&g.rt, &id)?.pid)?;
+    }
+    Ok(code)
 }
+
+/// A private directory (0700) for the pid file `--pidfd-socket` needs; removed on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> anyhow::Result<ScratchDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let d = std::env::temp_dir().join(format!("hull-exec-{}", std::process::id()));
+        std::fs::DirBuilder::new().mode(0o700).create(&d)?;
+        Ok(ScratchDir(d))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Exit status of `exec` when the runtime failed, not the process.
+pub const RUNTIME_FAILED: i32 = 255;

@@ -11,13 +11,17 @@ pub struct KillArgs {
     pub all: bool,
     /// Container id
     pub id: String,
-    /// Signal name (TERM, SIGTERM) or number (default TERM)
+    /// Signal name (TERM, SIGTERM) or number (default TERM); 0 checks that it runs
     #[arg(default_value = "SIGTERM")]
     pub signal: String,
 }
 
 pub fn run(g: &Global, a: KillArgs) -> anyhow::Result<i32> {
-    let sig = crate::signal::parse(&a.signal)?;
+    // Signal 0 (as with kill(1)) delivers nothing: it asks whether the container runs.
+    let sig = match a.signal.as_str() {
+        "0" => 0,
+        s => crate::signal::parse(s)?,
+    };
     crate::container::kill(&g.rt, &a.id, sig, a.all)?;
     Ok(0)
 }

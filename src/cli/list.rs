@@ -15,6 +15,20 @@ pub struct ListArgs {
 }
 
 pub fn run(g: &Global, a: ListArgs) -> anyhow::Result<i32> {
+    // As runc: the default root may not exist yet (nothing was ever created: an empty
+    // list), but a --root that names no directory is most likely a typo.
+    if g.root_arg.is_some() {
+        if let Err(e) = std::fs::metadata(&g.root) {
+            anyhow::bail!(
+                "--root {}: {}: pass the state directory the containers were created with",
+                g.root.display(),
+                e.raw_os_error()
+                    .map_or(e.to_string(), |n| nix::errno::Errno::from_raw(n)
+                        .desc()
+                        .to_string())
+            );
+        }
+    }
     let states = crate::container::list(&g.rt)?;
     let mut out = String::new();
     if a.quiet {

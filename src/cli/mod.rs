@@ -10,6 +10,7 @@ use crate::logging::Format;
 
 mod attach;
 mod create;
+mod criu;
 mod delete;
 mod events;
 mod exec;
@@ -17,6 +18,7 @@ mod features;
 mod kill;
 mod list;
 mod pause;
+mod pidfd;
 mod ps;
 mod run;
 mod spec;
@@ -64,8 +66,56 @@ impl Cli {
             Some(sub) => Top::augment_args(clap::Command::new(NAME)).subcommand(sub),
             None => full,
         };
-        Cli::from_arg_matches(&cmd.try_get_matches_from(args)?)
+        let prog = program_name(&args);
+        Cli::from_arg_matches(&runc_style(cmd, &prog).try_get_matches_from(args)?)
     }
+}
+
+/// The name hull was invoked as: `hull`, or `runc` through a link named so. Help and
+/// `--version` say it, as runc's say `runc`, so a caller that matches `NAME version` or
+/// `$(basename $RUNC) create` in them finds what it looks for.
+pub fn program_name(args: &[std::ffi::OsString]) -> String {
+    args.first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .unwrap_or(NAME)
+        .to_string()
+}
+
+/// The message for a command line naming no known command (`hull foo`, `hull foo -h`,
+/// `hull help foo`): runc's words first, for callers that match them, then what to do.
+pub fn unknown_command(e: &clap::Error, prog: &str) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidSubcommand {
+        return None;
+    }
+    let Some(ContextValue::String(name)) = e.get(ContextKind::InvalidSubcommand) else {
+        return None;
+    };
+    Some(format!(
+        "{prog}: No help topic for '{name}': it is not a {prog} command; see `{prog} --help`"
+    ))
+}
+
+/// Help laid out as runc's (urfave/cli): a `NAME:` header, then `PROG - what it is` on the
+/// next line, for the top level and for every subcommand (`PROG create - Create a container`).
+fn runc_style(cmd: clap::Command, prog: &str) -> clap::Command {
+    let top = format!(
+        "NAME:\n   {prog} - Open Container Initiative runtime\n\n\
+         {prog} is hull, a runc-compatible command line client for running applications\n\
+         packaged according to the Open Container Initiative (OCI) format.\n\n\
+         USAGE:\n   {{usage}}\n\nCOMMANDS:\n{{subcommands}}\n\nGLOBAL OPTIONS:\n{{options}}\n"
+    );
+    cmd.bin_name(prog)
+        .help_template(top)
+        .mut_subcommands(|sub| {
+            let t = format!(
+                "NAME:\n   {prog} {} - {{about}}\n\nUSAGE:\n   {{usage}}\n\n{{all-args}}\n",
+                sub.get_name()
+            );
+            sub.help_template(t)
+        })
 }
 
 /// The subcommand `args` invoke: the first argument that is neither a flag nor a global
@@ -196,23 +246,35 @@ pub enum Command {
     Spec(spec::SpecArgs),
     /// Show the enabled features (runtime-spec features.md JSON)
     Features,
+    /// Checkpoint a running container (needs criu: not supported by hull)
+    Checkpoint(criu::CriuArgs),
+    /// Restore a container from a checkpoint (needs criu: not supported by hull)
+    Restore(criu::CriuArgs),
     /// Attach to a container run by hull-shim (detach with ctrl-p ctrl-q)
     Attach(attach::AttachArgs),
     /// Wait for a container run by hull-shim to exit; print and return its exit code
     Wait(wait::WaitArgs),
 }
 
-/// The first line is parsed by callers (podman) as `NAME version X.Y.Z`.
-pub fn version_text() -> String {
+/// The first line is parsed by callers (podman) as `NAME version X.Y.Z`; then `commit:`
+/// (the git commit given as HULL_COMMIT at build time) and `spec:`, as runc prints them.
+pub fn version_text(prog: &str) -> String {
     format!(
-        "hull version {}\nspec: {}\n",
+        "{prog} version {}\ncommit: {}\nspec: {}\n",
         crate::VERSION,
+        option_env!("HULL_COMMIT").unwrap_or("unknown"),
         crate::OCI_VERSION
     )
 }
 
 /// Run the parsed command; returns the exit code.
 pub fn dispatch(g: &Global, cmd: Command) -> anyhow::Result<i32> {
+    // Commands that put a process into a container re-execute hull from a read-only view
+    // of its binary first (CVE-2019-5736), before they connect to any socket or make
+    // anything: what they open before it would be lost with the re-exec.
+    if matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
+        crate::process::sealed_exe::ensure()?;
+    }
     match cmd {
         Command::Create(a) => create::run(g, a),
         Command::Start(a) => start::run(g, a),
@@ -229,6 +291,8 @@ pub fn dispatch(g: &Global, cmd: Command) -> anyhow::Result<i32> {
         Command::Events(a) => events::run(g, a),
         Command::Spec(a) => spec::run(g, a),
         Command::Features => features::run(g),
+        Command::Checkpoint(a) => criu::run(g, "checkpoint", a),
+        Command::Restore(a) => criu::run(g, "restore", a),
         Command::Attach(a) => attach::run(g, a),
         Command::Wait(a) => wait::run(g, a),
     }
@@ -289,7 +353,7 @@ mod tests {
                 .chain(case.iter().copied())
                 .map(Into::into)
                 .collect();
-            let whole = Cli::command()
+            let whole = runc_style(Cli::command(), "hull")
                 .try_get_matches_from(args.clone())
                 .and_then(|m| Cli::from_arg_matches(&m));
             let narrowed = Cli::parse_from(args);

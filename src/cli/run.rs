@@ -35,5 +35,15 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let opts = a.common.options(&a.id, a.detach);
-    crate::container::run(&g.rt, &opts, a.keep, a.no_subreaper)
+    let Some(path) = a.common.pidfd_socket.as_deref() else {
+        return crate::container::run(&g.rt, &opts, a.keep, a.no_subreaper);
+    };
+    if !a.detach {
+        anyhow::bail!("--pidfd-socket: supported with run --detach (or create + start) only");
+    }
+    let sock = super::pidfd::PidfdSocket::connect(path)?;
+    let code = crate::container::run(&g.rt, &opts, a.keep, a.no_subreaper)?;
+    let pid = crate::container::state(&g.rt, &a.id)?.pid;
+    sock.send_init(g, &a.id, pid)?;
+    Ok(code)
 }

@@ -18,25 +18,40 @@ pub struct UpdateArgs {
     pub blkio_weight: Option<u16>,
     #[arg(long = "cpu-period")]
     pub cpu_period: Option<u64>,
-    #[arg(long = "cpu-quota")]
+    /// CFS quota in µs per period, -1 for none
+    #[arg(long = "cpu-quota", allow_negative_numbers = true)]
     pub cpu_quota: Option<i64>,
+    /// CFS burst in µs: time a cgroup may run beyond its quota, saved from earlier periods
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
+    /// 1 makes the cgroup SCHED_IDLE-like (runs only when nothing else wants the CPU), 0 not
+    #[arg(long = "cpu-idle", allow_negative_numbers = true)]
+    pub cpu_idle: Option<i64>,
     #[arg(long = "cpu-share")]
     pub cpu_share: Option<u64>,
     #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
-    #[arg(long = "cpu-rt-runtime")]
+    #[arg(long = "cpu-rt-runtime", allow_negative_numbers = true)]
     pub cpu_rt_runtime: Option<i64>,
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
     #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
-    #[arg(long)]
+    /// Memory limit (e.g. 512m, 1g, bytes), -1 for none
+    #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
-    #[arg(long = "memory-reservation")]
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
-    #[arg(long = "memory-swap")]
+    /// Memory plus swap limit, -1 for unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    #[arg(long = "pids-limit")]
+    /// Kernel memory limits: obsolete in the kernel; accepted and ignored, as by runc
+    #[arg(long = "kernel-memory", allow_hyphen_values = true, hide = true)]
+    pub kernel_memory: Option<String>,
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true, hide = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Maximum number of tasks, -1 for none
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
     #[arg(long = "l3-cache-schema")]
     pub l3_cache_schema: Option<String>,
@@ -88,6 +103,12 @@ fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     if let Some(x) = a.cpu_quota {
         set("cpu", "quota", json!(x));
     }
+    if let Some(x) = a.cpu_burst {
+        set("cpu", "burst", json!(x));
+    }
+    if let Some(x) = a.cpu_idle {
+        set("cpu", "idle", json!(x));
+    }
     if let Some(x) = a.cpu_share {
         set("cpu", "shares", json!(x));
     }
@@ -114,6 +135,17 @@ fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     }
     if let Some(x) = a.pids_limit {
         set("pids", "limit", json!(x));
+    }
+    if a.kernel_memory.is_some() || a.kernel_memory_tcp.is_some() {
+        crate::logging::warn("--kernel-memory/--kernel-memory-tcp are obsolete and ignored");
+    }
+    // As for config.json: an explicit pids limit of 0 means 1 (runc >= 1.2); the
+    // resources type cannot tell it from an absent one, so it is mapped on the JSON.
+    if let Some(l) = v
+        .pointer_mut("/pids/limit")
+        .filter(|l| l.as_i64() == Some(0))
+    {
+        *l = json!(1);
     }
     serde_json::from_value(v).context("update: the resulting resources are not valid")
 }

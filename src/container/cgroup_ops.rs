@@ -1,6 +1,7 @@
 //! Operations that act on a running container through its cgroups: pause, resume, ps,
 //! update and events (stats and OOM notifications).
 
+use crate::cgroups::stats::Event;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -92,13 +93,22 @@ pub fn update(rt: &Runtime, id: &str, res: &LinuxResources) -> Result<()> {
 }
 
 /// One `events --stats` record, in runc's shape.
-pub fn stats_event(rt: &Runtime, id: &str) -> Result<serde_json::Value> {
+pub fn stats_event(rt: &Runtime, id: &str) -> Result<String> {
     let c = Container::read(rt, id)?;
     if c.status == Status::Stopped {
         bail!("container not running");
     }
     let stats = c.cgroup().stats()?;
-    Ok(serde_json::json!({"type": "stats", "id": id, "data": stats}))
+    Ok(stats_line(id, &stats))
+}
+
+fn stats_line(id: &str, s: &crate::cgroups::stats::Stats) -> String {
+    Event {
+        kind: "stats",
+        id,
+        data: Some(s),
+    }
+    .line()
 }
 
 /// `events`: a stats record every `interval`, and an `oom` record whenever the
@@ -113,11 +123,16 @@ pub fn events(rt: &Runtime, id: &str, interval: Duration, out: &mut dyn FnMut(&s
         }
         let now = oom_kills(&cg);
         if now > ooms {
-            out(&serde_json::json!({"type": "oom", "id": id}).to_string());
+            out(&Event {
+                kind: "oom",
+                id,
+                data: None,
+            }
+            .line());
         }
         ooms = now;
         if let Ok(s) = cg.stats() {
-            out(&serde_json::json!({"type": "stats", "id": id, "data": s}).to_string());
+            out(&stats_line(id, &s));
         }
         std::thread::sleep(interval);
     }

@@ -346,12 +346,8 @@ fn resources_with_device_rules(spec: &oci_spec::runtime::Spec) -> LinuxResources
     let mut res = linux
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
-    let rules = crate::cgroups::devices::container_rules(
-        res.devices().as_deref().unwrap_or_default(),
-        linux
-            .and_then(|l| l.devices().as_deref())
-            .unwrap_or_default(),
-    );
+    let rules =
+        crate::cgroups::devices::container_rules(res.devices().as_deref().unwrap_or_default());
     res.set_devices(Some(rules));
     res
 }
@@ -484,7 +480,20 @@ fn finish_start(
 /// `kill`: the init, or with `all` every process in the container's cgroup.
 pub fn kill(rt: &Runtime, id: &str, sig: i32, all: bool) -> Result<()> {
     let c = Container::lock(rt, id)?;
+    // Without a pid namespace of its own, the init's death does not end the container's
+    // other processes: SIGKILL goes to the whole cgroup, as with runc, even once the init
+    // is gone (the container then reads stopped but its cgroup still holds processes).
+    if sig == libc::SIGKILL && !all && !init_owns_pid_ns(c.rec.pid) {
+        let cg = c.cgroup();
+        if c.status != Status::Stopped || !cg.pids().unwrap_or_default().is_empty() {
+            return cg.kill_all(sig);
+        }
+    }
     if c.status == Status::Stopped {
+        // --all has nothing left to signal: not an error (runc's `kill -a ID 0`).
+        if all {
+            return Ok(());
+        }
         bail!("container not running");
     }
     if all {
@@ -493,6 +502,20 @@ pub fn kill(rt: &Runtime, id: &str, sig: i32, all: bool) -> Result<()> {
     let pidfd = pidfd_verified(&c.rec)?;
     crate::sys::pidfd::send_signal(&pidfd, sig)
         .with_context(|| format!("sending signal {sig} to the container init"))
+}
+
+/// Whether `pid` is pid 1 of its own pid namespace (the last NSpid of /proc/PID/status):
+/// false for a container sharing the host's or another container's pid namespace, and
+/// for an init that is gone (then, with its own namespace, its processes died with it).
+fn init_owns_pid_ns(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|l| l.split_whitespace().last().map(|p| p == "1"))
+        })
+        .unwrap_or(false)
 }
 
 /// `delete`: a stopped (or created, as in runc) container; `force` kills a running one.

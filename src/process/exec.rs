@@ -98,12 +98,20 @@ pub fn fork_child(
                 format!("placing the exec'd process (pid {pid}) in the container's cgroup")
             })?;
             parent_end.send(&Msg::Go { host_pid: pid })?;
+            crate::logging::debug(&format!(
+                "nsexec container setup: pid {pid} joins the namespaces of container {}; \
+                 child process in init(): placed in its cgroups",
+                su.id
+            ));
             let mut master = None;
             loop {
                 match parent_end.recv_with_fd()? {
                     Some((Msg::Console, Some(m))) => master = su.console.route(m)?,
                     Some((Msg::SeccompListener, Some(fd))) => (su.on_listener)(pid, &fd)?,
-                    Some((Msg::Created, _)) => break,
+                    Some((Msg::Created, _)) => {
+                        crate::logging::debug(&format!("setns_init: about to exec: pid {pid}"));
+                        break;
+                    }
                     Some((Msg::Error(e), _)) => bail!("{e}"),
                     Some((m, _)) => bail!("sync channel: unexpected {m:?} from the exec'd process"),
                     None => return Err(gone(pid, "exec'd process")),

@@ -103,5 +103,6 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never> {
     let ready = setup.prepare()?;
     ctx.sync.send(&Msg::Created)?;
     let e = ready.exec();
-    bail!("exec {}: {e}", ready.prog.display())
+    // Worded as runc's (Go's lower-case errno text): "exec /x: no such file or directory".
+    bail!("exec {}: {}", ready.prog.display(), e.desc().to_lowercase())
 }

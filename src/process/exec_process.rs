@@ -37,6 +37,7 @@ pub fn from_file(path: &Path, container: &Process) -> Result<Process> {
         o.entry("user")
             .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
     }
+    crate::spec::scheduler_flag_names(&mut v);
     let mut p: Process = serde_path_to_error::deserialize(v).map_err(|e| {
         let at = e.path().to_string();
         anyhow::anyhow!("{field}: {at}: {}", e.into_inner())

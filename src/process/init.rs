@@ -221,7 +221,11 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         exit_now(1);
     }
     let e = ready.exec();
-    super::exec_fifo::report(&fifo, &format!("exec {}: {e}", ready.prog.display()));
+    // Worded as runc's (Go's lower-case errno text): "exec /x: no such file or directory".
+    super::exec_fifo::report(
+        &fifo,
+        &format!("exec {}: {}", ready.prog.display(), e.desc().to_lowercase()),
+    );
     exit_now(127)
 }
 

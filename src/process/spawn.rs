@@ -81,6 +81,9 @@ pub fn check(plan: &Plan) -> Result<NsPlan> {
         .context("process: required to create a container")?;
     if let Some(c) = process.capabilities() {
         crate::security::capabilities::check_available(c)?;
+        for w in crate::security::capabilities::ambient_warnings(c)? {
+            crate::logging::warn(&w);
+        }
     }
     crate::security::lsm::check(&plan.spec)?;
     crate::security::sched::check(&plan.spec)?;
@@ -129,6 +132,10 @@ pub fn spawn(
     let join = cgroup.join(floor)?;
     let unprivileged_parent = !nix::unistd::geteuid().is_root();
     let restore = enter_parent_joins(ns)?;
+    crate::logging::debug(&format!(
+        "nsexec container setup: clone3 of the init of {} (namespace flags {:#x})",
+        o.id, ns.clone_flags
+    ));
     let forked = match &ns.user_first {
         None => fork_into(ns.clone_flags, join.v2_fd()).context("clone3 of the container init"),
         Some(user) => fork_in_user_ns(user, ns.clone_flags, join.v2_fd()).with_context(|| {
@@ -219,6 +226,9 @@ fn drive(
     let raw: Vec<_> = v1_tasks.iter().map(|f| f.as_raw_fd()).collect();
     ch.send_fds(&Msg::Go { host_pid: pid }, &raw)
         .map_err(|_| gone(pid, "container init"))?;
+    crate::logging::debug(&format!(
+        "child process in init(): pid {pid} placed in its cgroups, sets up its rootfs"
+    ));
     drop(v1_tasks);
     record_pid(pid)?;
     crate::fault::point("after-state-saved");
@@ -237,7 +247,12 @@ fn drive(
             }
             Some((Msg::Console, Some(master))) => console = o.console.route(master)?,
             Some((Msg::SeccompListener, Some(fd))) => send_listener(o, pid, &fd)?,
-            Some((Msg::Created, _)) => return Ok(console),
+            Some((Msg::Created, _)) => {
+                crate::logging::debug(&format!(
+                    "init: closing the pipe to signal completion: pid {pid} is created"
+                ));
+                return Ok(console);
+            }
             Some((Msg::Error(e), _)) => bail!("{e}"),
             Some((m, _)) => bail!("sync channel: unexpected {m:?} from the container init"),
             None => return Err(gone(pid, "container init")),

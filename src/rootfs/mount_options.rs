@@ -111,6 +111,9 @@ impl MountOptions {
             let opt = opt.as_str();
             if let Some((set, clr)) = attr_effect(opt) {
                 out.attrs.apply(set, clr);
+            } else if opt == "rnorelatime" {
+                // runc clears MOUNT_ATTR_RELATIME, which is 0: the atime mode of every
+                // mount in the tree stays as it is (runc issue 5095).
             } else if let Some((set, clr)) = opt.strip_prefix('r').and_then(attr_effect) {
                 out.rec_attrs.apply(set, clr);
             } else if let Some(p) = propagation_effect(opt) {

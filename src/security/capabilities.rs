@@ -58,6 +58,33 @@ pub fn check_available(c: &LinuxCapabilities) -> Result<()> {
     Ok(())
 }
 
+/// The ambient caps `apply_rest` will skip because they are not both permitted and
+/// inheritable (the kernel's rule), in runc's words. runc 1.1's own default config lists
+/// ambient caps with no inheritable set at all and callers rely on it working quietly: only
+/// a config that does have an inheritable set, where a skipped ambient cap is most likely a
+/// mistake, gets the warnings. Said by the runtime before the clone, on its own stderr,
+/// not by the container's process on the container's; once, at create (an exec applies the
+/// same sets, and its output is the process's).
+pub fn ambient_warnings(c: &LinuxCapabilities) -> Result<Vec<String>> {
+    let permitted = convert_set("permitted", c.permitted())?;
+    let inheritable = convert_set("inheritable", c.inheritable())?;
+    if inheritable.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out: Vec<String> = convert_set("ambient", c.ambient())?
+        .into_iter()
+        .filter(|cap| !(permitted.contains(cap) && inheritable.contains(cap)))
+        .map(|cap| {
+            format!(
+                "can't raise ambient capability {cap}: it is not in both \
+                 process.capabilities.permitted and inheritable"
+            )
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
 /// This process's bounding set from the CapBnd line of /proc/self/status: one read where
 /// `caps::read` makes a PR_CAPBSET_READ per capability (41). None if it cannot be read.
 fn own_bounding_set() -> Option<CapsHashSet> {
@@ -100,6 +127,12 @@ pub fn apply_rest(c: &LinuxCapabilities) -> Result<()> {
     let effective = convert_set("effective", c.effective())?;
     let inheritable = convert_set("inheritable", c.inheritable())?;
     let ambient = convert_set("ambient", c.ambient())?;
+    // Inheritable first, while permitted is still whole: without CAP_SETPCAP the kernel
+    // only lets a capability into inheritable if it is permitted (or inheritable) now, so
+    // an inheritable cap outside the new permitted set (runc's test: CAP_SYSLOG) failed
+    // with EPERM when permitted had been reduced first.
+    caps::set(None, CapSet::Inheritable, &inheritable)
+        .context("process.capabilities.inheritable: set")?;
     // Effective must stay a subset of permitted while we change permitted.
     caps::set(
         None,
@@ -109,14 +142,11 @@ pub fn apply_rest(c: &LinuxCapabilities) -> Result<()> {
     .context("process.capabilities.effective: set")?;
     caps::set(None, CapSet::Permitted, &permitted)
         .context("process.capabilities.permitted: set")?;
-    caps::set(None, CapSet::Inheritable, &inheritable)
-        .context("process.capabilities.inheritable: set")?;
     caps::set(None, CapSet::Effective, &effective)
         .context("process.capabilities.effective: set (must be a subset of permitted)")?;
     caps::clear(None, CapSet::Ambient).context("clearing the ambient set")?;
-    // The kernel only lets a capability be ambient if it is permitted and inheritable.
-    // runc's own default config lists ambient caps without inheritable ones and runc skips
-    // them silently; callers rely on that config working, so hull skips them the same way.
+    // The kernel only lets a capability be ambient if it is permitted and inheritable: the
+    // others are skipped, as runc skips them (the runtime warned, see `ambient_warnings`).
     for cap in ambient
         .intersection(&permitted)
         .filter(|c| inheritable.contains(c))

@@ -13,6 +13,7 @@ use anyhow::{anyhow, Result};
 use oci_spec::runtime::Spec;
 
 pub mod default;
+mod dupkeys;
 pub mod features;
 pub mod names;
 mod raw;
@@ -92,12 +93,50 @@ pub fn check_process(p: &oci_spec::runtime::Process) -> Result<(), String> {
 }
 
 /// JSON value -> typed spec; a type error names the JSON path of the offending field.
-fn deserialize(value: serde_json::Value) -> Result<Spec, String> {
+fn deserialize(mut value: serde_json::Value) -> Result<Spec, String> {
+    pids_zero_means_one(&mut value);
+    if let Some(p) = value.get_mut("process") {
+        scheduler_flag_names(p);
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         describe_serde_error(&path, &inner)
     })
+}
+
+/// `linux.resources.pids.limit: 0` given explicitly means a limit of 1, as in runc >= 1.2
+/// (runtime-spec 1.3 made the field optional; systemd has no TasksMax=0): the spec type
+/// reads an absent limit as 0 too, which stays "no limit", so the mapping is made here,
+/// where the two can still be told apart.
+fn pids_zero_means_one(value: &mut serde_json::Value) {
+    if let Some(limit) = value
+        .pointer_mut("/linux/resources/pids/limit")
+        .filter(|l| l.as_i64() == Some(0))
+    {
+        *limit = serde_json::json!(1);
+    }
+}
+
+/// `process.scheduler.flags` by the runtime-spec's names (`SCHED_FLAG_RESET_ON_FORK`,
+/// `SCHED_FLAG_DL_OVERRUN`), which runc takes, turned into the names the spec type knows
+/// (`SCHED_RESET_ON_FORK`, `SCHED_FLAG_D_L_OVERRUN`); other names pass unchanged. For a
+/// config.json's process and an exec `--process` file alike.
+pub fn scheduler_flag_names(process: &mut serde_json::Value) {
+    let Some(flags) = process
+        .pointer_mut("/scheduler/flags")
+        .and_then(|f| f.as_array_mut())
+    else {
+        return;
+    };
+    for f in flags {
+        let renamed = match f.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *f = serde_json::json!(renamed);
+    }
 }
 
 /// `path` is serde_path_to_error's rendering ("." for the top level).
@@ -116,6 +155,16 @@ fn describe_serde_error(path: &str, inner: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::describe_serde_error;
+
+    #[test]
+    fn scheduler_flags_take_the_runtime_spec_names() {
+        let mut p = serde_json::json!({"scheduler": {"policy": "SCHED_OTHER",
+            "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_RECLAIM"]}});
+        super::scheduler_flag_names(&mut p);
+        let p: oci_spec::runtime::Scheduler =
+            serde_json::from_value(p["scheduler"].clone()).unwrap();
+        assert_eq!(p.flags().as_ref().unwrap().len(), 3);
+    }
 
     #[test]
     fn missing_field_is_reported_as_required_under_its_parent() {

@@ -38,7 +38,9 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<serde_json::Value, String> {
             e.valid_up_to()
         )
     })?;
-    serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
+    let value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    super::dupkeys::check(text)?;
+    Ok(value)
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>, String> {

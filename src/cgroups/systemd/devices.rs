@@ -43,11 +43,7 @@ fn reduce(rules: &[LinuxDeviceCgroup]) -> (bool, Vec<Entry>) {
             entries.clear();
             continue;
         }
-        let access = r
-            .access()
-            .as_deref()
-            .filter(|a| !a.is_empty())
-            .unwrap_or("rwm");
+        let access = crate::cgroups::devices::access(r.access().as_deref());
         let bits = ['r', 'w', 'm'].map(|c| access.contains(c));
         let key = Entry {
             block: typ == LinuxDeviceType::B,
@@ -163,7 +159,7 @@ mod tests {
     #[test]
     fn runcs_default_rules_become_a_strict_allow_list() {
         let spec = rules(r#"[{"allow":false,"access":"rwm"}]"#);
-        let p = device_properties(&container_rules(&spec, &[]), true, 252);
+        let p = device_properties(&container_rules(&spec), true, 252);
         assert_eq!(p[0].0, "DeviceAllow");
         assert_eq!(
             p[0].1.items().unwrap().len(),

@@ -71,6 +71,8 @@ impl Program {
 /// Checks and compiles `linux.seccomp`; errors name the field to fix.
 pub fn compile(s: &LinuxSeccomp) -> Result<Program> {
     let p = profile::translate(s)?;
+    // The number passed to seccomp(2), in runc's words (callers and its tests read it).
+    crate::logging::debug(&format!("seccomp filter flags: {}", p.flags));
     Ok(Program {
         insns: emit::program(&p)?,
         flags: p.flags,

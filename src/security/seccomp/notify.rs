@@ -46,7 +46,13 @@ pub fn process_state_json(st: &ListenerState) -> serde_json::Value {
 /// Sends `listener` and the state to the agent listening at `path`.
 pub fn send_listener(path: &Path, listener: BorrowedFd, st: &ListenerState) -> Result<()> {
     let what = || format!("linux.seccomp.listenerPath {}", path.display());
-    let mut sock = UnixStream::connect(path).with_context(|| format!("{}: connect", what()))?;
+    // runc's words first ("failed to connect with seccomp agent"), which callers match.
+    let mut sock = UnixStream::connect(path).with_context(|| {
+        format!(
+            "failed to connect with seccomp agent: {}: connect (is the agent listening?)",
+            what()
+        )
+    })?;
     let body = serde_json::to_vec(&process_state_json(st))?;
     let fds = [listener.as_raw_fd()];
     let sent = sendmsg::<()>(

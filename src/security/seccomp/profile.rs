@@ -16,7 +16,6 @@ pub const FLAG_TSYNC: u32 = 1;
 pub const FLAG_LOG: u32 = 2;
 pub const FLAG_SPEC_ALLOW: u32 = 4;
 pub const FLAG_NEW_LISTENER: u32 = 8;
-pub const FLAG_TSYNC_ESRCH: u32 = 16;
 pub const FLAG_WAIT_KILLABLE_RECV: u32 = 32;
 
 /// One argument test; `value_two` is the datum of MASKED_EQ (`value` is the mask).
@@ -80,6 +79,28 @@ fn cond(a: &LinuxSeccompArg, field: &str) -> Result<Cond> {
     })
 }
 
+/// The rules one spec entry makes. Its conditions must all hold (AND), except when two or
+/// more test the same argument ("arg 0 == 100", "arg 0 == 9001"), which no value satisfies
+/// at once: then each condition is a rule of its own (OR), as runc does (libseccomp
+/// refuses such a rule, and runc splits it).
+fn split_same_arg(action: u32, conds: Vec<Cond>) -> Vec<Rule> {
+    let same_arg = conds
+        .iter()
+        .enumerate()
+        .any(|(i, c)| conds[..i].iter().any(|d| d.index == c.index));
+    if same_arg {
+        conds
+            .into_iter()
+            .map(|c| Rule {
+                action,
+                conds: vec![c],
+            })
+            .collect()
+    } else {
+        vec![Rule { action, conds }]
+    }
+}
+
 /// Checks and translates the spec's seccomp object.
 pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
     const P: &str = "linux.seccomp";
@@ -121,7 +142,7 @@ pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
         }
         if act == RET_USER_NOTIF {
             if let Some(n) = sc.names().iter().find(|n| *n == "write") {
-                bail!("{field}.names \"{n}\": SCMP_ACT_NOTIFY cannot be used for write (the runtime writes to report to its parent after loading the filter)");
+                bail!("{field}.names \"{n}\": SCMP_ACT_NOTIFY cannot be used for the write syscall (the runtime writes to report to its parent after loading the filter)");
             }
             notify = true;
         }
@@ -130,22 +151,23 @@ pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
         if act == default_action {
             continue;
         }
+        let rules = split_same_arg(act, conds);
         for name in sc.names() {
             let k = *slot.entry(name.clone()).or_insert_with(|| {
                 syscalls.push((name.clone(), Vec::new()));
                 syscalls.len() - 1
             });
-            syscalls[k].1.push(Rule {
-                action: act,
-                conds: conds.clone(),
-            });
+            syscalls[k].1.extend(rules.iter().cloned());
         }
     }
 
     let mut flags = 0;
     for f in s.flags().iter().flatten() {
         flags |= match f {
-            Flag::SeccompFilterFlagTsync => FLAG_TSYNC,
+            // As runc: accepted, and without effect. The filter is loaded by a process of
+            // one thread (the init or exec'd process, after fork), so there are no other
+            // threads to synchronise, and with a listener TSYNC would need TSYNC_ESRCH.
+            Flag::SeccompFilterFlagTsync => 0,
             Flag::SeccompFilterFlagLog => FLAG_LOG,
             Flag::SeccompFilterFlagSpecAllow => FLAG_SPEC_ALLOW,
             // Meaningful only with a listener (libseccomp ignores it otherwise).
@@ -153,12 +175,14 @@ pub fn translate(s: &LinuxSeccomp) -> Result<Profile> {
             Flag::SeccompFilterFlagWaitKillableRecv => 0,
         };
     }
+    // As runc: with no `flags` at all (not even an empty list), SPEC_ALLOW, so that loading
+    // a filter does not also switch on the speculative store bypass mitigation, which
+    // slows the container down (runc and Docker default to it; this kernel supports it).
+    if s.flags().is_none() {
+        flags |= FLAG_SPEC_ALLOW;
+    }
     if notify {
         flags |= FLAG_NEW_LISTENER;
-        if flags & FLAG_TSYNC != 0 {
-            // The kernel refuses TSYNC with a listener unless failures report ESRCH.
-            flags |= FLAG_TSYNC_ESRCH;
-        }
     }
     // As runc: not when the default lets calls through (a tracer handles new calls
     // itself), nor when the default already answers ENOSYS.

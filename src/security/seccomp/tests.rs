@@ -234,14 +234,29 @@ fn flags_map_to_seccomp_filter_flags() {
                   "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
     })))
     .unwrap();
-    assert_eq!(p.flags, 1 | 2 | 4);
+    // TSYNC is accepted and has no effect (one thread loads the filter), as in runc.
+    assert_eq!(p.flags, 2 | 4);
     let p = compile(&spec(serde_json::json!({
         "defaultAction": "SCMP_ACT_ALLOW",
         "flags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
         "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
     })))
     .unwrap();
-    assert_eq!(p.flags, 1 | 8 | 16 | 32);
+    assert_eq!(p.flags, 8 | 32);
+}
+
+#[test]
+fn no_flags_at_all_means_spec_allow_and_an_empty_list_means_none() {
+    let p = compile(&spec(
+        serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+    ))
+    .unwrap();
+    assert_eq!(p.flags, 4);
+    let p = compile(&spec(
+        serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": []}),
+    ))
+    .unwrap();
+    assert_eq!(p.flags, 0);
 }
 
 #[test]
@@ -356,4 +371,29 @@ fn a_rule_set_too_large_for_the_kernel_is_refused() {
 fn program_can_be_cloned_and_sent_to_another_thread() {
     fn clone_send<T: Clone + Send + 'static>() {}
     clone_send::<Program>();
+}
+
+#[test]
+fn conditions_on_the_same_argument_mean_any_of_them_as_in_runc() {
+    let p = compile(&spec(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 55,
+             "args": [{"index": 1, "value": 10, "op": "SCMP_CMP_EQ"},
+                      {"index": 1, "value": 12, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["tgkill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 56,
+             "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                      {"index": 2, "value": 9, "op": "SCMP_CMP_EQ"}]}
+        ]
+    })))
+    .unwrap();
+    let kill = nr(Abi::X86_64, "kill");
+    assert_eq!(run(&p, X64, kill, [1, 10, 0, 0, 0, 0]), RET_ERRNO | 55);
+    assert_eq!(run(&p, X64, kill, [1, 12, 0, 0, 0, 0]), RET_ERRNO | 55);
+    assert_eq!(run(&p, X64, kill, [1, 15, 0, 0, 0, 0]), RET_ALLOW);
+    // Different arguments: still all of them (AND).
+    let tgkill = nr(Abi::X86_64, "tgkill");
+    assert_eq!(run(&p, X64, tgkill, [1, 0, 9, 0, 0, 0]), RET_ERRNO | 56);
+    assert_eq!(run(&p, X64, tgkill, [1, 0, 15, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(run(&p, X64, tgkill, [2, 0, 9, 0, 0, 0]), RET_ALLOW);
 }

@@ -13,7 +13,6 @@ pub fn check(l: &Linux) -> Result<(), String> {
     id_mappings(l)?;
     sysctl(l)?;
     devices(l)?;
-    device_rules(l)?;
     for (field, list) in [
         ("linux.maskedPaths", l.masked_paths()),
         ("linux.readonlyPaths", l.readonly_paths()),
@@ -125,25 +124,6 @@ fn devices(l: &Linux) -> Result<(), String> {
             if n > max {
                 return Err(format!("{field}.{key} {n} is out of range (at most {max})"));
             }
-        }
-    }
-    Ok(())
-}
-
-/// `linux.resources.devices[].access`: only r, w and m (each cgroup driver reads the rules,
-/// so they are checked once, here, before anything exists).
-fn device_rules(l: &Linux) -> Result<(), String> {
-    let rules = l
-        .resources()
-        .as_ref()
-        .and_then(|r| r.devices().as_deref())
-        .unwrap_or(&[]);
-    for (i, r) in rules.iter().enumerate() {
-        let access = r.access().as_deref().unwrap_or("");
-        if let Some(c) = access.chars().find(|c| !"rwm".contains(*c)) {
-            return Err(format!(
-                "linux.resources.devices[{i}].access {access:?} has {c:?}: use only r, w and m"
-            ));
         }
     }
     Ok(())
