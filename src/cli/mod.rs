@@ -272,7 +272,13 @@ pub fn dispatch(g: &Global, cmd: Command) -> anyhow::Result<i32> {
     // Commands that put a process into a container re-execute hull from a read-only view
     // of its binary first (CVE-2019-5736), before they connect to any socket or make
     // anything: what they open before it would be lost with the re-exec.
-    if matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
+    // `run --shim` only starts hull-shim, found next to this binary, which runs `hull create`.
+    let enters = match &cmd {
+        Command::Run(a) => !a.shim,
+        Command::Create(_) | Command::Exec(_) => true,
+        _ => false,
+    };
+    if enters {
         crate::process::sealed_exe::ensure()?;
     }
     match cmd {
