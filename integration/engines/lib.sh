@@ -109,10 +109,13 @@ pids_naming_tmp() {
     done
 }
 
-# Every cgroup directory this run made: named for $TAG on any mounted hierarchy.
+# Every cgroup directory this run made: named for $TAG on any mounted hierarchy, and the
+# plain directories an engine's cgroup code makes for a controller this host does not mount
+# (/sys/fs/cgroup is a tmpfs here: a mkdir of net_cls/X there succeeds and is no cgroup).
 our_cgroups() {
     local m
-    awk '$9 == "cgroup" || $9 == "cgroup2" {print $5}' /proc/self/mountinfo | sort -u |
+    { awk '$9 == "cgroup" || $9 == "cgroup2" {print $5}' /proc/self/mountinfo
+      find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -type d 2>/dev/null; } | sort -u |
         while read -r m; do
             [ -d "$m/$TAG" ] && find "$m/$TAG" -depth -type d
         done
@@ -143,6 +146,10 @@ cleanup() {
     # Mounts under $T, deepest first.
     awk -v t="$T/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r |
         while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+    # conmon leaves files (tasks) in the plain directories on the tmpfs: those go whole.
+    for cg in $(find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -name "$TAG" -type d 2>/dev/null); do
+        [ "$(stat -f -c %T "$cg")" = tmpfs ] && rm -rf "$cg"
+    done
     for cg in $(our_cgroups); do rmdir "$cg" 2>/dev/null || echo "cleanup: cannot remove cgroup $cg"; done
     # Shim sockets containerd-shim-runc-v2 puts in /run/containerd/s (a fixed path).
     if [ "${RUN_CONTAINERD_EXISTED:-1}" = 0 ] && [ -d /run/containerd ]; then rm -rf /run/containerd; fi
