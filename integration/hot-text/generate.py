@@ -162,8 +162,19 @@ def main():
                 if len(t) == 3 and t[1] in "tTwWiI" and t[0] not in seen:
                     seen.add(t[0])
                     f.write(f"{t[0]} {t[2]}\n")
-        sc = Scenarios(args.hull, args.bptrace, funcs, tag)
-        sc.run_all()
+        # hull re-executes itself from a read-only view of its binary before it enters a
+        # container (src/process/sealed_exe.rs); bptrace follows one exec of one path. Run it
+        # from a read-only bind, as an install on a read-only filesystem would: the same
+        # code runs, minus that one re-exec.
+        ro = f"{work}/hull"
+        open(ro, "w").close()
+        sh(["mount", "--bind", args.hull, ro])
+        try:
+            sh(["mount", "-o", "remount,bind,ro", ro])
+            sc = Scenarios(ro, args.bptrace, funcs, tag)
+            sc.run_all()
+        finally:
+            sh(["umount", ro], check=False)
         names = []
         for path in sc.lists:
             names += [n.strip() for n in open(path)]
