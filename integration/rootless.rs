@@ -61,12 +61,20 @@ fn as_user(
         .unwrap()
 }
 
-#[test]
-fn an_unprivileged_user_runs_busybox_with_the_default_rootless_spec() {
-    let uid = test_user();
-    let t = TempDir::new("rootless");
+/// A directory the test user owns with a hull it can execute (wherever this checkout lives),
+/// a busybox bundle with `applets`, and an XDG_RUNTIME_DIR: (dir, hull, bundle, xdg).
+fn user_files(
+    uid: u32,
+    tag: &str,
+    applets: &[&str],
+) -> (
+    TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    let t = TempDir::new(tag);
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    // The user needs a hull it can execute wherever this checkout lives.
     let hull = t.path().join("hull");
     std::fs::copy(hull_bin(), &hull).unwrap();
     let bundle = t.path().join("bundle");
@@ -74,10 +82,17 @@ fn an_unprivileged_user_runs_busybox_with_the_default_rootless_spec() {
     std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
     std::fs::create_dir_all(&xdg).unwrap();
     std::fs::copy(BUSYBOX, bundle.join("rootfs/bin/busybox")).unwrap();
-    for a in ["sh", "id", "cat", "ls"] {
+    for a in applets {
         std::os::unix::fs::symlink("busybox", bundle.join("rootfs/bin").join(a)).unwrap();
     }
     chown_r(t.path(), uid);
+    (t, hull, bundle, xdg)
+}
+
+#[test]
+fn an_unprivileged_user_runs_busybox_with_the_default_rootless_spec() {
+    let uid = test_user();
+    let (_dir, hull, bundle, xdg) = user_files(uid, "rootless", &["sh", "id", "cat", "ls"]);
 
     let o = as_user(uid, &hull, &xdg, &bundle, &["spec", "--rootless"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -152,19 +167,7 @@ fn an_unprivileged_user_maps_a_subordinate_range_through_newuidmap() {
         let _guard = USER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         ensure_subids()
     };
-    let t = TempDir::new("rootless-sub");
-    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let hull = t.path().join("hull");
-    std::fs::copy(hull_bin(), &hull).unwrap();
-    let bundle = t.path().join("bundle");
-    let xdg = t.path().join("xdg");
-    std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
-    std::fs::create_dir_all(&xdg).unwrap();
-    std::fs::copy(BUSYBOX, bundle.join("rootfs/bin/busybox")).unwrap();
-    for a in ["sh", "cat"] {
-        std::os::unix::fs::symlink("busybox", bundle.join("rootfs/bin").join(a)).unwrap();
-    }
-    chown_r(t.path(), uid);
+    let (_dir, hull, bundle, xdg) = user_files(uid, "rootless-sub", &["sh", "cat"]);
     let o = as_user(uid, &hull, &xdg, &bundle, &["spec", "--rootless"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let cfg = bundle.join("config.json");
@@ -234,19 +237,7 @@ fn in_own_userns(uid: u32, xdg: &std::path::Path, cwd: &std::path::Path, script:
 #[test]
 fn root_inside_a_user_namespace_is_rootless_for_state_cgroups_and_exec() {
     let uid = test_user();
-    let t = TempDir::new("userns-root");
-    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let hull = t.path().join("hull");
-    std::fs::copy(hull_bin(), &hull).unwrap();
-    let bundle = t.path().join("bundle");
-    let xdg = t.path().join("xdg");
-    std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
-    std::fs::create_dir_all(&xdg).unwrap();
-    std::fs::copy(BUSYBOX, bundle.join("rootfs/bin/busybox")).unwrap();
-    for a in ["sh", "sleep", "echo"] {
-        std::os::unix::fs::symlink("busybox", bundle.join("rootfs/bin").join(a)).unwrap();
-    }
-    chown_r(t.path(), uid);
+    let (_dir, hull, bundle, xdg) = user_files(uid, "userns-root", &["sh", "sleep", "echo"]);
     let h = hull.display();
     let x = xdg.display();
     let out = in_own_userns(

@@ -138,25 +138,12 @@ fn runnable(rt: &Runtime, o: &ExecOptions) -> Result<Container> {
 /// does: the process's pid, the container's state (running, the init's pid).
 fn send_listener(plan: &Plan, c: &Container, pid: i32, fd: &std::os::fd::OwnedFd) -> Result<()> {
     use std::os::fd::AsFd;
-    let seccomp = plan
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
-        .context("linux.seccomp: missing")?;
-    let path = seccomp
-        .listener_path()
-        .as_ref()
-        .context("linux.seccomp.listenerPath: required when a syscall uses SCMP_ACT_NOTIFY")?;
-    let annotations = plan.spec.annotations().clone().unwrap_or_default();
-    let st = crate::security::seccomp::ListenerState {
+    let owner = crate::security::seccomp::ListenerOwner {
         id: c.id(),
         pid,
         init_pid: c.rec.pid,
         status: Status::Running,
         bundle: &c.rec.bundle,
-        annotations: &annotations,
-        metadata: seccomp.listener_metadata().as_deref().unwrap_or(""),
     };
-    crate::security::seccomp::send_listener(path, fd.as_fd(), &st)
+    crate::security::seccomp::send_to_agent(&plan.spec, &owner, fd.as_fd())
 }

@@ -263,28 +263,14 @@ fn drive(
 /// Hand the seccomp notify fd and the container state to `linux.seccomp.listenerPath`.
 fn send_listener(o: &SpawnOptions, pid: i32, fd: &OwnedFd) -> Result<()> {
     use std::os::fd::AsFd;
-    let seccomp = o
-        .plan
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
-        .context("linux.seccomp: missing")?;
-    let path = seccomp
-        .listener_path()
-        .as_ref()
-        .context("linux.seccomp.listenerPath: required when a syscall uses SCMP_ACT_NOTIFY")?;
-    let annotations = o.plan.spec.annotations().clone().unwrap_or_default();
-    let st = crate::security::seccomp::ListenerState {
+    let owner = crate::security::seccomp::ListenerOwner {
         id: o.id,
         pid,
         init_pid: pid,
         status: Status::Creating,
         bundle: &o.plan.bundle,
-        annotations: &annotations,
-        metadata: seccomp.listener_metadata().as_deref().unwrap_or(""),
     };
-    crate::security::seccomp::send_listener(path, fd.as_fd(), &st)
+    crate::security::seccomp::send_to_agent(&o.plan.spec, &owner, fd.as_fd())
 }
 
 /// Write uid_map, setgroups and gid_map for a new user namespace. Root writes them

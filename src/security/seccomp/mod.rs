@@ -42,7 +42,7 @@ mod syscalls_x86_64;
 pub use arch::{Abi, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
 pub use features::features;
 pub use load::load;
-pub use notify::{process_state_json, send_listener, ListenerState};
+pub use notify::{process_state_json, send_listener, send_to_agent, ListenerOwner, ListenerState};
 
 use anyhow::Result;
 use oci_spec::runtime::LinuxSeccomp;

@@ -67,3 +67,43 @@ pub fn send_listener(path: &Path, listener: BorrowedFd, st: &ListenerState) -> R
         .with_context(|| format!("{}: send the state", what()))?;
     Ok(())
 }
+
+/// Whose listener it is, for `send_to_agent`.
+pub struct ListenerOwner<'a> {
+    pub id: &'a str,
+    /// The process the filter was loaded in.
+    pub pid: i32,
+    /// The container init (the same process for the init's own filter).
+    pub init_pid: i32,
+    pub status: crate::state::Status,
+    pub bundle: &'a Path,
+}
+
+/// Hand `listener` to the agent at `spec`'s `linux.seccomp.listenerPath`, with the process
+/// state runc sends (the config's annotations and `listenerMetadata`).
+pub fn send_to_agent(
+    spec: &oci_spec::runtime::Spec,
+    owner: &ListenerOwner,
+    listener: BorrowedFd,
+) -> Result<()> {
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .context("linux.seccomp: missing")?;
+    let path = seccomp
+        .listener_path()
+        .as_ref()
+        .context("linux.seccomp.listenerPath: required when a syscall uses SCMP_ACT_NOTIFY")?;
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let st = ListenerState {
+        id: owner.id,
+        pid: owner.pid,
+        init_pid: owner.init_pid,
+        status: owner.status,
+        bundle: owner.bundle,
+        annotations: &annotations,
+        metadata: seccomp.listener_metadata().as_deref().unwrap_or(""),
+    };
+    send_listener(path, listener, &st)
+}
