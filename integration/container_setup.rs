@@ -992,3 +992,73 @@ fn a_user_namespace_joined_by_path_owns_the_namespaces_created_with_it() {
         "joined through the bind mount"
     );
 }
+
+/// runc's "joining existing container namespaces": a second container joins the first's
+/// user, pid, network, ipc and uts namespaces by path with a mount namespace of its own.
+/// The pid hull records is the host's (the init is cloned by a process outside the joined
+/// pid namespace), so state, exec and delete reach the right process.
+#[test]
+fn a_container_joins_another_containers_user_and_pid_namespaces() {
+    let h = Hull::new();
+    let a = h.bundle(&["sleep", "100"]);
+    let m = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    a.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = m.clone();
+        c["linux"]["gidMappings"] = m.clone();
+    });
+    let aid = unique_id("nsowner");
+    assert_eq!(h.create(&a, &aid, &[]).0, Some(0));
+    h.ok(&["start", &aid]);
+    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &aid])).unwrap();
+    let apid = st["pid"].as_i64().unwrap();
+
+    let b = h.bundle(&["sleep", "100"]);
+    b.edit(|c| {
+        let ns = |t: &str, f: &str| json!({"type": t, "path": format!("/proc/{apid}/ns/{f}")});
+        c["linux"]["namespaces"] = json!([
+            ns("user", "user"), ns("pid", "pid"), ns("network", "net"), ns("ipc", "ipc"),
+            ns("uts", "uts"), {"type": "mount", "path": ""}]);
+        c.as_object_mut().unwrap().remove("hostname");
+    });
+    let bid = unique_id("nsjoiner");
+    let (code, err) = h.create(&b, &bid, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &bid])).unwrap();
+    let bpid = st["pid"].as_i64().unwrap();
+    let ns_of = |p: i64, n: &str| std::fs::read_link(format!("/proc/{p}/ns/{n}")).unwrap();
+    for n in ["user", "pid", "net"] {
+        assert_eq!(
+            ns_of(bpid, n),
+            ns_of(apid, n),
+            "pid {bpid} is the joiner's init ({n})"
+        );
+    }
+    h.ok(&["start", &bid]);
+    let out = h.ok(&["exec", &bid, "cat", "/proc/self/uid_map"]);
+    let map: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(map, ["0", "100000", "65536"], "{out}");
+    h.ok(&["delete", "--force", &bid]);
+    // Killed (this host's pid 1 may take a moment to reap the zombie).
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{bpid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with(|c| c != 'Z')
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the joiner's init {bpid} survived delete"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.ok(&["delete", "--force", &aid]);
+}

@@ -131,14 +131,20 @@ pub fn spawn(
     let idmaps = super::idmap::raw(&idmap_fds);
     let join = cgroup.join(floor)?;
     let unprivileged_parent = !nix::unistd::geteuid().is_root();
-    let restore = enter_parent_joins(ns)?;
+    // With a user namespace entered first, the intermediate joins these itself: a process
+    // forked after hull joined them would be inside the pid namespace, and its clone would
+    // return the init's pid as that namespace numbers it.
+    let restore = match ns.user_first {
+        None => enter_parent_joins(ns)?,
+        Some(_) => Vec::new(),
+    };
     crate::logging::debug(&format!(
         "nsexec container setup: clone3 of the init of {} (namespace flags {:#x})",
         o.id, ns.clone_flags
     ));
     let forked = match &ns.user_first {
         None => fork_into(ns.clone_flags, join.v2_fd()).context("clone3 of the container init"),
-        Some(user) => fork_in_user_ns(user, ns.clone_flags, join.v2_fd()).with_context(|| {
+        Some(user) => fork_in_user_ns(ns, user, join.v2_fd()).with_context(|| {
             format!(
                 "linux.namespaces[{}]: cloning the init inside the user namespace {}",
                 user.index,
@@ -336,14 +342,16 @@ fn helper_map(helper: &str, pid: i32, m: &[[u32; 3]]) -> Result<()> {
 
 /// Join pid/time namespaces given by path for the clone only; returns fds to undo it.
 /// Clone the init inside the user namespace `user` (given by path) with new namespaces that
-/// belong to it: an intermediate process enters `user` and clones the init with
-/// CLONE_PARENT, so the init is still hull's child; the intermediate reports the init's pid
-/// (or its errno) over a pipe and exits. Returns as `fork_into` does.
+/// belong to it: an intermediate process (in hull's own pid namespace, so the pid its clone
+/// returns is the host's) joins the pid/time namespaces given by path, then `user`, and
+/// clones the init with CLONE_PARENT, so the init is still hull's child; it reports the
+/// init's pid (or its errno) over a pipe and exits. Returns as `fork_into` does.
 fn fork_in_user_ns(
+    ns: &NsPlan,
     user: &namespaces::Join,
-    flags: u64,
     cgroup: Option<i32>,
 ) -> std::io::Result<(Forked, bool)> {
+    let flags = ns.clone_flags;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     match fork_into(0, None)? {
         (Forked::Child, _) => {
@@ -354,7 +362,15 @@ fn fork_in_user_ns(
                 b[4] = u8::from(born);
                 let _ = nix::unistd::write(&w, &b);
             };
-            if let Err(e) = crate::sys::nsfs::setns(user.file.as_raw_fd(), libc::CLONE_NEWUSER) {
+            // pid/time first, while this process still has hull's privileges over them.
+            let joined = ns
+                .parent_joins
+                .iter()
+                .chain(std::iter::once(user))
+                .try_for_each(|j| {
+                    crate::sys::nsfs::setns(j.file.as_raw_fd(), namespaces::flag(j.kind) as i32)
+                });
+            if let Err(e) = joined {
                 report(-e.raw_os_error().unwrap_or(libc::EINVAL), false);
                 crate::sys::clone::exit_now(1);
             }
