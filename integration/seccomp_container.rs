@@ -65,6 +65,38 @@ fn errno_ret_and_no_new_privileges_filter_applies_to_the_user_process() {
     assert!(out.ends_with("rc=1\n"), "{out}");
 }
 
+/// A profile that does not know openat2 (EPERM for it, as older allow-lists give): with
+/// noNewPrivileges the filter is loaded before the init reopens its exec fifo through
+/// hull's procfs handle, which must still work (component by component), in create+start
+/// as in run (found by the runtime-tools suite, whose default profile is such a list).
+#[test]
+fn a_profile_denying_openat2_still_lets_the_init_reach_its_exec_fifo() {
+    let h = Hull::new();
+    let b = h.bundle(&["echo", "started"]);
+    b.edit(|c| {
+        c["process"]["noNewPrivileges"] = serde_json::json!(true);
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    });
+    let id = unique_id("noopenat2");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    h.ok(&["start", &id]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::fs::read_to_string(b.path().join("stdout"))
+        .unwrap_or_default()
+        .contains("started")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the process never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_profile_with_an_unknown_action_fails_create_and_leaves_nothing() {
     let h = Hull::new();

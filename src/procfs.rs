@@ -103,7 +103,15 @@ impl Procfs {
 
     /// `rel` (no leading `/`) beneath the proc root, through no symlink and no mount.
     pub fn open(&self, rel: &str, flags: i32) -> io::Result<OwnedFd> {
-        let fd = openat2(self.root.as_fd(), rel, flags, 0, RESOLVE)?;
+        let fd = match openat2(self.root.as_fd(), rel, flags, 0, RESOLVE) {
+            Ok(fd) => fd,
+            // The container's seccomp profile may not know openat2 (the exec fifo is
+            // reopened under the filter): the same rules, one component at a time.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {
+                self.walk(rel, flags)?
+            }
+            Err(e) => return Err(e),
+        };
         // RESOLVE_NO_XDEV already keeps the walk on this mount; the check costs one
         // syscall and says so to a reader.
         let fs = fstatfs(fd.as_fd())?;
@@ -111,6 +119,34 @@ impl Procfs {
             return Err(io::Error::from_raw_os_error(libc::EXDEV));
         }
         Ok(fd)
+    }
+
+    /// `open` without openat2: each component opened with O_NOFOLLOW beneath the last,
+    /// none of them `.` or `..`, each on the handle's own mount.
+    fn walk(&self, rel: &str, flags: i32) -> io::Result<OwnedFd> {
+        let mount = |fd: std::os::fd::BorrowedFd| {
+            crate::sys::stat::mount_and_inode(fd).map(|(mnt, _, _)| mnt)
+        };
+        let root_mnt = mount(self.root.as_fd())?;
+        let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+        if parts.is_empty() || parts.iter().any(|p| *p == "." || *p == "..") {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let mut cur: Option<OwnedFd> = None;
+        for (i, part) in parts.iter().enumerate() {
+            let f = if i + 1 == parts.len() {
+                OFlag::from_bits_retain(flags) | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
+            } else {
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
+            };
+            let dir = cur.as_ref().map_or(self.root.as_fd(), |c| c.as_fd());
+            let fd = nix::fcntl::openat(dir, *part, f, Mode::empty())?;
+            if mount(fd.as_fd())? != root_mnt {
+                return Err(io::Error::from_raw_os_error(libc::EXDEV));
+            }
+            cur = Some(fd);
+        }
+        cur.ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
     }
 
     /// `/proc/self/<sub>` of the caller.
