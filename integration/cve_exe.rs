@@ -89,26 +89,18 @@ int main(int argc, char **argv) {
 }
 "#;
 
-/// The attacker, built once per test process (static: the rootfs has no C library).
-fn attacker() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let dir = std::env::temp_dir().join(format!("hull-cve-exe-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let src = dir.join("attacker.c");
-            std::fs::write(&src, ATTACKER_C).unwrap();
-            let bin = dir.join("attacker");
-            let o = std::process::Command::new("cc")
-                .args(["-static", "-O1", "-o"])
-                .arg(&bin)
-                .arg(&src)
-                .output()
-                .expect("cc (gcc) is needed to build the attacker");
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            bin
-        })
-        .clone()
+/// Build the attacker at `dest` (static: the rootfs has no C library).
+fn build_attacker(dest: &std::path::Path) {
+    let src = dest.with_extension("c");
+    std::fs::write(&src, ATTACKER_C).unwrap();
+    let o = std::process::Command::new("cc")
+        .args(["-static", "-O1", "-o"])
+        .arg(dest)
+        .arg(&src)
+        .output()
+        .expect("cc (gcc) is needed to build the attacker");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = std::fs::remove_file(&src);
 }
 
 /// A private copy of hull (the attack may overwrite it) and a guard that runs it.
@@ -154,7 +146,7 @@ impl Target {
 /// (a test build is linked dynamically; the shipped binary is static).
 fn bundle_with_evil(h: &Hull, args: &[&str]) -> Bundle {
     let b = h.bundle(args);
-    std::fs::copy(attacker(), b.rootfs().join("attacker")).unwrap();
+    build_attacker(&b.rootfs().join("attacker"));
     for lib in shared_libs(&hull_bin()) {
         let dest = b.rootfs().join(lib.strip_prefix("/").unwrap());
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
