@@ -83,7 +83,9 @@ fn console_socket_receives_the_master_and_drives_the_container() {
     );
     let mut master = std::fs::File::from(master);
     master.write_all(b"tty; echo h''i; exit 3\n").unwrap();
-    let out = read_until(&mut master, "hi\r\n");
+    // runc clears ONLCR on the container's terminal: lines end in "\n" alone.
+    let out = read_until(&mut master, "hi\n");
+    assert!(!out.contains("hi\r\n"), "ONLCR must be off: {out:?}");
     assert!(
         out.contains("/dev/pts/0"),
         "the terminal is the container's own: {out:?}"

@@ -103,6 +103,12 @@ pub fn attach_terminal(sync: &Channel, process: &Process) -> Result<()> {
         )
         .context("process.consoleSize")?;
     }
+    // As runc: no ONLCR, so the process's "\n" reaches the other side as "\n", not "\r\n"
+    // (callers compare output lines; a terminal on the other side translates itself).
+    let mut t = nix::sys::termios::tcgetattr(&peer).context("process.terminal: tcgetattr")?;
+    t.output_flags.remove(nix::sys::termios::OutputFlags::ONLCR);
+    nix::sys::termios::tcsetattr(&peer, nix::sys::termios::SetArg::TCSANOW, &t)
+        .context("process.terminal: clearing ONLCR")?;
     nix::unistd::fchown(
         &peer,
         Some(nix::unistd::Uid::from_raw(process.user().uid())),
