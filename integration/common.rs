@@ -303,3 +303,22 @@ const APPLETS: &[&str] = &[
     "umask", "ulimit", "printf", "rm", "ln", "chmod", "uname", "mknod", "nproc", "seq", "stty",
     "tty", "unshare",
 ];
+
+/// xorshift64: a tiny generator whose seed is all it takes to replay a run (the seed must
+/// not be 0, xorshift's one fixed point).
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// A number in 0..n.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}

@@ -94,21 +94,6 @@ fn hull(root: &Path, scratch: &Path, args: &[&str]) -> Outcome {
     }
 }
 
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn load_200_containers_by_8_callers_leave_nothing_behind() {
     let fleet = Fleet::new();

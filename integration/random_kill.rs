@@ -22,8 +22,8 @@ const MAX_DELAY_US: u64 = 12_000;
 /// Prefix of every name the store uses while reserving or removing (see `hull::state`).
 const HIDDEN: &str = ".hull~";
 
-/// xorshift64: tiny, and a seed is all it takes to replay a run.
-struct Rng(u64);
+/// The rounds' random delays, from a seed printed on failure.
+struct Rng(XorShift);
 
 impl Rng {
     fn seeded() -> Rng {
@@ -38,18 +38,10 @@ impl Rng {
             }
         };
         // Zero is xorshift's one fixed point.
-        Rng(seed.max(1))
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
+        Rng(XorShift(seed.max(1)))
     }
     fn delay(&mut self) -> Duration {
-        Duration::from_micros(self.next() % (MAX_DELAY_US + 1))
+        Duration::from_micros(self.0.next() % (MAX_DELAY_US + 1))
     }
 }
 
@@ -213,7 +205,7 @@ fn commands_killed_at_random_instants_leave_nothing_after_list_and_delete_force(
         (Victim::Exec, 10),
     ];
     let mut rng = Rng::seeded();
-    let seed = rng.0;
+    let seed = rng.0 .0;
     let h = Hull::new();
     let b = h.bundle(&["true"]);
     let own = [h.root.path(), b.path()];

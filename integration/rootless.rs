@@ -37,6 +37,22 @@ fn chown_r(path: &std::path::Path, uid: u32) {
 }
 
 /// `hull ARGS` as the unprivileged user, in `cwd`, with a private XDG_RUNTIME_DIR.
+/// `setpriv ... env -i PATH=... XDG_RUNTIME_DIR=XDG`: what follows runs as the unprivileged
+/// user with a clean environment (more NAME=VALUE may follow before the program).
+fn user_cmd(uid: u32, xdg: &std::path::Path) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        &format!("--reuid={uid}"),
+        &format!("--regid={uid}"),
+        "--clear-groups",
+        "env",
+        "-i",
+        "PATH=/usr/bin:/bin",
+    ])
+    .arg(format!("XDG_RUNTIME_DIR={}", xdg.display()));
+    c
+}
+
 fn as_user(
     uid: u32,
     hull: &std::path::Path,
@@ -44,16 +60,7 @@ fn as_user(
     cwd: &std::path::Path,
     args: &[&str],
 ) -> std::process::Output {
-    Command::new("setpriv")
-        .args([
-            &format!("--reuid={uid}"),
-            &format!("--regid={uid}"),
-            "--clear-groups",
-            "env",
-            "-i",
-            "PATH=/usr/bin:/bin",
-        ])
-        .arg(format!("XDG_RUNTIME_DIR={}", xdg.display()))
+    user_cmd(uid, xdg)
         .arg(hull)
         .args(args)
         .current_dir(cwd)
@@ -208,17 +215,8 @@ fn an_unprivileged_user_maps_a_subordinate_range_through_newuidmap() {
 /// `XDG_RUNTIME_DIR` set, but no privilege over the host's /run or cgroups. Every hull
 /// command runs in that one namespace, as podman's do.
 fn in_own_userns(uid: u32, xdg: &std::path::Path, cwd: &std::path::Path, script: &str) -> String {
-    let o = Command::new("setpriv")
-        .args([
-            &format!("--reuid={uid}"),
-            &format!("--regid={uid}"),
-            "--clear-groups",
-            "env",
-            "-i",
-            "PATH=/usr/bin:/bin",
-            "USER=hull-rootless-test",
-        ])
-        .arg(format!("XDG_RUNTIME_DIR={}", xdg.display()))
+    let o = user_cmd(uid, xdg)
+        .arg("USER=hull-rootless-test")
         .args(["unshare", "-r", "sh", "-c", script])
         .current_dir(cwd)
         .output()
