@@ -6,7 +6,8 @@
 //! a create that died at that point.
 
 /// The environment variable naming the point at which to die.
-pub const ENV: &str = "HULL_FAULT";
+#[cfg(feature = "fault-injection")]
+const ENV: &str = "HULL_FAULT";
 
 /// Die here (SIGKILL to self) when `HULL_FAULT=name` and the feature is on.
 #[cfg(feature = "fault-injection")]

@@ -12,29 +12,29 @@
 
 pub mod cgroups;
 pub mod cli;
-pub mod container;
+pub(crate) mod container;
 pub mod dbus;
-pub mod fault;
-pub mod hooks;
-pub mod id;
-pub mod kfile;
+pub(crate) mod fault;
+pub(crate) mod hooks;
+pub(crate) mod id;
+pub(crate) mod kfile;
 pub mod logging;
-pub mod mountinfo;
-pub mod namespaces;
-pub mod netdev;
-pub mod process;
-pub mod procfs;
-pub mod procinfo;
+pub(crate) mod mountinfo;
+pub(crate) mod namespaces;
+pub(crate) mod netdev;
+pub(crate) mod process;
+pub(crate) mod procfs;
+pub(crate) mod procinfo;
 pub mod rootfs;
-pub mod rootless;
-pub mod runtime;
+pub(crate) mod rootless;
+pub(crate) mod runtime;
 pub mod security;
-pub mod signal;
+pub(crate) mod signal;
 pub mod spec;
 pub mod state;
 #[allow(unsafe_code)]
 pub mod sys;
-pub mod sysctl;
+pub(crate) mod sysctl;
 
 /// Version printed by `hull --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

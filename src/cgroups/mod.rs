@@ -26,20 +26,20 @@
 
 pub mod bpf_devices;
 pub(crate) mod convert;
-pub mod devices;
+pub(crate) mod devices;
 pub mod freezer;
 mod fsio;
-pub mod hybrid;
-pub mod join;
+pub(crate) mod hybrid;
+pub(crate) mod join;
 pub mod layout;
 mod path;
 mod placement;
-pub mod stats;
+pub(crate) mod stats;
 mod sub;
 pub mod systemd;
 mod tree;
 mod v1;
-pub mod v2;
+pub(crate) mod v2;
 
 pub use layout::Mode;
 pub use placement::Placement;

@@ -74,11 +74,6 @@ impl Container {
             .as_ref()
             .context("internal: the container was read without its lock")
     }
-
-    /// The entry and record, for removing the container.
-    pub fn into_parts(self) -> (Option<Entry>, Record, Status) {
-        (self.entry, self.rec, self.status)
-    }
 }
 
 fn still_creating(id: &str) -> String {

@@ -20,9 +20,7 @@ use crate::state::{Entry, OciState, Record};
 mod cgroup_ops;
 mod exec;
 mod instance;
-pub use cgroup_ops::{
-    events, oom_kills, parse_interval, pause, pids, ps_table, resume, stats_event, update,
-};
+pub use cgroup_ops::{events, parse_interval, pause, pids, ps_table, resume, stats_event, update};
 pub use exec::{exec, ExecOptions};
 pub use instance::Container;
 

@@ -28,10 +28,6 @@ impl Encoder {
         self.buf.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
     /// Zero bytes up to the next multiple of `align`.
     pub fn pad(&mut self, align: usize) {
         while self.buf.len() % align != 0 {

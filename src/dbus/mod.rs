@@ -6,14 +6,14 @@
 //!
 //! Specification: <https://dbus.freedesktop.org/doc/dbus-specification.html>.
 
-pub mod address;
-pub mod auth;
-pub mod conn;
-pub mod decode;
-pub mod encode;
-pub mod message;
-pub mod signature;
-pub mod value;
+pub(crate) mod address;
+pub(crate) mod auth;
+pub(crate) mod conn;
+pub(crate) mod decode;
+pub(crate) mod encode;
+pub(crate) mod message;
+pub(crate) mod signature;
+pub(crate) mod value;
 
 pub use address::Address;
 pub use conn::{error_name, CallError, Connection, Peer};

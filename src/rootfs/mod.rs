@@ -12,14 +12,14 @@ use oci_spec::runtime::Spec;
 
 mod cgroup_mount;
 mod copyup;
-pub mod devices;
-pub mod host;
+pub(crate) mod devices;
+pub(crate) mod host;
 mod masked;
-pub mod mount_options;
-pub mod mounts;
+pub(crate) mod mount_options;
+pub(crate) mod mounts;
 mod pivot;
 mod propagation;
-pub mod safe_path;
+pub(crate) mod safe_path;
 
 use crate::sys::mount_api::{move_mount_fd, open_tree, AT_RECURSIVE, OPEN_TREE_CLONE};
 

@@ -148,8 +148,9 @@ impl MountOptions {
         Ok(out)
     }
 
-    /// The data string as mount(8) would show it, for messages.
-    pub fn data_string(&self) -> String {
+    /// The data string as mount(8) would show it.
+    #[cfg(test)]
+    fn data_string(&self) -> String {
         let parts: Vec<String> = self
             .data
             .iter()

@@ -62,8 +62,7 @@ pub const CGROUP_V2: bool = true;
 /// against a real user session yet.
 pub const CGROUP_SYSTEMD_USER: bool = false;
 
-/// Security modules hull can apply.
-pub const SECCOMP: bool = true;
+/// Security modules hull can apply (seccomp: always, see `seccomp::features`).
 pub const APPARMOR: bool = false;
 pub const SELINUX: bool = false;
 
@@ -121,7 +120,7 @@ mod tests {
             linux.cgroup().as_ref().unwrap().systemd(),
             &Some(crate::cgroups::systemd::available())
         );
-        assert_eq!(linux.seccomp().as_ref().unwrap().enabled(), &Some(SECCOMP));
+        assert_eq!(linux.seccomp().as_ref().unwrap().enabled(), &Some(true));
         let mp = linux.memory_policy().as_ref().unwrap();
         assert_eq!(mp.modes().as_ref().unwrap().len(), 7);
         assert!(mp

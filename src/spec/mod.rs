@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Result};
 use oci_spec::runtime::Spec;
 
-pub mod default;
+pub(crate) mod default;
 mod dupkeys;
-pub mod features;
-pub mod names;
+pub(crate) mod features;
+pub(crate) mod names;
 mod raw;
 mod read;
 mod validate;

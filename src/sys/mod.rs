@@ -1,19 +1,19 @@
 //! Thin `unsafe` syscall wrappers, each with a `// SAFETY:` line. Logic lives above them.
 
 pub mod bpf;
-pub mod clone;
-pub mod exe;
-pub mod fds;
-pub mod mount_api;
-pub mod netlink;
-pub mod nsfs;
-pub mod openat2;
+pub(crate) mod clone;
+pub(crate) mod exe;
+pub(crate) mod fds;
+pub(crate) mod mount_api;
+pub(crate) mod netlink;
+pub(crate) mod nsfs;
+pub(crate) mod openat2;
 pub mod pidfd;
-pub mod poll;
-pub mod prctl;
-pub mod process_attrs;
-pub mod pty;
-pub mod sched;
+pub(crate) mod poll;
+pub(crate) mod prctl;
+pub(crate) mod process_attrs;
+pub(crate) mod pty;
+pub(crate) mod sched;
 pub mod scm;
-pub mod signals;
-pub mod stat;
+pub(crate) mod signals;
+pub(crate) mod stat;
