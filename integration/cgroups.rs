@@ -199,7 +199,7 @@ fn progresses(pid: i32) -> bool {
 #[test]
 fn cgroup_places_a_real_process_on_every_v1_controller_and_the_unified_hierarchy() {
     let mut t = TestParent::new();
-    let cg = Cgroup::plan(Some(&t.path("place")), "place", false).unwrap();
+    let cg = Cgroup::plan(Some(&t.path("place")), "place", false, false).unwrap();
     assert_eq!(cg.mode, Mode::Hybrid);
     cg.create().unwrap();
     let pid = t.spawn_sleep();
@@ -226,7 +226,7 @@ fn cgroup_places_a_real_process_on_every_v1_controller_and_the_unified_hierarchy
 #[test]
 fn cgroup_v1_limits_are_written_and_read_back() {
     let t = TestParent::new();
-    let cg = Cgroup::plan(Some(&t.path("limits")), "limits", false).unwrap();
+    let cg = Cgroup::plan(Some(&t.path("limits")), "limits", false, false).unwrap();
     cg.create().unwrap();
     let r = res(r#"{
         "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728,
@@ -279,7 +279,7 @@ fn cgroup_v1_limits_are_written_and_read_back() {
 #[test]
 fn cgroup_errors_name_the_setting_or_file() {
     let t = TestParent::new();
-    let cg = Cgroup::plan(Some(&t.path("errs")), "errs", false).unwrap();
+    let cg = Cgroup::plan(Some(&t.path("errs")), "errs", false, false).unwrap();
     cg.create().unwrap();
     let e = cg
         .apply(&res(r#"{"cpu": {"shares": 1}}"#))
@@ -325,7 +325,7 @@ fn cgroup_errors_name_the_setting_or_file() {
 #[test]
 fn cgroup_freeze_stops_the_process_and_thaw_resumes_it() {
     let mut t = TestParent::new();
-    let cg = Cgroup::plan(Some(&t.path("freeze")), "freeze", false).unwrap();
+    let cg = Cgroup::plan(Some(&t.path("freeze")), "freeze", false, false).unwrap();
     cg.create().unwrap();
     let pid = t.spawn(SPIN);
     cg.add(pid).unwrap();
@@ -362,7 +362,7 @@ fn spawn_tree(t: &mut TestParent, cg: &Cgroup) -> i32 {
 #[test]
 fn cgroup_kill_all_sigkill_kills_the_whole_tree() {
     let mut t = TestParent::new();
-    let cg = Cgroup::plan(Some(&t.path("kill9")), "kill9", false).unwrap();
+    let cg = Cgroup::plan(Some(&t.path("kill9")), "kill9", false, false).unwrap();
     cg.create().unwrap();
     spawn_tree(&mut t, &cg);
     cg.kill_all(libc::SIGKILL).unwrap();
@@ -376,7 +376,7 @@ fn cgroup_kill_all_sigkill_kills_the_whole_tree() {
 #[test]
 fn cgroup_kill_all_sigkill_kills_a_paused_container() {
     let mut t = TestParent::new();
-    let cg = Cgroup::plan(Some(&t.path("killpaused")), "killpaused", false).unwrap();
+    let cg = Cgroup::plan(Some(&t.path("killpaused")), "killpaused", false, false).unwrap();
     cg.create().unwrap();
     spawn_tree(&mut t, &cg);
     cg.freeze().unwrap();
@@ -390,7 +390,7 @@ fn cgroup_kill_all_sigkill_kills_a_paused_container() {
 #[test]
 fn cgroup_kill_all_sigterm_leaves_a_paused_container_paused() {
     let mut t = TestParent::new();
-    let cg = Cgroup::plan(Some(&t.path("termpaused")), "termpaused", false).unwrap();
+    let cg = Cgroup::plan(Some(&t.path("termpaused")), "termpaused", false, false).unwrap();
     cg.create().unwrap();
     spawn_tree(&mut t, &cg);
     cg.freeze().unwrap();
@@ -410,7 +410,7 @@ fn cgroup_kill_all_sigterm_leaves_a_paused_container_paused() {
 #[test]
 fn cgroup_kill_all_sigterm_freezes_signals_every_pid_and_thaws() {
     let mut t = TestParent::new();
-    let cg = Cgroup::plan(Some(&t.path("kill15")), "kill15", false).unwrap();
+    let cg = Cgroup::plan(Some(&t.path("kill15")), "kill15", false, false).unwrap();
     cg.create().unwrap();
     spawn_tree(&mut t, &cg);
     cg.kill_all(libc::SIGTERM).unwrap();
@@ -435,7 +435,7 @@ fn cgroup2_core_files_work_on_the_unified_hierarchy() {
             v2: true,
             path: t.path("core"),
         }],
-        systemd: None,
+        driver: hull::cgroups::Driver::Cgroupfs,
     };
     cg.create().unwrap();
     let dir = cg.v2_dir().unwrap().unwrap();
@@ -464,7 +464,7 @@ fn cgroup2_core_files_work_on_the_unified_hierarchy() {
 
 #[test]
 fn cgroup_plan_refuses_hierarchy_roots_and_its_own_cgroup() {
-    let e = Cgroup::plan(Some("/"), "x", false).unwrap_err();
+    let e = Cgroup::plan(Some("/"), "x", false, false).unwrap_err();
     let e = format!("{e:#}");
     assert!(
         e.contains("linux.cgroupsPath \"/\"") && e.contains("root"),
@@ -475,20 +475,23 @@ fn cgroup_plan_refuses_hierarchy_roots_and_its_own_cgroup() {
     for line in own.lines() {
         let path = line.splitn(3, ':').nth(2).unwrap();
         if path != "/" {
-            let e = format!("{:#}", Cgroup::plan(Some(path), "x", false).unwrap_err());
+            let e = format!(
+                "{:#}",
+                Cgroup::plan(Some(path), "x", false, false).unwrap_err()
+            );
             assert!(
                 e.contains("linux.cgroupsPath") && e.contains("own cgroup"),
                 "{e}"
             );
         }
     }
-    assert!(Cgroup::plan(Some("."), "x", false).is_err());
-    assert!(Cgroup::plan(Some("/a/../b"), "x", false).is_err());
+    assert!(Cgroup::plan(Some("."), "x", false, false).is_err());
+    assert!(Cgroup::plan(Some("/a/../b"), "x", false, false).is_err());
 }
 
 #[test]
 fn cgroup_default_path_is_the_id_below_the_callers_own_cgroup() {
-    let cg = Cgroup::plan(None, "ctr-default", false).unwrap();
+    let cg = Cgroup::plan(None, "ctr-default", false, false).unwrap();
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
     let mem_own = own
         .lines()
@@ -511,7 +514,7 @@ fn cgroup_default_path_is_the_id_below_the_callers_own_cgroup() {
 #[test]
 fn cgroup_destroy_removes_every_directory_including_sub_cgroups() {
     let mut t = TestParent::new();
-    let cg = Cgroup::plan(Some(&t.path("gone")), "gone", false).unwrap();
+    let cg = Cgroup::plan(Some(&t.path("gone")), "gone", false, false).unwrap();
     cg.create().unwrap();
     let mem = cg.v1_dir("memory").unwrap().unwrap();
     std::fs::create_dir(mem.join("inner")).unwrap();
@@ -529,7 +532,7 @@ fn cgroup_destroy_removes_every_directory_including_sub_cgroups() {
 #[test]
 fn cgroup_stats_report_real_usage_and_limits() {
     let mut t = TestParent::new();
-    let cg = Cgroup::plan(Some(&t.path("stats")), "stats", false).unwrap();
+    let cg = Cgroup::plan(Some(&t.path("stats")), "stats", false, false).unwrap();
     cg.create().unwrap();
     cg.apply(&res(
         r#"{"pids": {"limit": 20}, "memory": {"limit": 67108864}}"#,
@@ -551,7 +554,7 @@ fn cgroup_stats_report_real_usage_and_limits() {
 #[test]
 fn cgroup_sub_places_an_exec_process_in_an_existing_sub_cgroup() {
     let mut t = TestParent::new();
-    let cg = Cgroup::plan(Some(&t.path("subexec")), "subexec", false).unwrap();
+    let cg = Cgroup::plan(Some(&t.path("subexec")), "subexec", false, false).unwrap();
     cg.create().unwrap();
     let e = cg.sub(&["inner".to_string()]).unwrap_err().to_string();
     assert!(
@@ -559,7 +562,7 @@ fn cgroup_sub_places_an_exec_process_in_an_existing_sub_cgroup() {
         "{e}"
     );
     // The sub-cgroup as a user would make it (with cpus/mems on v1 cpuset).
-    let inner = Cgroup::plan(Some(&t.path("subexec/inner")), "x", false).unwrap();
+    let inner = Cgroup::plan(Some(&t.path("subexec/inner")), "x", false, false).unwrap();
     inner.create().unwrap();
     let sub = cg.sub(&["inner".to_string()]).unwrap();
     assert_eq!(sub, inner);

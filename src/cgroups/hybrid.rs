@@ -17,7 +17,10 @@ pub fn hugetlb_parent(cg: &Cgroup, resources: Option<&LinuxResources>) -> Result
     let wants = resources
         .and_then(|r| r.hugepage_limits().as_ref())
         .is_some_and(|h| !h.is_empty());
-    if !wants || cg.mode != Mode::Hybrid || cg.systemd.is_some() || cg.v1_dir("hugetlb")?.is_some()
+    if !wants
+        || cg.mode != Mode::Hybrid
+        || !cg.driver.is_cgroupfs()
+        || cg.v1_dir("hugetlb")?.is_some()
     {
         return Ok(None);
     }

@@ -19,6 +19,7 @@
 //! later failure. destroy removes the container's directory and everything below it, never
 //! the parents `create` made (runc leaves those too).
 //!
+//! The driver (`Driver`) is chosen once, when the cgroup is planned, and recorded with it.
 //! With `--systemd-cgroup` (see `systemd`) the container's cgroup is a transient systemd
 //! unit: planned from the unit's path, made by systemd when the unit starts with the
 //! init's pid (`Placement::place`), then limited with the same writers; `destroy` stops the
@@ -57,9 +58,59 @@ pub struct Cgroup {
     pub mode: Mode,
     /// The container's directory on each hierarchy (v1 ones first, then cgroup2).
     pub dirs: Vec<Dir>,
-    /// With --systemd-cgroup: the unit systemd holds the container in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub systemd: Option<systemd::Unit>,
+    /// Who manages it; recorded as the systemd unit (key `systemd`, absent for cgroupfs).
+    #[serde(
+        rename = "systemd",
+        default,
+        skip_serializing_if = "Driver::is_cgroupfs",
+        with = "driver_record"
+    )]
+    pub driver: Driver,
+}
+
+/// Who makes, limits and removes a container's cgroup: chosen once, by `Cgroup::plan`, from
+/// `--systemd-cgroup`, and recorded with the cgroup so every later command (update, delete,
+/// kill, pause) acts through the same one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Driver {
+    /// hull makes the directories, writes the limits and removes them.
+    #[default]
+    Cgroupfs,
+    /// A transient systemd unit holds the container: systemd makes and removes its cgroup
+    /// and keeps the limits as unit properties; hull's writers fill in what systemd does not
+    /// manage.
+    Systemd(systemd::Unit),
+}
+
+impl Driver {
+    pub fn is_cgroupfs(&self) -> bool {
+        matches!(self, Driver::Cgroupfs)
+    }
+
+    /// The unit, under systemd.
+    pub fn unit(&self) -> Option<&systemd::Unit> {
+        match self {
+            Driver::Cgroupfs => None,
+            Driver::Systemd(u) => Some(u),
+        }
+    }
+}
+
+/// The record keeps the driver as the optional systemd unit (the format state.json always had).
+mod driver_record {
+    use super::{systemd::Unit, Driver};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Driver, s: S) -> Result<S::Ok, S::Error> {
+        d.unit().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Driver, D::Error> {
+        Ok(match Option::<Unit>::deserialize(d)? {
+            Some(u) => Driver::Systemd(u),
+            None => Driver::Cgroupfs,
+        })
+    }
 }
 
 /// The container's cgroup on one hierarchy.
@@ -140,10 +191,15 @@ pub fn requested_limits(r: &LinuxResources) -> Vec<&'static str> {
 }
 
 impl Cgroup {
-    /// Resolve where the container's cgroups go (runc's cgroupsPath rules). Touches nothing.
-    pub fn plan(cgroups_path: Option<&str>, id: &str, systemd: bool) -> Result<Cgroup> {
+    /// Resolve where the container's cgroups go (runc's cgroupsPath rules) and choose the
+    /// driver: systemd with `systemd`, else cgroupfs. Touches nothing.
+    pub fn plan(
+        cgroups_path: Option<&str>,
+        id: &str,
+        systemd: bool,
+        rootless: bool,
+    ) -> Result<Cgroup> {
         if systemd {
-            let rootless = !nix::unistd::geteuid().is_root();
             return Cgroup::plan_systemd(cgroups_path, id, rootless);
         }
         let layout = layout::Layout::detect()?;
@@ -154,7 +210,7 @@ impl Cgroup {
     /// The `--systemd-cgroup` plan: the unit from cgroupsPath ("slice:prefix:name") and
     /// its cgroup on every hierarchy. Asks the user's systemd instance for its own cgroup
     /// when `rootless`; touches nothing.
-    pub fn plan_systemd(cgroups_path: Option<&str>, id: &str, rootless: bool) -> Result<Cgroup> {
+    fn plan_systemd(cgroups_path: Option<&str>, id: &str, rootless: bool) -> Result<Cgroup> {
         if !systemd::booted() {
             bail!(
                 "--systemd-cgroup: systemd is not running on this host \
@@ -200,7 +256,7 @@ impl Cgroup {
     ) -> Result<Cgroup> {
         let full = format!("{}{}", base.trim_end_matches('/'), unit.cgroup_path());
         let resolved = path::resolve_absolute(layout, own, &full, shown, id)?;
-        Ok(Cgroup::resolved(layout, resolved, Some(unit)))
+        Ok(Cgroup::resolved(layout, resolved, Driver::Systemd(unit)))
     }
 
     /// `plan` against a given layout and own-cgroup table (for tests and callers that
@@ -212,14 +268,14 @@ impl Cgroup {
         id: &str,
     ) -> Result<Cgroup> {
         let resolved = path::resolve(layout, own, cgroups_path, id)?;
-        Ok(Cgroup::resolved(layout, resolved, None))
+        Ok(Cgroup::resolved(layout, resolved, Driver::Cgroupfs))
     }
 
     /// The cgroup made of `path::resolve`'s (hierarchy, path) pairs.
     fn resolved(
         layout: &layout::Layout,
         resolved: Vec<(&layout::Hierarchy, String)>,
-        systemd: Option<systemd::Unit>,
+        driver: Driver,
     ) -> Cgroup {
         let dirs = resolved
             .into_iter()
@@ -233,7 +289,7 @@ impl Cgroup {
         Cgroup {
             mode: layout.mode(),
             dirs,
-            systemd,
+            driver,
         }
     }
 
@@ -242,7 +298,7 @@ impl Cgroup {
     /// A directory that exists already frozen or holding processes is refused before
     /// anything is made, so the failed create leaves it as it was (`refuse_in_use`).
     pub fn create(&self) -> Result<()> {
-        if self.systemd.is_some() {
+        if !self.driver.is_cgroupfs() {
             return Ok(());
         }
         self.refuse_in_use()?;
@@ -274,7 +330,7 @@ impl Cgroup {
     /// v1 or hybrid host, when hull is not rootless (rootless falls back to no cgroup when it
     /// cannot make one, which must be known before the clone).
     pub fn v1_after_clone(&self, rootless: bool) -> bool {
-        !rootless && self.systemd.is_none() && self.dirs.iter().any(|d| !d.v2)
+        !rootless && self.driver.is_cgroupfs() && self.dirs.iter().any(|d| !d.v2)
     }
 
     /// `create` for what must exist before the clone when `v1_after_clone`: the cgroup2
@@ -350,7 +406,7 @@ impl Cgroup {
     /// `update`: new limits on a running container. Under systemd the unit's properties
     /// are set first (so systemd keeps them), then the files are written.
     pub fn update(&self, res: &LinuxResources) -> Result<()> {
-        let Some(unit) = &self.systemd else {
+        let Driver::Systemd(unit) = &self.driver else {
             return self.apply(res);
         };
         let mut s = systemd::Session::open(unit, self.mode == Mode::Unified)?;
@@ -364,7 +420,7 @@ impl Cgroup {
     /// name; then nothing of it is this container's and an empty cgroup is returned. Without
     /// a recorded InvocationID, or when systemd cannot be asked, the cgroup as recorded.
     pub fn unless_reused(self) -> Cgroup {
-        let Some(unit) = &self.systemd else {
+        let Driver::Systemd(unit) = &self.driver else {
             return self;
         };
         let Some(mine) = unit.invocation.clone() else {
@@ -396,12 +452,12 @@ impl Cgroup {
     /// systemd does not manage is removed after; a stop error is reported after the
     /// removal, as runc does.
     pub fn destroy(&self) -> Result<()> {
-        let stopped = match &self.systemd {
-            Some(unit) if systemd::booted() => {
+        let stopped = match &self.driver {
+            Driver::Systemd(unit) if systemd::booted() => {
                 systemd::Session::open(unit, self.mode == Mode::Unified)
                     .and_then(|mut s| s.stop(unit))
             }
-            _ => Ok(()),
+            Driver::Systemd(_) | Driver::Cgroupfs => Ok(()),
         };
         let removed = tree::destroy(self);
         stopped.and(removed)
@@ -483,7 +539,7 @@ mod tests {
         if systemd::booted() {
             return;
         }
-        let e = Cgroup::plan(Some("system.slice:hull:c"), "c", true)
+        let e = Cgroup::plan(Some("system.slice:hull:c"), "c", true, false)
             .unwrap_err()
             .to_string();
         assert!(
@@ -518,7 +574,7 @@ mod tests {
             "c1",
         )
         .unwrap();
-        assert_eq!(c.systemd, Some(unit));
+        assert_eq!(c.driver, Driver::Systemd(unit));
         assert_eq!(
             c.paths(),
             vec![
@@ -527,8 +583,16 @@ mod tests {
                 PathBuf::from("/sys/fs/cgroup/unified/system.slice/hull-c1.scope"),
             ]
         );
-        let back: Cgroup = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        // The record keeps the driver under the key it always had: the unit, or nothing.
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["systemd"]["name"], "hull-c1.scope");
+        let back: Cgroup = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, c);
+        let mut fs = json;
+        fs.as_object_mut().unwrap().remove("systemd");
+        let back: Cgroup = serde_json::from_value(fs).unwrap();
+        assert_eq!(back.driver, Driver::Cgroupfs);
+        assert!(serde_json::to_value(&back).unwrap().get("systemd").is_none());
         // A user instance's units sit below the manager's own cgroup.
         let unit = systemd::Unit::parse(None, "c2", true).unwrap();
         let base = "/user.slice/user-1000.slice/user@1000.service";
@@ -571,8 +635,16 @@ mod tests {
         let own = layout::ProcCgroups::parse("4:memory:/\n0::/\n");
         let c = Cgroup::plan_in(&layout, &own, Some("/hull/c1"), "c1").unwrap();
         assert_eq!(c.mode, Mode::Hybrid);
-        let back: Cgroup = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        // The record keeps the driver under the key it always had: the unit, or nothing.
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["systemd"]["name"], "hull-c1.scope");
+        let back: Cgroup = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, c);
+        let mut fs = json;
+        fs.as_object_mut().unwrap().remove("systemd");
+        let back: Cgroup = serde_json::from_value(fs).unwrap();
+        assert_eq!(back.driver, Driver::Cgroupfs);
+        assert!(serde_json::to_value(&back).unwrap().get("systemd").is_none());
         assert_eq!(
             c.paths(),
             vec![

@@ -21,7 +21,7 @@
 
 use super::join::Join;
 use super::systemd::{self, properties::Props, Session};
-use super::{Cgroup, Mode};
+use super::{Cgroup, Driver, Mode};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use std::collections::HashMap;
@@ -69,10 +69,10 @@ impl Cgroup {
         annotations: &HashMap<String, String>,
         v1_later: bool,
     ) -> Result<Placement> {
-        let how = match &self.systemd {
+        let how = match &self.driver {
             // No directories: a rootless container running without a cgroup.
-            None if self.dirs.is_empty() => How::Fs(Fs::default()),
-            None => {
+            Driver::Cgroupfs if self.dirs.is_empty() => How::Fs(Fs::default()),
+            Driver::Cgroupfs => {
                 // Everything but the eBPF device filter, which `after_go` attaches. On a v1 or
                 // hybrid host every limit is a v1 file (the hybrid cgroup2 has no controllers).
                 let later = v1_later && self.mode != Mode::Unified;
@@ -84,7 +84,7 @@ impl Cgroup {
                     v1_later: later,
                 })
             }
-            Some(unit) => {
+            Driver::Systemd(unit) => {
                 let extra = systemd::annotation_properties(annotations)?;
                 let session = Session::open(unit, self.mode == Mode::Unified)?;
                 How::Systemd(Box::new(SystemdStart {
@@ -183,8 +183,9 @@ impl Placement {
 
 fn place_in_unit(cg: &mut Cgroup, s: &mut SystemdStart, pid: i32) -> Result<()> {
     let mut unit = cg
-        .systemd
-        .clone()
+        .driver
+        .unit()
+        .cloned()
         .context("cgroup: no systemd unit recorded")?;
     let pid_prop = (!unit.is_slice()).then_some(pid);
     let extra = std::mem::take(&mut s.extra);
@@ -204,7 +205,7 @@ fn place_in_unit(cg: &mut Cgroup, s: &mut SystemdStart, pid: i32) -> Result<()> 
         }
     }
     let slice_unit = unit.is_slice();
-    cg.systemd = Some(unit);
+    cg.driver = Driver::Systemd(unit);
     // Directories systemd does not make (v1 cpuset, freezer, ...), then the pid wherever
     // systemd did not put it.
     super::tree::create(cg, None)?;

@@ -201,11 +201,7 @@ fn create_inner(rt: &Runtime, o: &CreateOptions, release: bool) -> Result<Create
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
     let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
     let rootless = rt.is_rootless();
-    let mut cgroup = if rt.systemd_cgroup {
-        Cgroup::plan_systemd(cgroups_path.as_deref(), &o.id, rootless)?
-    } else {
-        Cgroup::plan(cgroups_path.as_deref(), &o.id, false)?
-    };
+    let mut cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, rt.systemd_cgroup, rootless)?;
 
     let host_mounts = !ns.has_mount;
     let mut rec = Record {
@@ -254,13 +250,13 @@ fn create_inner(rt: &Runtime, o: &CreateOptions, release: bool) -> Result<Create
             crate::fault::point("after-cgroup-create");
             // Under systemd the unit name may still be another container's: the cgroup is
             // this one's to remove only once systemd started the unit for it (below).
-            if cgroup.systemd.is_none() {
+            if cgroup.driver.is_cgroupfs() {
                 undo.cgroup = Some(cgroup.clone());
             }
         }
         // Rootless without a delegated cgroup: run without one, as runc does, unless the
         // config asks for limits that then could not be enforced.
-        Err(e) if rootless && cgroup.systemd.is_none() => {
+        Err(e) if rootless && cgroup.driver.is_cgroupfs() => {
             let wanted = linux
                 .and_then(|l| l.resources().as_ref())
                 .map(crate::cgroups::requested_limits)
@@ -310,7 +306,7 @@ fn create_inner(rt: &Runtime, o: &CreateOptions, release: bool) -> Result<Create
         entry.save(&rec)?;
         entry.save_config(&plan.config_bytes)
     });
-    if cgroup.systemd.is_some() && placement.owns_cgroup() {
+    if !cgroup.driver.is_cgroupfs() && placement.owns_cgroup() {
         undo.cgroup = Some(placement.cgroup().clone());
     }
     let child = spawned?;
