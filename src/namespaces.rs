@@ -139,9 +139,14 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
         let first =
             (libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWNS)
                 as u64;
-        // Devices are moved in by the parent right after the clone: the namespace must
-        // exist by then (crate::netdev).
-        let first = match crate::netdev::wanted(spec) {
+        // Devices (linux.netDevices) are moved in by the parent right after the clone:
+        // the namespace must exist by then.
+        let moves_devices = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.net_devices().as_ref())
+            .is_some_and(|d| !d.is_empty());
+        let first = match moves_devices {
             true => first & !(libc::CLONE_NEWNET as u64),
             false => first,
         };

@@ -47,12 +47,6 @@ fn devices(spec: &Spec) -> Vec<(String, String)> {
     v
 }
 
-/// Whether the config moves any device (the init's network namespace must then exist
-/// right after the clone: see namespaces::plan).
-pub fn wanted(spec: &Spec) -> bool {
-    !devices(spec).is_empty()
-}
-
 /// Validate `linux.netDevices` in the parent, before anything is created.
 pub fn check(spec: &Spec, ns: &NsPlan) -> Result<()> {
     let devs = devices(spec);

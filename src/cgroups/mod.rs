@@ -592,7 +592,10 @@ mod tests {
         fs.as_object_mut().unwrap().remove("systemd");
         let back: Cgroup = serde_json::from_value(fs).unwrap();
         assert_eq!(back.driver, Driver::Cgroupfs);
-        assert!(serde_json::to_value(&back).unwrap().get("systemd").is_none());
+        assert!(serde_json::to_value(&back)
+            .unwrap()
+            .get("systemd")
+            .is_none());
         // A user instance's units sit below the manager's own cgroup.
         let unit = systemd::Unit::parse(None, "c2", true).unwrap();
         let base = "/user.slice/user-1000.slice/user@1000.service";
@@ -644,7 +647,10 @@ mod tests {
         fs.as_object_mut().unwrap().remove("systemd");
         let back: Cgroup = serde_json::from_value(fs).unwrap();
         assert_eq!(back.driver, Driver::Cgroupfs);
-        assert!(serde_json::to_value(&back).unwrap().get("systemd").is_none());
+        assert!(serde_json::to_value(&back)
+            .unwrap()
+            .get("systemd")
+            .is_none());
         assert_eq!(
             c.paths(),
             vec![
