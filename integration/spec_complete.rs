@@ -139,7 +139,45 @@ fn bad_input_memory_policy() {
         ),
         (
             json!({"mode": "MPOL_BIND", "nodes": "0-x"}),
-            &["linux.memoryPolicy.nodes", "not a node number"],
+            &[
+                "invalid memory policy node",
+                "linux.memoryPolicy.nodes",
+                "not a node number",
+            ],
+        ),
+        // runc's words, which callers (runc's own suite) look for, before hull's.
+        (
+            json!({}),
+            &[
+                "invalid memory policy mode",
+                "linux.memoryPolicy.mode is required",
+            ],
+        ),
+        (
+            json!({"mode": "INTERLEAVE", "nodes": "0"}),
+            &["invalid memory policy mode", "INTERLEAVE"],
+        ),
+        (
+            json!({"mode": "MPOL_PREFERRED", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES", "badflag"]}),
+            &[
+                "invalid memory policy flag",
+                "linux.memoryPolicy.flags[1]",
+                "badflag",
+            ],
+        ),
+        (
+            json!({"mode": "MPOL_DEFAULT", "nodes": "0-7"}),
+            &[
+                "linux.memoryPolicy.nodes",
+                "mode requires 0 nodes but got 8",
+            ],
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0-9876543210"}),
+            &[
+                "invalid memory policy node",
+                "beyond the largest node number",
+            ],
         ),
     ];
     for (mp, fields) in cases {

@@ -70,7 +70,11 @@ pub fn check(spec: &Spec) -> Result<()> {
     }
     match mode {
         MpolDefault | MpolLocal if !nodes.is_empty() => {
-            bail!("linux.memoryPolicy.nodes: {name} takes no nodes; remove them")
+            bail!(
+                "linux.memoryPolicy.nodes: {name} takes no nodes (mode requires 0 nodes but \
+                 got {}); remove them",
+                nodes.len()
+            )
         }
         MpolDefault if !flags.is_empty() => {
             bail!("linux.memoryPolicy.flags: {name} takes no flags; remove them")
@@ -126,7 +130,8 @@ pub fn apply(p: &LinuxMemoryPolicy) -> Result<()> {
 
 fn nodes_of(p: &LinuxMemoryPolicy) -> Result<Vec<usize>> {
     let s = p.nodes().as_deref().unwrap_or("");
-    node_list(s).with_context(|| format!("linux.memoryPolicy.nodes {s:?}"))
+    node_list(s)
+        .with_context(|| format!("invalid memory policy node: linux.memoryPolicy.nodes {s:?}"))
 }
 
 /// Parse a node list such as "0-3,7" (the kernel's list format).

@@ -144,12 +144,37 @@ fn describe_serde_error(path: &str, inner: &str) -> String {
     let missing = inner
         .strip_prefix("missing field `")
         .and_then(|s| s.strip_suffix('`'));
-    match (path, missing) {
-        (".", Some(field)) => format!("{field} is required"),
-        (_, Some(field)) => format!("{path}.{field} is required"),
-        (".", None) => format!("the top level is malformed: {inner}"),
-        (_, None) => format!("{path} is malformed: {inner}"),
+    let (field, what) = match (path, missing) {
+        (".", Some(field)) => (field.to_string(), format!("{field} is required")),
+        (_, Some(field)) => (
+            format!("{path}.{field}"),
+            format!("{path}.{field} is required"),
+        ),
+        (".", None) => (
+            String::new(),
+            format!("the top level is malformed: {inner}"),
+        ),
+        (_, None) => (path.to_string(), format!("{path} is malformed: {inner}")),
+    };
+    match runc_words(&field) {
+        Some(words) => format!("{words}: {what}"),
+        None => what,
     }
+}
+
+/// runc's words for a malformed field, where callers (runc's own tests among them) look
+/// for them; hull's naming of the field follows.
+fn runc_words(field: &str) -> Option<&'static str> {
+    let sub = field.strip_prefix("linux.memoryPolicy")?;
+    Some(if sub.starts_with(".mode") {
+        "invalid memory policy mode"
+    } else if sub.starts_with(".flags") {
+        "invalid memory policy flag"
+    } else if sub.starts_with(".nodes") {
+        "invalid memory policy node"
+    } else {
+        "invalid memory policy"
+    })
 }
 
 #[cfg(test)]
