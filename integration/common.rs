@@ -126,6 +126,18 @@ impl Hull {
         c
     }
 
+    /// `cmd` run through `wrapper` (e.g. `taskset -c 0`), which must exec its arguments.
+    pub fn cmd_via(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut c = Command::new(wrapper[0]);
+        c.args(&wrapper[1..])
+            .arg(&self.bin)
+            .arg("--root")
+            .arg(self.root.path())
+            .args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().expect("spawn hull")
     }

@@ -246,6 +246,118 @@ fn exec_cpu_affinity_initial_alone_leaves_the_final_choice_to_the_kernel() {
     assert!(got == "1" || got == "0-1", "{got}");
 }
 
+/// `hull ARGS` under `taskset -c 0`: the caller's affinity, which the container must not
+/// inherit. Returns stdout; fails the test unless hull exits 0.
+fn on_cpu0(h: &Hull, args: &[&str]) -> String {
+    let o = h.cmd_via(&["taskset", "-c", "0"], args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn online_cpus() -> String {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_callers_cpu_affinity_is_not_the_containers() {
+    if online_cpus() == "0" {
+        eprintln!("skipped: one CPU, nothing to reset to");
+        return;
+    }
+    let h = Hull::new();
+    let b = h.bundle(&["grep", "Cpus_allowed_list", "/proc/self/status"]);
+    let out = on_cpu0(&h, &["run", "--bundle", b.path_str(), &unique_id("aff")]);
+    assert_eq!(status_field(&out, "Cpus_allowed_list"), online_cpus());
+    // An exec'd process too.
+    let b = h.bundle(&["sleep", "30"]);
+    let id = start_sleeper(&h, &b);
+    let out = on_cpu0(
+        &h,
+        &[
+            "exec",
+            &id,
+            "grep",
+            "Cpus_allowed_list",
+            "/proc/self/status",
+        ],
+    );
+    assert_eq!(status_field(&out, "Cpus_allowed_list"), online_cpus());
+}
+
+#[test]
+fn the_cpu_affinity_is_reset_to_the_containers_cpuset() {
+    if online_cpus() == "0" {
+        eprintln!("skipped: one CPU, nothing to reset to");
+        return;
+    }
+    // "1" does not overlap the caller's CPU 0; "0-1" widens it.
+    for cpus in ["1", "0-1"] {
+        let h = Hull::new();
+        let b = h.bundle(&["sleep", "30"]);
+        b.edit(|c| c["linux"]["resources"]["cpu"] = json!({"cpus": cpus, "mems": "0"}));
+        let id = unique_id("aff");
+        let st = h
+            .cmd_via(
+                &["taskset", "-c", "0"],
+                &["run", "-d", "--bundle", b.path_str(), &id],
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "run -d {id} under taskset failed");
+        let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
+        let init = std::fs::read_to_string(format!("/proc/{}/status", st["pid"])).unwrap();
+        assert_eq!(status_field(&init, "Cpus_allowed_list"), cpus, "init");
+        let out = on_cpu0(
+            &h,
+            &[
+                "exec",
+                &id,
+                "grep",
+                "Cpus_allowed_list",
+                "/proc/self/status",
+            ],
+        );
+        assert_eq!(status_field(&out, "Cpus_allowed_list"), cpus, "exec");
+    }
+}
+
+#[test]
+fn exec_logs_its_initial_cpu_affinity_as_runc_does() {
+    let h = Hull::new();
+    let b = h.bundle(&["sleep", "30"]);
+    let id = start_sleeper(&h, &b);
+    let proc_file = b.path().join("process.json");
+    std::fs::write(
+        &proc_file,
+        json!({"cwd": "/", "args": ["true"], "user": {"uid": 0, "gid": 0},
+               "execCPUAffinity": {"initial": "0"}})
+        .to_string(),
+    )
+    .unwrap();
+    let o = h.run(&[
+        "--debug",
+        "exec",
+        "--process",
+        proc_file.to_str().unwrap(),
+        &id,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("nsexec") && err.contains(": affinity: 0x1"),
+        "{err}"
+    );
+}
+
 #[test]
 fn bad_input_exec_cpu_affinity() {
     for (aff, field) in [

@@ -103,6 +103,9 @@ pub fn fork_child(
                  child process in init(): placed in its cgroups",
                 su.id
             ));
+            if let Some(mask) = crate::security::sched::initial_mask(process) {
+                crate::logging::debug(&format!("nsexec[{pid}]: affinity: {mask}"));
+            }
             let mut master = None;
             loop {
                 match parent_end.recv_with_fd()? {

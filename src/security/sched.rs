@@ -85,16 +85,46 @@ pub fn apply(process: &Process, pers: Option<&LinuxPersonality>) -> Result<()> {
         }
         sched_setattr_self(&mut attr).context("process.scheduler: sched_setattr")?;
     }
-    // `final`, once the process is in the container's cgroups (joining a v1 cpuset resets
-    // the affinity); without it the kernel's choice stands, as the runtime-spec says.
-    if let Some(list) = process
-        .exec_cpu_affinity()
-        .as_ref()
-        .and_then(|a| a.cpu_affinity_final().as_ref())
-    {
-        set_affinity("final", list)?;
+    // Once the process is in the container's cgroups: `final`; else, unless `initial` chose
+    // CPUs, every CPU the container's cpuset allows, as runc does: the affinity of whoever
+    // ran hull (`taskset -c 0 runc run`) is not the container's.
+    let affinity = process.exec_cpu_affinity().as_ref();
+    match affinity.and_then(|a| a.cpu_affinity_final().as_ref()) {
+        Some(list) => set_affinity("final", list)?,
+        None if affinity.and_then(|a| a.initial().as_ref()).is_none() => reset_affinity()?,
+        None => {}
     }
     Ok(())
+}
+
+/// Allow every CPU: the kernel narrows the set to what the process's cpuset allows.
+fn reset_affinity() -> Result<()> {
+    let mut all = nix::sched::CpuSet::new();
+    for cpu in 0..nix::sched::CpuSet::count() {
+        all.set(cpu).context("building the all-CPU set")?;
+    }
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &all)
+        .context("resetting the CPU affinity to the container's cpuset: sched_setaffinity")
+}
+
+/// `process.execCPUAffinity.initial` as a hex mask ("0x6" for "1-2"), for the debug line
+/// runc writes (`nsexec...: affinity: 0x6`).
+pub fn initial_mask(process: &Process) -> Option<String> {
+    let list = process.exec_cpu_affinity().as_ref()?.initial().as_ref()?;
+    let set = cpu_list(list).ok()?;
+    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&c| set.is_set(c).unwrap_or(false))
+        .collect();
+    let top = *cpus.last()?;
+    let mut words = vec![0u64; top / 64 + 1];
+    for c in cpus {
+        words[c / 64] |= 1 << (c % 64);
+    }
+    let mut hex = format!("0x{:x}", words[words.len() - 1]);
+    for w in words.iter().rev().skip(1) {
+        hex.push_str(&format!("{w:016x}"));
+    }
+    Some(hex)
 }
 
 /// `process.execCPUAffinity.initial`: the first act of a process that will enter the
@@ -144,7 +174,7 @@ pub fn cpu_list(s: &str) -> Result<nix::sched::CpuSet> {
 
 #[cfg(test)]
 mod tests {
-    use super::cpu_list;
+    use super::{cpu_list, initial_mask};
 
     #[test]
     fn cpu_lists_parse_like_the_kernel_writes_them() {
@@ -154,5 +184,23 @@ mod tests {
         }
         assert!(cpu_list("3-1").is_err());
         assert!(cpu_list("a").is_err());
+    }
+
+    #[test]
+    fn the_initial_mask_prints_as_runc_logs_it() {
+        let p = |initial: &str| -> oci_spec::runtime::Process {
+            serde_json::from_value(serde_json::json!({
+                "cwd": "/", "args": ["true"], "user": {"uid": 0, "gid": 0},
+                "execCPUAffinity": {"initial": initial}
+            }))
+            .unwrap()
+        };
+        assert_eq!(initial_mask(&p("1")).as_deref(), Some("0x2"));
+        assert_eq!(initial_mask(&p("0-1")).as_deref(), Some("0x3"));
+        assert_eq!(initial_mask(&p("0,2")).as_deref(), Some("0x5"));
+        assert_eq!(
+            initial_mask(&p("0,64")).as_deref(),
+            Some("0x10000000000000001")
+        );
     }
 }
