@@ -1062,3 +1062,102 @@ fn a_container_joins_another_containers_user_and_pid_namespaces() {
     }
     h.ok(&["delete", "--force", &aid]);
 }
+
+/// `stat -c %a DIR` and DIR's line of /proc/self/mounts, from inside.
+fn tmpfs_seen(h: &Hull, b: &Bundle, dir: &str) -> (String, String) {
+    b.edit(|c| {
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            format!("stat -c %a {dir}; grep ' {dir} ' /proc/self/mounts")
+        ])
+    });
+    let out = run_ok(h, b);
+    let mut lines = out.lines();
+    let mode = lines.next().unwrap_or_default().trim().to_string();
+    (mode, lines.next().unwrap_or_default().to_string())
+}
+
+fn add_tmpfs(b: &Bundle, dest: &str, options: serde_json::Value) {
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}),
+        )
+    });
+}
+
+#[test]
+fn a_tmpfs_without_mode_keeps_the_mode_of_the_directory_it_covers() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    applets(&b, &["stat", "grep"]);
+    let covered = b.rootfs().join("covered");
+    std::fs::create_dir(&covered).unwrap();
+    std::fs::set_permissions(&covered, std::fs::Permissions::from_mode(0o710)).unwrap();
+    let special = b.rootfs().join("special");
+    std::fs::create_dir(&special).unwrap();
+    std::fs::set_permissions(&special, std::fs::Permissions::from_mode(0o7777)).unwrap();
+    add_tmpfs(&b, "/covered", json!(["rw", "nodev", "nosuid"]));
+    add_tmpfs(&b, "/special", json!([]));
+    add_tmpfs(&b, "/made/by/hull", json!([]));
+    let (mode, line) = tmpfs_seen(&h, &b, "/covered");
+    assert_eq!(mode, "710");
+    assert!(line.contains("mode=710"), "{line}");
+    let (mode, _) = tmpfs_seen(&h, &b, "/special");
+    assert_eq!(mode, "7777");
+    // A directory hull creates: tmpfs's own default, no mode= option.
+    std::fs::remove_dir_all(b.rootfs().join("made")).ok();
+    let (mode, line) = tmpfs_seen(&h, &b, "/made/by/hull");
+    assert_eq!(mode, "1777");
+    assert!(!line.contains("mode="), "{line}");
+}
+
+#[test]
+fn an_explicit_tmpfs_mode_wins_and_the_covered_directory_is_untouched() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    applets(&b, &["stat", "grep"]);
+    let covered = b.rootfs().join("covered");
+    std::fs::create_dir(&covered).unwrap();
+    std::fs::set_permissions(&covered, std::fs::Permissions::from_mode(0o710)).unwrap();
+    add_tmpfs(&b, "/covered", json!(["mode=1500"]));
+    let (mode, line) = tmpfs_seen(&h, &b, "/covered");
+    assert_eq!(mode, "1500");
+    assert!(line.contains("mode=1500"), "{line}");
+    let host = std::fs::metadata(&covered).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(host, 0o710);
+}
+
+#[test]
+fn a_read_only_dev_still_gets_its_devices_devpts_and_links() {
+    let h = Hull::new();
+    let b = h.bundle(&[
+        "sh",
+        "-c",
+        "grep '^tmpfs /dev ' /proc/mounts; grep -c ' /dev/pts devpts ' /proc/mounts; \
+         ls /dev/null /dev/ptmx /dev/fd; touch /dev/x 2>&1 || echo refused",
+    ]);
+    applets(&b, &["grep", "ls", "touch"]);
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push(json!("ro"));
+            }
+        }
+    });
+    let out = run_ok(&h, &b);
+    let mut lines = out.lines();
+    let dev = lines.next().unwrap_or_default();
+    assert!(dev.contains(" ro,"), "/dev not read-only: {out}");
+    assert_eq!(lines.next(), Some("1"), "devpts: {out}");
+    assert!(
+        out.contains("/dev/null") && out.contains("/dev/ptmx"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Read-only file system") && out.contains("refused"),
+        "{out}"
+    );
+}

@@ -86,6 +86,7 @@ pub fn prepare(
         userns: in_user_namespace(),
         own_cgroupns: new_cgroup_namespace(spec),
         idmaps,
+        dev_read_only: Default::default(),
     };
     for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
         mounts::mount_entry(&ctx, i, m)?;
@@ -95,6 +96,17 @@ pub fn prepare(
         let list = devices::device_list(spec)?;
         devices::create_devices(root.as_fd(), &list, ctx.userns)?;
         devices::create_dev_links(root.as_fd(), devices::has_devpts(spec))?;
+    }
+    if ctx.dev_read_only.get() {
+        let dev =
+            safe_path::open_in_root(root.as_fd(), Path::new("/dev"), safe_path::Create::Nothing)
+                .context("mounts: reopening /dev to make it read-only")?;
+        let ro = crate::sys::mount_api::MountAttr {
+            attr_set: crate::sys::mount_api::MOUNT_ATTR_RDONLY,
+            ..Default::default()
+        };
+        crate::sys::mount_api::mount_setattr(dev.as_fd(), 0, &ro)
+            .context("mounts: making /dev read-only (its \"ro\" option)")?;
     }
     Ok(())
 }

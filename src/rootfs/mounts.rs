@@ -47,6 +47,9 @@ pub struct Ctx<'a> {
     pub own_cgroupns: bool,
     /// (mount index, user namespace fd) for idmapped mounts, made by the parent.
     pub idmaps: &'a [(usize, std::os::fd::RawFd)],
+    /// Set when the `/dev` mount asked for `ro`: it is mounted writable, for the devices,
+    /// devpts and links that go into it, and made read-only once they are there.
+    pub dev_read_only: std::cell::Cell<bool>,
 }
 
 /// `mounts[i]` made inside the rootfs; errors read `mounts[i] TYPE on DEST: ...`.
@@ -63,7 +66,7 @@ pub fn mount_entry(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
 
 fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Result<()> {
     let dest = m.destination();
-    let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]))?;
+    let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]))?;
     let bind = opts.bind || typ == "bind";
     let clean = lexical_clean(dest);
     if clean == Path::new("/") {
@@ -89,6 +92,15 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
             .source()
             .as_ref()
             .map(|s| s.to_string_lossy().into_owned());
+        if typ == "tmpfs" {
+            inherit_tmpfs_mode(ctx.root, &clean, &mut opts);
+        }
+        if clean == Path::new("/dev")
+            && opts.attrs.set & crate::sys::mount_api::MOUNT_ATTR_RDONLY != 0
+        {
+            opts.attrs.set &= !crate::sys::mount_api::MOUNT_ATTR_RDONLY;
+            ctx.dev_read_only.set(true);
+        }
         match new_fs(typ, source.as_deref().unwrap_or(typ), &opts) {
             Ok(mnt) => (mnt, true),
             // A user namespace that does not own the network (IPC) namespace may not mount
@@ -146,6 +158,24 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
     move_mount_fd(mnt.as_fd(), target.as_fd()).context("mount")?;
     propagation::apply(mnt.as_fd(), &opts.propagation).context("setting propagation")?;
     Ok(())
+}
+
+/// A tmpfs without `mode=` over an existing directory takes that directory's mode (setuid,
+/// setgid and sticky bits included), as runc does, so covering a 0710 directory does not
+/// open it to everyone; over a directory hull creates it keeps tmpfs's default (1777).
+fn inherit_tmpfs_mode(root: BorrowedFd<'_>, clean: &Path, opts: &mut MountOptions) {
+    if opts.data.iter().any(|(k, _)| k == "mode") {
+        return;
+    }
+    let Ok(fd) = open_in_root(root, clean, Create::Nothing) else {
+        return;
+    };
+    if let Ok(st) = nix::sys::stat::fstat(&fd) {
+        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            opts.data
+                .push(("mode".into(), Some(format!("{:o}", st.st_mode & 0o7777))));
+        }
+    }
 }
 
 /// The mount's target, resolved once inside the rootfs; what it resolved to decides:
