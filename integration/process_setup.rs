@@ -71,6 +71,29 @@ fn home_comes_from_the_containers_passwd_for_init_and_exec() {
     );
 }
 
+#[test]
+fn a_name_given_twice_is_in_the_environment_once_with_its_last_value() {
+    let h = Hull::new();
+    let b = h.bundle(&["env"]);
+    b.edit(|c| c["process"]["env"] = json!(["ONE=two", "ONE=", "PATH=/bin", "TWO=a", "TWO=b"]));
+    let id = unique_id("envonce");
+    let out = h.ok(&["run", "--bundle", b.path_str(), &id]);
+    let mut got: Vec<&str> = out.lines().collect();
+    got.sort();
+    assert_eq!(got, ["HOME=/root", "ONE=", "PATH=/bin", "TWO=b"], "{out}");
+    // exec: the recorded env with --env overriding, each name once.
+    let b = h.bundle(&["sleep", "100"]);
+    b.edit(|c| c["process"]["env"] = json!(["PATH=/bin", "X=1", "X=2"]));
+    let id = create_started(&h, &b, "envonce", &[]);
+    let out = exec_out(&h, &["--env", "X=3", &id, "env"]);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("X="))
+            .collect::<Vec<_>>(),
+        ["X=3"]
+    );
+}
+
 /// A cwd only its owner may enter (0700, uid 1000), and a process that is root but
 /// without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH: runc enters the cwd before it drops
 /// capabilities, so both the init and `exec --user 0` start there.

@@ -113,13 +113,14 @@ pub fn from_flags(container: &Process, o: &Overrides) -> Result<Process> {
     Ok(p)
 }
 
-/// Set `KEY=VALUE` in `env`, replacing an earlier value of the same key in place.
+/// Set `KEY=VALUE` in `env`: in place of the key's last value (the one that counts), or
+/// appended.
 pub fn merge_env(env: &mut Vec<String>, kv: &str) -> Result<()> {
     let Some((key, _)) = kv.split_once('=').filter(|(k, _)| !k.is_empty()) else {
         bail!("--env {kv:?}: must have the form KEY=VALUE");
     };
     let prefix = format!("{key}=");
-    match env.iter_mut().find(|e| e.starts_with(&prefix)) {
+    match env.iter_mut().rev().find(|e| e.starts_with(&prefix)) {
         Some(e) => *e = kv.to_string(),
         None => env.push(kv.to_string()),
     }

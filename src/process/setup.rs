@@ -75,7 +75,7 @@ impl ProcessSetup<'_> {
             super::console::attach_terminal(self.sync, p)?;
         }
         // Read while still root, before any filter: the container's /etc/passwd.
-        let env = with_home(self.env, p.user().uid());
+        let env = final_env(self.env, p.user().uid());
         let nnp = p.no_new_privileges() == Some(true);
         if !nnp {
             // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now,
@@ -152,10 +152,18 @@ fn chdir_privileged(cwd: &std::path::Path) -> Result<bool> {
     }
 }
 
-/// `env` with HOME from the container's /etc/passwd entry for `uid` when it has no HOME
-/// or an empty one ("/" without an entry), as runc sets it.
-fn with_home(env: &[String], uid: u32) -> Vec<String> {
-    let mut env = env.to_vec();
+/// `env` with each name once (its last value, at its last place: `ONE=two ONE=` is
+/// `ONE=`), and HOME from the container's /etc/passwd entry for `uid` when it has no HOME
+/// or an empty one ("/" without an entry), as runc sets them.
+fn final_env(env: &[String], uid: u32) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut env: Vec<String> = env
+        .iter()
+        .rev()
+        .filter(|kv| seen.insert(kv.split_once('=').map_or(kv.as_str(), |(k, _)| k)))
+        .cloned()
+        .collect();
+    env.reverse();
     let set = env
         .iter()
         .rposition(|kv| kv.starts_with("HOME="))
@@ -230,11 +238,20 @@ mod tests {
     fn home_is_added_when_missing_or_empty_and_kept_when_set() {
         let uid = u32::MAX - 7; // no passwd entry anywhere: "/"
         let e = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(with_home(&e(&["A=1"]), uid), e(&["A=1", "HOME=/"]));
-        assert_eq!(with_home(&e(&["HOME=", "A=1"]), uid), e(&["A=1", "HOME=/"]));
+        assert_eq!(final_env(&e(&["A=1"]), uid), e(&["A=1", "HOME=/"]));
+        assert_eq!(final_env(&e(&["HOME=", "A=1"]), uid), e(&["A=1", "HOME=/"]));
         assert_eq!(
-            with_home(&e(&["HOME=/x", "A=1"]), uid),
+            final_env(&e(&["HOME=/x", "A=1"]), uid),
             e(&["HOME=/x", "A=1"])
+        );
+        // A name given twice is set once, to its last value.
+        assert_eq!(
+            final_env(&e(&["ONE=two", "ONE=", "P=1", "HOME=/x"]), uid),
+            e(&["ONE=", "P=1", "HOME=/x"])
+        );
+        assert_eq!(
+            final_env(&e(&["HOME=/x", "A=1", "HOME="]), uid),
+            e(&["A=1", "HOME=/"])
         );
     }
 }
