@@ -1161,3 +1161,39 @@ fn a_read_only_dev_still_gets_its_devices_devpts_and_links() {
         "{out}"
     );
 }
+
+#[test]
+fn masked_directories_share_one_read_only_tmpfs_and_each_path_is_masked_once() {
+    let h = Hull::new();
+    let b = h.bundle(&[
+        "sh",
+        "-c",
+        "stat -c %d /m1 /m2 /m3; grep -c ' /m1 ' /proc/self/mounts; \
+         grep -c ' /secret ' /proc/self/mounts; touch /m2/x 2>&1 || true",
+    ]);
+    applets(&b, &["stat", "grep", "touch"]);
+    for d in ["m1", "m2", "m3"] {
+        std::fs::create_dir(b.rootfs().join(d)).unwrap();
+    }
+    std::fs::write(b.rootfs().join("secret"), "x").unwrap();
+    b.edit(|c| {
+        c["linux"]["maskedPaths"].as_array_mut().unwrap().extend([
+            json!("/m1"),
+            json!("/m2"),
+            json!("/m3"),
+            json!("/m1"),
+            json!("/secret"),
+            json!("/secret/"),
+        ]);
+    });
+    let out = run_ok(&h, &b);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert!(
+        lines[0] == lines[1] && lines[1] == lines[2],
+        "not one tmpfs: {out}"
+    );
+    assert_eq!(lines[3], "1", "/m1 masked more than once: {out}");
+    assert_eq!(lines[4], "1", "/secret masked more than once: {out}");
+    assert!(lines[5].contains("Read-only file system"), "{out}");
+}

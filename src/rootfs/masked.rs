@@ -90,19 +90,38 @@ fn verified_dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Cover each existing path: files with /dev/null, directories with a read-only tmpfs.
+/// Cover each existing path once: files with /dev/null, directories with one read-only
+/// tmpfs they all share (one superblock however many directories, as runc).
 pub fn masked_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
     let mut dev_null: Option<OwnedFd> = None;
+    let mut shared_tmpfs: Option<OwnedFd> = None;
+    let mut done = std::collections::HashSet::new();
     for p in paths {
+        if !done.insert(super::mounts::lexical_clean(Path::new(p))) {
+            continue;
+        }
         let Some(target) = open_existing(root, p).context("linux.maskedPaths")? else {
             continue;
         };
         if is_dir(target.as_fd())? {
-            let mut o = MountOptions::default();
-            o.attrs.set = MOUNT_ATTR_RDONLY;
-            let mnt = new_fs("tmpfs", "tmpfs", &o).with_context(|| format!("maskedPaths {p}"))?;
+            let mnt = match &shared_tmpfs {
+                // A clone of the tmpfs already attached (a detached one cannot be cloned
+                // on every kernel hull supports).
+                Some(first) => open_tree(
+                    first.as_fd(),
+                    "",
+                    OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as u32,
+                )
+                .with_context(|| format!("maskedPaths {p}: cloning the masking tmpfs"))?,
+                None => {
+                    let mut o = MountOptions::default();
+                    o.attrs.set = MOUNT_ATTR_RDONLY;
+                    new_fs("tmpfs", "tmpfs", &o).with_context(|| format!("maskedPaths {p}"))?
+                }
+            };
             move_mount_fd(mnt.as_fd(), target.as_fd())
                 .with_context(|| format!("maskedPaths {p}: mount tmpfs"))?;
+            shared_tmpfs.get_or_insert(mnt);
             continue;
         }
         if dev_null.is_none() {
