@@ -233,7 +233,7 @@ ctr_tty() {
 # --- through the runtime's own containerd shim -------------------------------------
 # shim_pids: the runtime's shim processes of this run.
 shim_pids() { local p; for p in $(pids_naming_tmp); do
-    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "${SHIM_PROC:0:15}" ] && echo "$p"; done; }
+    [ "$(basename "$(readlink "/proc/$p/exe")")" = "$SHIM_PROC" ] && echo "$p"; done; }
 # shim_socket ID: the ttrpc socket of the shim serving ID (its bundle's address file).
 shim_socket() { cat "$T/containerd/state/io.containerd.runtime.v2.task/$NS/$1/address" 2>/dev/null; }
 # shim_left ID: what a failed or deleted task ID left: its runtime state, mounts, cgroups.
