@@ -39,7 +39,8 @@ fn main() {
             let mut json = Vec::new();
             let _ = std::io::stdin().read_to_end(&mut json);
             let mut res = Any::new();
-            res.type_url = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources".into();
+            res.type_url =
+                "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources".into();
             res.value = json;
             let req = UpdateTaskRequest {
                 id: id.clone(),

@@ -10,6 +10,9 @@ use containerd_shim::protos::shim_sync::create_task;
 use containerd_shim::protos::ttrpc::Server;
 use containerd_shim::{DeleteResponse, Flags, StartOpts};
 
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
 use crate::events::Publisher;
 use crate::service::{Service, TaskService};
 use crate::{log, mounts};
@@ -68,7 +71,9 @@ pub fn delete(flags: &Flags) -> Result<(), String> {
         "" => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
         b => PathBuf::from(b),
     };
-    if let Some(h) = mounts::read_recorded(&bundle) {
+    // containerd runs this after every shim exit, also a clean one: hull is only run when
+    // it still has the container.
+    if let Some(h) = mounts::read_recorded(&bundle).filter(|h| h.root.join(&flags.id).exists()) {
         let _ = h.delete(&flags.id, true);
     }
     mounts::unmount(&bundle.join("rootfs"));
@@ -86,8 +91,19 @@ pub fn delete(flags: &Flags) -> Result<(), String> {
 /// Serve the task API on fd 3 until the last container is gone and containerd says
 /// `Shutdown`.
 pub fn serve(flags: &Flags) -> Result<(), String> {
+    crate::sys::one_malloc_arena();
     // Out of containerd's session: a signal to its process group is not for the shim.
     let _ = nix::unistd::setsid();
+    // SIGTERM/SIGINT come through a signalfd the watch thread reads (blocked here, before
+    // any thread starts, so no thread takes them the default way). hull and the
+    // containers start with an empty mask (std's spawn resets it).
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGTERM);
+    mask.add(Signal::SIGINT);
+    mask.thread_block()
+        .map_err(|e| format!("blocking signals: {e}"))?;
+    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| format!("signalfd: {e}"))?;
     log::init();
     // Container inits and exec'd processes are re-parented to the shim when hull exits,
     // so the shim can wait for them.
@@ -98,7 +114,7 @@ pub fn serve(flags: &Flags) -> Result<(), String> {
         .ok()
         .map(|a| socket_path(&a));
     let events = Publisher::start(ttrpc_address()?, flags.namespace.clone());
-    let svc = Service::new(flags.namespace.clone(), events)?;
+    let svc = Service::new(flags.namespace.clone(), events, socket.clone(), sigfd)?;
     let exit = Arc::clone(&svc.exit);
     let task = create_task(Arc::new(
         Box::new(TaskService(svc)) as Box<dyn containerd_shim::Task + Send + Sync>

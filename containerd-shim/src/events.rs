@@ -44,7 +44,10 @@ impl Publisher {
     }
 
     fn send(&self, topic: &'static str, event: &dyn MessageDyn) {
-        let Some(any) = pack(event) else {
+        let Some(any) = pack(
+            event,
+            &format!("containerd.events.{}", topic_message(topic)),
+        ) else {
             return;
         };
         let item = Item {
@@ -131,13 +134,31 @@ fn forward_all(rx: Receiver<Item>, address: &str, namespace: &str) {
     }
 }
 
-/// A message as containerd's typeurl reads it: the type URL is the message's full name,
-/// without protobuf's `type.googleapis.com/` prefix.
-pub fn pack(m: &dyn MessageDyn) -> Option<Any> {
+/// A message as containerd's typeurl reads it: the type URL is the message's full protobuf
+/// name, without protobuf's `type.googleapis.com/` prefix. The name is given, not read from
+/// the message's descriptor: building descriptors (reflection) would cost the long-lived
+/// shim a few hundred KiB of heap.
+pub fn pack(m: &dyn MessageDyn, full_name: &str) -> Option<Any> {
     let mut any = Any::new();
     any.value = m.write_to_bytes_dyn().ok()?;
-    any.type_url = m.descriptor_dyn().full_name().to_string();
+    any.type_url = full_name.to_string();
     Some(any)
+}
+
+/// The event message published on a task topic (`/tasks/exec-added` -> `TaskExecAdded`).
+pub fn topic_message(topic: &str) -> String {
+    let mut out = String::from("Task");
+    for part in topic.trim_start_matches("/tasks/").split('-') {
+        let mut c = part.chars();
+        if let Some(f) = c.next() {
+            out.extend(f.to_uppercase());
+            out.push_str(c.as_str());
+        }
+    }
+    if out == "TaskOom" {
+        out = "TaskOOM".into();
+    }
+    out
 }
 
 /// The current time as a protobuf timestamp.
@@ -152,6 +173,31 @@ pub fn now() -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topics_name_their_event_messages_and_types_are_full_names() {
+        use containerd_shim::protos::protobuf::MessageFull;
+        for (topic, name) in [
+            (topics::TASK_CREATE_EVENT_TOPIC, TaskCreate::descriptor()),
+            (topics::TASK_START_EVENT_TOPIC, TaskStart::descriptor()),
+            (topics::TASK_EXIT_EVENT_TOPIC, TaskExit::descriptor()),
+            (topics::TASK_DELETE_EVENT_TOPIC, TaskDelete::descriptor()),
+            (
+                topics::TASK_EXEC_ADDED_EVENT_TOPIC,
+                TaskExecAdded::descriptor(),
+            ),
+            (
+                topics::TASK_EXEC_STARTED_EVENT_TOPIC,
+                TaskExecStarted::descriptor(),
+            ),
+            (topics::TASK_PAUSED_EVENT_TOPIC, TaskPaused::descriptor()),
+            (topics::TASK_RESUMED_EVENT_TOPIC, TaskResumed::descriptor()),
+            (topics::TASK_OOM_EVENT_TOPIC, TaskOOM::descriptor()),
+        ] {
+            let ours = format!("containerd.events.{}", topic_message(topic));
+            assert_eq!(ours, name.full_name());
+        }
+    }
 
     #[test]
     fn retries_back_off_to_five_seconds_for_about_a_minute() {

@@ -31,6 +31,10 @@ use crate::process::{exit_status, Container, Proc, Status, Tasks};
 use crate::watch::{self, Watcher};
 use crate::{mounts, options, stdio};
 
+/// Type names of the messages the shim packs in an `Any` (see `events::pack`).
+pub const PROCESS_DETAILS: &str = "containerd.runc.v1.ProcessDetails";
+pub const METRICS_V1: &str = "io.containerd.cgroups.v1.Metrics";
+
 pub fn error(code: Code, msg: impl ToString) -> ttrpc::Error {
     ttrpc::Error::RpcStatus(ttrpc::get_status(code, msg))
 }
@@ -64,6 +68,9 @@ impl Exit {
 
 pub struct Service {
     namespace: String,
+    /// The ttrpc socket file, removed when a signal ends the shim.
+    socket: Option<PathBuf>,
+    sigfd: nix::sys::signalfd::SignalFd,
     tasks: Mutex<Tasks>,
     changed: Condvar,
     events: Publisher,
@@ -75,10 +82,18 @@ pub struct Service {
 pub struct TaskService(pub Arc<Service>);
 
 impl Service {
-    pub fn new(namespace: String, events: Publisher) -> Result<Arc<Service>, String> {
+    pub fn new(
+        namespace: String,
+        events: Publisher,
+        socket: Option<PathBuf>,
+        sigfd: nix::sys::signalfd::SignalFd,
+    ) -> Result<Arc<Service>, String> {
         let watcher = Watcher::new()?;
+        watcher.add(&sigfd, watch::SIGNAL)?;
         let s = Arc::new(Service {
             namespace,
+            socket,
+            sigfd,
             tasks: Mutex::new(Tasks::default()),
             changed: Condvar::new(),
             events,
@@ -100,6 +115,9 @@ impl Service {
 
     /// A pidfd or OOM descriptor turned readable.
     fn on_ready(&self, token: u64) {
+        if token == watch::SIGNAL {
+            return self.on_signal();
+        }
         let mut g = self.lock();
         let Some((cid, eid)) = g.tokens.get(&token).cloned() else {
             return;
@@ -145,6 +163,18 @@ impl Service {
             ..Default::default()
         });
         self.changed.notify_all();
+    }
+
+    /// SIGTERM or SIGINT: the shim goes (its socket with it); the containers keep running,
+    /// and containerd's `delete` command cleans up after them.
+    fn on_signal(&self) {
+        if let Ok(Some(si)) = self.sigfd.read_signal() {
+            crate::log::warn(&format!("signal {}: exiting", si.ssi_signo));
+            if let Some(s) = &self.socket {
+                let _ = std::fs::remove_file(s);
+            }
+            std::process::exit(0);
+        }
     }
 
     fn oom_event(&self, cid: &str) {
@@ -638,7 +668,7 @@ impl Task for TaskService {
                     exec_id: eid.clone(),
                     ..Default::default()
                 };
-                info.info = events::pack(&d).into();
+                info.info = events::pack(&d, PROCESS_DETAILS).into();
             }
             resp.processes.push(info);
         }
@@ -718,7 +748,7 @@ impl Task for TaskService {
         let data = hull.stats(&req.id).map_err(|e| error(Code::UNKNOWN, e))?;
         let m = crate::stats::metrics(&data);
         Ok(StatsResponse {
-            stats: events::pack(&m).into(),
+            stats: events::pack(&m, METRICS_V1).into(),
             ..Default::default()
         })
     }
@@ -738,5 +768,18 @@ impl Task for TaskService {
             self.0.exit.signal();
         }
         Ok(Empty::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use containerd_shim::protos::cgroups::metrics::Metrics;
+    use containerd_shim::protos::protobuf::MessageFull;
+
+    #[test]
+    fn packed_type_names_are_the_messages_full_names() {
+        assert_eq!(ProcessDetails::descriptor().full_name(), PROCESS_DETAILS);
+        assert_eq!(Metrics::descriptor().full_name(), METRICS_V1);
     }
 }

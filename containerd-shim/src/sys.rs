@@ -45,3 +45,12 @@ pub fn set_winsize(tty: &impl AsRawFd, rows: u16, cols: u16) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// One malloc arena for every thread: the shim's threads allocate little, and glibc's
+/// per-thread arenas would each keep their own touched pages.
+pub fn one_malloc_arena() {
+    // SAFETY: mallopt only changes allocator tuning; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}

@@ -56,7 +56,11 @@ impl Watcher {
     }
 }
 
-/// Tokens: exits are even, OOM watches odd.
+/// The token of the shim's signalfd.
+pub const SIGNAL: u64 = u64::MAX - 1;
+
+/// Tokens: exits are even, OOM watches odd (the signalfd's is neither kind's: it is
+/// checked first).
 pub fn exit_token(n: u64) -> u64 {
     n * 2
 }

@@ -8,7 +8,7 @@
 # round, medians. Memory: N (default 10) running containers per shim, the shim processes'
 # total Pss and each one's Rss (/proc/PID/smaps_rollup). Writes integration/bench/CONTAINERD-SHIM.md.
 #
-#   bash integration/bench/containerd-shim.sh          # as root; builds release hull and shim
+#   bash integration/bench/containerd-shim.sh          # as root; builds the static hull and shim
 #   RUNS=5 N=3 bash integration/bench/containerd-shim.sh
 #
 # Everything lives under one temp dir and the cgroup parent TAG=hull-cshim-bench-PID; the EXIT
@@ -32,10 +32,10 @@ if [ ${#need[@]} -gt 0 ]; then
         { echo "apt-get install ${need[*]} failed" >&2; exit 1; }
 fi
 
-echo "== cargo build --release -p hull -p containerd-shim-hull-v2"
-(cd "$repo" && cargo build --release -p hull -p containerd-shim-hull-v2 --quiet) || { echo "build failed" >&2; exit 1; }
-HULL=$repo/target/release/hull
-SHIM_HULL=$repo/target/release/containerd-shim-hull-v2
+echo "== integration/build-static.sh (the shipped, static hull and containerd-shim-hull-v2)"
+bin=$(cd "$repo" && bash integration/build-static.sh) || { echo "build failed" >&2; exit 1; }
+HULL=$bin/hull
+SHIM_HULL=$bin/containerd-shim-hull-v2
 RUNC=/usr/bin/runc
 
 source "$repo/integration/engines/lib.sh"
