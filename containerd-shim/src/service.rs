@@ -592,7 +592,9 @@ fn ok<T>(r: Result<T, ttrpc::Error>) -> TtrpcResult<T> {
 
 impl Task for TaskService {
     fn create(&self, _: &TtrpcContext, req: CreateTaskRequest) -> TtrpcResult<CreateTaskResponse> {
-        let pid = self.0.create(&req)?;
+        let pid = self.0.create(&req);
+        crate::sys::trim_heap();
+        let pid = pid?;
         Ok(CreateTaskResponse {
             pid,
             ..Default::default()
@@ -600,7 +602,9 @@ impl Task for TaskService {
     }
 
     fn start(&self, _: &TtrpcContext, req: StartRequest) -> TtrpcResult<StartResponse> {
-        let pid = self.0.start(&req.id, &req.exec_id)?;
+        let pid = self.0.start(&req.id, &req.exec_id);
+        crate::sys::trim_heap();
+        let pid = pid?;
         Ok(StartResponse {
             pid,
             ..Default::default()
