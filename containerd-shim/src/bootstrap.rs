@@ -92,7 +92,6 @@ pub fn delete(flags: &Flags) -> Result<(), String> {
 /// `Shutdown`.
 pub fn serve(flags: &Flags) -> Result<(), String> {
     crate::sys::one_malloc_arena();
-    crate::sys::code_on_demand();
     // Out of containerd's session: a signal to its process group is not for the shim.
     let _ = nix::unistd::setsid();
     // SIGTERM/SIGINT come through a signalfd the watch thread reads (blocked here, before

@@ -55,35 +55,6 @@ pub fn one_malloc_arena() {
     }
 }
 
-/// Map the shim's own code page by page from now on (MADV_RANDOM: no fault-around): a
-/// long-lived shim runs a small part of its binary, and with the kernel's 64 KiB
-/// fault-around nearly the whole file would stay mapped in every shim.
-pub fn code_on_demand() {
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return;
-    };
-    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
-        return;
-    };
-    let exe = exe.to_string_lossy();
-    for l in maps.lines().filter(|l| l.ends_with(exe.as_ref())) {
-        let Some((range, _)) = l.split_once(' ') else {
-            continue;
-        };
-        let Some((a, b)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
-            continue;
-        };
-        // SAFETY: madvise with MADV_RANDOM only changes read-ahead on a mapping of this
-        // process that /proc/self/maps just listed; it never unmaps or changes contents.
-        unsafe {
-            libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_RANDOM);
-        }
-    }
-}
-
 /// Give freed heap memory back to the kernel (after a call that parsed JSON or ran hull).
 pub fn trim_heap() {
     // SAFETY: malloc_trim only returns free memory of the allocator to the kernel.
