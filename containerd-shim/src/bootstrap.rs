@@ -110,9 +110,11 @@ pub fn serve(flags: &Flags) -> Result<(), String> {
     nix::sys::prctl::set_child_subreaper(true)
         .map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
     std::panic::set_hook(Box::new(|p| log::warn(&format!("panic: {p}"))));
-    let socket = std::fs::read_to_string("address")
+    // The socket's file, from the listener itself: the address file `start` writes may not
+    // exist yet.
+    let socket = nix::sys::socket::getsockname::<nix::sys::socket::UnixAddr>(3)
         .ok()
-        .map(|a| socket_path(&a));
+        .and_then(|a| a.path().map(Path::to_path_buf));
     let events = Publisher::start(ttrpc_address()?, flags.namespace.clone());
     let svc = Service::new(flags.namespace.clone(), events, socket.clone(), sigfd)?;
     let exit = Arc::clone(&svc.exit);
@@ -142,11 +144,6 @@ pub fn serve(flags: &Flags) -> Result<(), String> {
     std::process::exit(0);
 }
 
-/// The socket file of a `unix://PATH` address.
-pub fn socket_path(address: &str) -> PathBuf {
-    Path::new(address.trim().trim_start_matches("unix://")).to_path_buf()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,9 +168,5 @@ mod tests {
             "g"
         );
         assert_eq!(group(&serde_json::Value::Null, "x"), "x");
-        assert_eq!(
-            socket_path("unix:///run/containerd/s/abc\n"),
-            PathBuf::from("/run/containerd/s/abc")
-        );
     }
 }
