@@ -123,7 +123,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 {
     echo "# containerd-shim-hull-v2 against containerd-shim-runc-v2"
     echo
-    echo "\`$cmdline\`, $(date -u +%Y-%m-%dT%H:%MZ), hull $(git -C "$repo" rev-parse --short HEAD), $(containerd --version | awk '{print $3}'), $("$RUNC" --version | head -1), kernel $(uname -r)."
+    echo "\`$cmdline\`, $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg), hull $(git -C "$repo" rev-parse --short HEAD), $(containerd --version | awk '{print $3}'), $("$RUNC" --version | head -1), kernel $(uname -r)."
     echo
     echo "## ctr run --rm IMAGE ID true ($RUNS rounds, alternating, medians)"
     echo
