@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the binaries hull ships: hull and hull-shim, release profile (fat LTO), statically
+# Build the binaries hull ships: hull, hull-shim and containerd-shim-hull-v2, release profile (fat LTO), statically
 # linked (glibc with crt-static; hull needs no other C library), hull's start-up code laid out
 # first (integration/hot-text/). Prints the directory that holds the stripped binaries. Its own
 # target dir keeps the RUSTFLAGS change from invalidating the other builds.
@@ -41,9 +41,13 @@ if [ "$placed" -lt $((patterns * 9 / 10)) ]; then
     echo "build-static.sh: hot-text.ld looks stale: regenerate it (bash integration/hot-text/generate.sh)" >&2
 fi
 cargo build --release --quiet --target $triple -p hull-shim --bins
+# containerd's shim: static too (no libc.so mapped in every one of the per-pod shims), and its
+# ~5,000 relative relocations as DT_RELR.
+cargo rustc --release --quiet --target $triple -p containerd-shim-hull-v2 --bin containerd-shim-hull-v2 -- \
+    -C link-arg=-Wl,-z,pack-relative-relocs
 out="$rel/ship"
 mkdir -p "$out"
-for b in hull hull-shim; do
+for b in hull hull-shim containerd-shim-hull-v2; do
     strip -o "$out/.$b.tmp" "$rel/$b"
     mv "$out/.$b.tmp" "$out/$b"
     case "$(ldd "$out/$b" 2>&1 || true)" in

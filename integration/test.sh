@@ -28,7 +28,9 @@ export RUST_LIB_BACKTRACE=0
 cargo test --workspace --features fault-injection
 
 # Real engines (containerd, podman, docker from Debian) driving hull, with runc as the
-# control, each daemon private to the run (~1 min plus package installs).
+# control, each daemon private to the run (~1 min plus package installs). containerd also
+# drives containerd-shim-hull-v2, with the suite's ttrpc client (examples/shim-call).
+cargo build -p containerd-shim-hull-v2 --bins --examples
 bash integration/engines/run.sh all
 
 # A pure cgroup v2 host: Debian's 6.1 kernel under qemu (TCG) with a static hull

@@ -9,7 +9,8 @@
 # this run, and the EXIT trap stops what was started (by pid), unmounts, removes cgroups
 # and files, then checks that nothing was left behind.
 #
-# Env: HULL (default target/debug/hull, build it first), RUNC (default: runc on PATH),
+# Env: HULL (default target/debug/hull, build it first), SHIM_HULL and SHIM_CALL (next to
+# HULL: containerd-shim-hull-v2 and examples/shim-call), RUNC (default: runc on PATH),
 # ENGINES (default "containerd podman podman-rootless docker"), KEEP_LOGS=DIR (copy every
 # log there).
 set -uo pipefail
@@ -37,6 +38,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 HULL=${HULL:-$repo/target/debug/hull}
+# containerd's shim for hull and the suite's ttrpc client (cargo build -p
+# containerd-shim-hull-v2 --bins --examples); without them the shim-* checks of hull fail.
+SHIM_HULL=${SHIM_HULL:-$(dirname "$HULL")/containerd-shim-hull-v2}
+SHIM_CALL=${SHIM_CALL:-$(dirname "$HULL")/examples/shim-call}
 RUNC=${RUNC:-$(command -v runc)}
 [ -x "$HULL" ] || { echo "run.sh: no hull binary at $HULL: run 'cargo build' first or set HULL" >&2; exit 1; }
 [ -x "$RUNC" ] || { echo "run.sh: no runc binary (apt-get install runc) or set RUNC" >&2; exit 1; }

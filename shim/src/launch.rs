@@ -5,7 +5,7 @@
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use nix::fcntl::OFlag;
@@ -91,7 +91,7 @@ pub fn adopt(a: &Args) -> Result<Init, String> {
     Ok(Init {
         pid,
         pidfd,
-        oom_files: oom_files(&st["cgroup"]),
+        oom_files: hull_common::oom::counter_files(&st["cgroup"]),
     })
 }
 
@@ -142,72 +142,9 @@ fn stat(pid: i32) -> Option<(i32, u64)> {
     Some((ppid, start))
 }
 
-/// The files holding the container cgroup's oom_kill counter, from state.json's
-/// `cgroup.dirs[] {mount, controllers, v2, path}` (hull's recorded cgroup).
-pub fn oom_files(cg: &serde_json::Value) -> Vec<PathBuf> {
-    use hull_common::oom;
-    let mut out = Vec::new();
-    for d in cg["dirs"].as_array().into_iter().flatten() {
-        let (Some(mount), Some(path)) = (d["mount"].as_str(), d["path"].as_str()) else {
-            continue;
-        };
-        let Some(dir) = oom::cgroup_dir(Path::new(mount), path) else {
-            continue;
-        };
-        let v2 = d["v2"].as_bool().unwrap_or(false);
-        let memory = d["controllers"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c == "memory"));
-        if v2 || memory {
-            out.push(oom::counter_file(&dir, v2));
-        }
-    }
-    out
-}
-
-/// Whether the kernel's OOM killer killed anything in the container's cgroup.
-pub fn oom_killed(files: &[PathBuf]) -> bool {
-    files
-        .iter()
-        .any(|f| hull_common::oom::kills(f).is_some_and(|n| n > 0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn oom_files_come_from_the_memory_and_cgroup2_dirs_only() {
-        let cg = serde_json::json!({"mode": "hybrid", "dirs": [
-            {"mount": "/sys/fs/cgroup/memory", "controllers": ["memory"], "path": "/a/b"},
-            {"mount": "/sys/fs/cgroup/cpu,cpuacct", "controllers": ["cpu", "cpuacct"], "path": "/a/b"},
-            {"mount": "/sys/fs/cgroup/unified", "v2": true, "path": "/a/b"},
-            {"mount": "/sys/fs/cgroup/memory", "controllers": ["memory"], "path": "/../x"},
-        ]});
-        assert_eq!(
-            oom_files(&cg),
-            vec![
-                PathBuf::from("/sys/fs/cgroup/memory/a/b/memory.oom_control"),
-                PathBuf::from("/sys/fs/cgroup/unified/a/b/memory.events"),
-            ]
-        );
-    }
-
-    #[test]
-    fn oom_kill_counter_above_zero_means_oom_killed() {
-        let d = std::env::temp_dir().join(format!("hull-shim-oom-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        let (a, b) = (d.join("a"), d.join("b"));
-        std::fs::write(&a, "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n").unwrap();
-        std::fs::write(&b, "low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\n").unwrap();
-        let r = (
-            oom_killed(std::slice::from_ref(&a)),
-            oom_killed(&[a, b]),
-            oom_killed(&[d.join("none")]),
-        );
-        let _ = std::fs::remove_dir_all(&d);
-        assert_eq!(r, (false, true, false));
-    }
 
     #[test]
     fn stat_reads_parent_and_start_time_of_this_process() {

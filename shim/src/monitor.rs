@@ -317,7 +317,7 @@ impl Monitor {
     fn finish(&mut self) -> ! {
         let peek = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
         let status = waitid(Id::PIDFd(self.init.pidfd.as_fd()), peek);
-        let oom = launch::oom_killed(&self.init.oom_files);
+        let oom = hull_common::oom::total_kills(&self.init.oom_files) > 0;
         self.read_stream(0, true);
         self.read_stream(1, true);
         let (code, signal) = match status {
