@@ -417,3 +417,22 @@ fn bad_input_cgroup_limit_the_kernel_refuses() {
         &["cpuset.cpus"],
     );
 }
+
+#[test]
+fn bad_input_deadline_scheduler_with_a_cpuset() {
+    case(
+        "deadlinecpus",
+        |c| {
+            c["linux"]["resources"]["cpu"] = serde_json::json!({"cpus": "0"});
+            c["process"]["scheduler"] = serde_json::json!({
+                "policy": "SCHED_DEADLINE", "runtime": 42000, "deadline": 1000000,
+                "period": 1000000
+            });
+        },
+        &[
+            "process scheduler can't be used together with AllowedCPUs",
+            "process.scheduler.policy",
+            "linux.resources.cpu.cpus",
+        ],
+    );
+}

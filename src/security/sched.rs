@@ -28,6 +28,26 @@ pub fn check(spec: &Spec) -> Result<()> {
                 }
             }
         }
+        // The kernel refuses SCHED_DEADLINE to a task whose cpuset is narrower than its
+        // root domain; say so before anything exists (runc's words first).
+        let deadline = p
+            .scheduler()
+            .as_ref()
+            .is_some_and(|s| *s.policy() == LinuxSchedulerPolicy::SchedDeadline);
+        let cpus = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.cpu().as_ref())
+            .and_then(|c| c.cpus().as_deref())
+            .filter(|c| !c.is_empty());
+        if let (true, Some(cpus)) = (deadline, cpus) {
+            bail!(
+                "process scheduler can't be used together with AllowedCPUs: \
+                 process.scheduler.policy SCHED_DEADLINE with linux.resources.cpu.cpus \
+                 {cpus:?}; drop one of them"
+            );
+        }
     }
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
