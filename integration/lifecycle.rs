@@ -211,6 +211,25 @@ fn kill_accepts_names_and_numbers_and_defaults_to_term() {
 }
 
 #[test]
+fn a_created_container_stops_on_term_as_runcs_does() {
+    let h = Hull::new();
+    for sig in ["TERM", "INT", "HUP"] {
+        let b = h.bundle(&["sleep", "100"]);
+        let id = unique_id("killcreated");
+        assert_eq!(h.create(&b, &id, &[]).0, Some(0));
+        assert_eq!(h.status(&id), "created");
+        h.ok(&["kill", &id, sig]);
+        h.wait_status(&id, "stopped");
+        // Never started: the user process did not run.
+        assert_eq!(
+            std::fs::read_to_string(b.path().join("stdout")).unwrap(),
+            ""
+        );
+        h.ok(&["delete", &id]);
+    }
+}
+
+#[test]
 fn create_then_delete_force_leaves_no_process_cgroup_mount_or_file() {
     let h = Hull::new();
     let before = host_mounts();

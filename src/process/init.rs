@@ -81,6 +81,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     // The user process starts with default dispositions and nothing blocked, not hull's
     // (Rust ignores SIGPIPE; `run` blocks everything to forward it).
     crate::sys::signals::reset_all()?;
+    crate::sys::signals::exit_on_stopping_signals()?;
 
     let mut keep: Vec<RawFd> = vec![0, 1, 2, ctx.sync.raw(), ctx.fifo];
     keep.extend((3..3 + ctx.extra_fds as RawFd).collect::<Vec<_>>());

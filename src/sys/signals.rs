@@ -32,3 +32,36 @@ pub fn reset_all() -> Result<()> {
         .context("reset the signal mask")?;
     Ok(())
 }
+
+/// The signals a user sends to stop something (their default action terminates).
+const STOPPING: [nix::sys::signal::Signal; 12] = {
+    use nix::sys::signal::Signal::*;
+    [
+        SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGPWR, SIGXCPU, SIGXFSZ,
+        SIGVTALRM, SIGPROF,
+    ]
+};
+
+extern "C" fn exit_on(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe and touches no state of this process.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Until its execve, the init exits (128+N) on a stopping signal: as the first process of
+/// a pid namespace it would otherwise ignore every signal it has no handler for, so a
+/// created container could not be stopped with `kill ID TERM`, which runc's init (a Go
+/// program, with handlers) obeys. execve puts caught signals back to SIG_DFL.
+pub fn exit_on_stopping_signals() -> Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
+    let action = SigAction::new(
+        SigHandler::Handler(exit_on),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in STOPPING {
+        // SAFETY: the handler only calls _exit (async-signal-safe); the init is
+        // single-threaded.
+        unsafe { sigaction(sig, &action) }.with_context(|| format!("sigaction {sig}"))?;
+    }
+    Ok(())
+}
