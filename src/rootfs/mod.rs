@@ -3,7 +3,7 @@
 //! masked and read-only paths and a read-only root. Every target is resolved inside the
 //! rootfs through fds, so no symlink in the image can lead a mount outside it.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -29,6 +29,15 @@ fn rootfs_propagation(spec: &Spec) -> Option<&str> {
         .and_then(|l| l.rootfs_propagation().as_deref())
 }
 
+/// Bind sources the parent makes for the init (see process::mount_source).
+pub struct FromParent<'a> {
+    /// Indices of the idmapped mounts: their sources always come from the parent.
+    pub idmapped: &'a [usize],
+    /// Asks the parent for the detached source tree of `mounts[i]`; None when the parent
+    /// could not reach more than the init (an unprivileged parent).
+    pub ask: Option<&'a dyn Fn(usize) -> Result<OwnedFd>>,
+}
+
 /// True when this process is in a user namespace (its uid map is not the identity map of
 /// the whole range), where mknod is refused and devices are bind-mounted instead.
 pub fn in_user_namespace() -> bool {
@@ -45,12 +54,7 @@ pub fn in_user_namespace() -> bool {
 /// Runs in the child, in its own mount namespace — or, with `host_ns`, in the host's (the
 /// container has none): then the host's propagation is left alone and the mounts are the
 /// host's until `host::detach_all_under` removes them.
-pub fn prepare(
-    spec: &Spec,
-    rootfs: &Path,
-    host_ns: bool,
-    idmaps: &[(usize, std::os::fd::RawFd)],
-) -> Result<()> {
+pub fn prepare(spec: &Spec, rootfs: &Path, host_ns: bool, from_parent: &FromParent) -> Result<()> {
     if !host_ns {
         let flags = propagation::root_flags(rootfs_propagation(spec))?;
         // An unbindable `/` would forbid bind-mounting the rootfs onto itself: start private
@@ -85,7 +89,8 @@ pub fn prepare(
         root: root.as_fd(),
         userns: in_user_namespace(),
         own_cgroupns: new_cgroup_namespace(spec),
-        idmaps,
+        rootfs,
+        from_parent,
     };
     for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
         mounts::mount_entry(&ctx, i, m)?;
