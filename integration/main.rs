@@ -17,6 +17,7 @@ mod exec;
 mod fake_systemd;
 mod faults;
 mod host_state;
+mod idmapped_mounts;
 mod lifecycle;
 mod load;
 mod process_setup;
