@@ -4,6 +4,7 @@
 
 mod common;
 
+mod bind_flags;
 mod bpf_devices;
 mod cgroup_ops;
 mod cgroups;

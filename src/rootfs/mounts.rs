@@ -12,7 +12,7 @@ use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
 use oci_spec::runtime::Mount;
 
 use super::cgroup_mount;
-use super::mount_options::MountOptions;
+use super::mount_options::{bind_change, ms_names, MountOptions, MS_ATIME, MS_LOCKABLE};
 use super::propagation;
 use super::safe_path::{
     is_root, open_host_path, open_in_root, open_ordinary_dir, Create, NotOrdinary,
@@ -101,7 +101,7 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
             .as_ref()
             .ok_or_else(|| anyhow!("a bind mount needs a source"))?;
         let tree = bind_source(ctx, index, source, &opts)?;
-        set_attrs(tree.as_fd(), &opts)?;
+        set_bind_attrs(tree.as_fd(), &opts)?;
         let st = fstat(tree.as_fd()).context("fstat of the bind source")?;
         (tree, st.st_mode & libc::S_IFMT == libc::S_IFDIR)
     } else {
@@ -282,6 +282,90 @@ fn clone_tree(source: &Path, recursive: bool) -> Result<OwnedFd> {
     }
     open_tree(src.as_fd(), "", flags)
         .with_context(|| format!("cloning the mount of {}", source.display()))
+}
+
+/// A bind's flags as runc sets them (its MS_BIND|MS_REMOUNT): none given keeps the
+/// source's; any given, set or cleared, makes the mount exactly those, the atime mode kept
+/// unless one is asked for. Flags the kernel locked on the source (a container in a user
+/// namespace binding a host mount) are then kept, unless the config asks to clear one:
+/// that fails, naming it. Then the recursive attributes.
+fn set_bind_attrs(mnt: BorrowedFd<'_>, opts: &MountOptions) -> Result<()> {
+    if opts.ms_set != 0 || opts.ms_clr != 0 {
+        let apply = |ms: u64| {
+            let c = bind_change(ms);
+            let attr = MountAttr {
+                attr_set: c.set,
+                attr_clr: c.clr,
+                ..MountAttr::default()
+            };
+            mount_setattr(mnt, 0, &attr)
+        };
+        match apply(opts.ms_set) {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                let locked = source_ms_flags(mnt)? & MS_LOCKABLE;
+                let cannot = locked & opts.ms_clr;
+                if cannot != 0 {
+                    return Err(anyhow::Error::new(e)).context(format!(
+                        "setting mount flags: the source's {} cannot be cleared (locked by \
+                         the kernel for a mount from a more privileged namespace)",
+                        ms_names(cannot)
+                    ));
+                }
+                let asked_atime = opts.ms_set & MS_ATIME;
+                if asked_atime != 0 && asked_atime != locked & MS_ATIME {
+                    return Err(anyhow::Error::new(e)).context(format!(
+                        "setting mount flags: the source's atime flags ({}) are locked and \
+                         differ from the requested {}",
+                        ms_names(locked & MS_ATIME),
+                        ms_names(asked_atime)
+                    ));
+                }
+                apply(opts.ms_set | locked).with_context(|| {
+                    format!(
+                        "setting mount flags (with the source's locked {} kept)",
+                        ms_names(locked)
+                    )
+                })?;
+            }
+            other => other.context("setting mount flags")?,
+        }
+    }
+    if !opts.rec_attrs.is_empty() {
+        let attr = MountAttr {
+            attr_set: opts.rec_attrs.set,
+            attr_clr: opts.rec_attrs.clr,
+            ..MountAttr::default()
+        };
+        mount_setattr(mnt, AT_RECURSIVE, &attr).context("setting recursive mount flags")?;
+    }
+    Ok(())
+}
+
+/// The per-mount flags of `mnt` as MS_* flags (statfs reports them; strictatime is the
+/// absence of noatime and relatime).
+fn source_ms_flags(mnt: BorrowedFd<'_>) -> Result<u64> {
+    use nix::sys::statvfs::FsFlags;
+    let st = nix::sys::statvfs::fstatvfs(mnt).context("statfs of the bind source")?;
+    let f = st.flags();
+    let pairs = [
+        (FsFlags::ST_RDONLY, libc::MS_RDONLY),
+        (FsFlags::ST_NOSUID, libc::MS_NOSUID),
+        (FsFlags::ST_NODEV, libc::MS_NODEV),
+        (FsFlags::ST_NOEXEC, libc::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, libc::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, libc::MS_RELATIME),
+    ];
+    let ms = pairs
+        .iter()
+        .filter(|(st, _)| f.contains(*st))
+        .fold(0, |acc, (_, ms)| acc | *ms);
+    let modes = libc::MS_NOATIME | libc::MS_RELATIME;
+    Ok(if ms & modes == 0 {
+        ms | libc::MS_STRICTATIME
+    } else {
+        ms
+    })
 }
 
 /// Top-mount attributes, then recursive ones, on a (detached) mount.
