@@ -172,6 +172,53 @@ fn mount_line(mi: &str, point: &str) -> Option<(String, String, String)> {
     })
 }
 
+/// A read-only /dev or tmpfs becomes read-only only once the rootfs is complete (as runc's
+/// finalizeRootfs): the device nodes, /dev/pts and a mount below a read-only tmpfs are
+/// made in it first, and afterwards neither takes a write.
+#[test]
+fn read_only_dev_and_tmpfs_are_made_read_only_after_what_goes_inside() {
+    let h = Hull::new();
+    let script = "cat /proc/self/mountinfo; echo ---; \
+        echo > /dev/null && echo null=ok; \
+        touch /dev/x 2>/dev/null && echo devw=ok || echo devw=denied; \
+        touch /ro/x 2>/dev/null && echo tmpw=ok || echo tmpw=denied; \
+        touch /ro/sub/x && echo subw=ok";
+    let b = h.bundle(&["sh", "-c", script]);
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        for e in m.iter_mut() {
+            if e["destination"] == "/dev" {
+                e["options"].as_array_mut().unwrap().push(json!("ro"));
+            }
+        }
+        m.push(
+            json!({"destination": "/ro", "type": "tmpfs", "source": "tmpfs",
+                      "options": ["ro", "nosuid"]}),
+        );
+        m.push(
+            json!({"destination": "/ro/sub", "type": "tmpfs", "source": "tmpfs",
+                      "options": ["nosuid"]}),
+        );
+    });
+    let out = run_ok(&h, &b);
+    let (mi, rest) = out.split_once("---\n").unwrap();
+    let v = kv(rest);
+    for point in ["/dev", "/ro"] {
+        let (opts, _, _) = mount_line(mi, point).unwrap_or_else(|| panic!("{point}: {mi}"));
+        assert!(opts.starts_with("ro,"), "{point} must be ro: {opts}");
+    }
+    let (opts, _, _) = mount_line(mi, "/ro/sub").expect("/ro/sub mounted");
+    assert!(
+        opts.starts_with("rw,"),
+        "/ro/sub keeps its own flags: {opts}"
+    );
+    assert!(mount_line(mi, "/dev/pts").is_some(), "{mi}");
+    assert_eq!(v["null"], "ok");
+    assert_eq!(v["devw"], "denied");
+    assert_eq!(v["tmpw"], "denied");
+    assert_eq!(v["subw"], "ok");
+}
+
 #[test]
 fn mounts_have_their_flags_and_read_only_places_reject_writes() {
     let h = Hull::new();

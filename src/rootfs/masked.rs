@@ -117,6 +117,17 @@ pub fn masked_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Make the mount at `dest` (inside the root) read-only, once everything below it exists.
+pub fn readonly_mount(root: BorrowedFd<'_>, dest: &Path) -> Result<()> {
+    let target = open_in_root(root, dest, Create::Nothing)
+        .with_context(|| format!("resolving {} inside the rootfs", dest.display()))?;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        ..MountAttr::default()
+    };
+    mount_setattr(target.as_fd(), 0, &attr).context("remounting read-only")
+}
+
 /// Make the root mount read-only (only it: mounts below keep their own flags, as in runc).
 pub fn readonly_root(root: BorrowedFd<'_>) -> Result<()> {
     let attr = MountAttr {

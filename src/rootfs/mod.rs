@@ -133,6 +133,11 @@ pub fn finish(spec: &Spec, rootfs: &Path, no_pivot: bool, host_ns: bool) -> Resu
         .and_then(|l| l.masked_paths().clone())
         .unwrap_or_default();
     masked::masked_paths(root.as_fd(), &masked_list)?;
+    let all = spec.mounts().as_deref().unwrap_or(&[]);
+    for (i, dest) in mounts::readonly_later_mounts(all, rootfs) {
+        masked::readonly_mount(root.as_fd(), &dest)
+            .with_context(|| format!("mounts[{i}] on {}", dest.display()))?;
+    }
     if spec
         .root()
         .as_ref()

@@ -19,7 +19,7 @@ use super::safe_path::{
 };
 use crate::sys::mount_api::{
     fs_error_message, fsconfig_create, fsconfig_set, fsmount, mount_setattr, move_mount_fd,
-    open_tree, MountAttr, AT_RECURSIVE, OPEN_TREE_CLONE,
+    open_tree, MountAttr, AT_RECURSIVE, MOUNT_ATTR_RDONLY, OPEN_TREE_CLONE,
 };
 
 /// Files under /proc that may be covered by a mount (lxcfs and similar do this).
@@ -50,6 +50,30 @@ pub struct Ctx<'a> {
     pub rootfs: &'a Path,
     /// Bind sources the parent makes: idmapped ones, and ones the init cannot reach.
     pub from_parent: &'a super::FromParent<'a>,
+}
+
+/// Whether a new filesystem's `ro` waits until the rootfs is complete (runc's
+/// finalizeRootfs): a tmpfs or /dev may still get mount points and device nodes made in it.
+fn readonly_later(typ: &str, bind: bool, clean: &Path) -> bool {
+    !bind && (typ == "tmpfs" || clean == Path::new("/dev"))
+}
+
+/// The mounts made writable for now whose `ro` `rootfs::finish` applies: (index,
+/// destination inside the rootfs).
+pub fn readonly_later_mounts(mounts: &[Mount], rootfs: &Path) -> Vec<(usize, PathBuf)> {
+    let mut out = Vec::new();
+    for (i, m) in mounts.iter().enumerate() {
+        let Ok(opts) = MountOptions::parse(m.options().as_deref().unwrap_or(&[])) else {
+            continue;
+        };
+        let typ = m.typ().as_deref().unwrap_or("");
+        let clean = inside_rootfs(lexical_clean(m.destination()), rootfs);
+        let bind = opts.bind || typ == "bind";
+        if opts.attrs.set & MOUNT_ATTR_RDONLY != 0 && readonly_later(typ, bind, &clean) {
+            out.push((i, clean));
+        }
+    }
+    out
 }
 
 /// A warning for each relative destination: the runtime spec requires absolute ones, runc
@@ -115,6 +139,10 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
             .source()
             .as_ref()
             .map(|s| s.to_string_lossy().into_owned());
+        let mut opts = opts.clone();
+        if readonly_later(typ, bind, &clean) {
+            opts.attrs.set &= !MOUNT_ATTR_RDONLY;
+        }
         match new_fs(typ, source.as_deref().unwrap_or(typ), &opts) {
             Ok(mnt) => (mnt, true),
             // A user namespace that does not own the network (IPC) namespace may not mount
