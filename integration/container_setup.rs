@@ -172,6 +172,50 @@ fn mount_line(mi: &str, point: &str) -> Option<(String, String, String)> {
     })
 }
 
+/// Masked paths as runc masks them: a path listed twice is covered once, and masked
+/// directories share one read-only tmpfs (one device for all); their contents on the
+/// host stay as they were.
+#[test]
+fn a_masked_path_listed_twice_is_masked_once_and_masked_dirs_share_one_tmpfs() {
+    let h = Hull::new();
+    let script = "cat /proc/self/mountinfo; echo ---; \
+        echo devs=$(stat -c %d /m1 /m2 /m3); echo m1=$(ls -A /m1); echo mf=$(cat /mf); \
+        touch /m2/x 2>/dev/null && echo m2w=ok || echo m2w=denied";
+    let b = h.bundle(&["sh", "-c", script]);
+    for d in ["m1", "m2", "m3"] {
+        std::fs::create_dir_all(b.rootfs().join(d)).unwrap();
+        std::fs::write(b.rootfs().join(d).join("inside"), "x").unwrap();
+    }
+    std::fs::write(b.rootfs().join("mf"), "secret").unwrap();
+    b.edit(|c| {
+        let mp = c["linux"]["maskedPaths"].as_array_mut().unwrap();
+        for p in ["/m1", "/m2", "/m1/", "/m3", "/mf", "//mf"] {
+            mp.push(json!(p));
+        }
+    });
+    let out = run_ok(&h, &b);
+    let (mi, rest) = out.split_once("---\n").unwrap();
+    let v = kv(rest);
+    for point in ["/m1", "/mf"] {
+        let n = mi
+            .lines()
+            .filter(|l| l.split_whitespace().nth(4) == Some(point))
+            .count();
+        assert_eq!(n, 1, "{point} masked {n} times: {mi}");
+    }
+    let devs: Vec<&str> = v["devs"].split_whitespace().collect();
+    assert_eq!(devs.len(), 3, "{out}");
+    assert!(devs.iter().all(|d| *d == devs[0]), "one tmpfs: {devs:?}");
+    assert_eq!(v["m1"], "");
+    assert_eq!(v["mf"], "");
+    assert_eq!(v["m2w"], "denied");
+    assert!(b.rootfs().join("m1/inside").exists());
+    assert_eq!(
+        std::fs::read_to_string(b.rootfs().join("mf")).unwrap(),
+        "secret"
+    );
+}
+
 /// A read-only /dev or tmpfs becomes read-only only once the rootfs is complete (as runc's
 /// finalizeRootfs): the device nodes, /dev/pts and a mount below a read-only tmpfs are
 /// made in it first, and afterwards neither takes a write.

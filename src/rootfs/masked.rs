@@ -90,19 +90,38 @@ fn verified_dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Cover each existing path: files with /dev/null, directories with a read-only tmpfs.
+/// Cover each existing path once: files with /dev/null, directories with a read-only
+/// tmpfs, one for them all (later ones get a bind of the first, as in runc; a fresh tmpfs
+/// each if that bind fails).
 pub fn masked_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
     let mut dev_null: Option<OwnedFd> = None;
+    let mut shared_tmpfs: Option<OwnedFd> = None;
+    let mut done = std::collections::HashSet::new();
     for p in paths {
+        if !done.insert(super::mounts::lexical_clean(Path::new(p))) {
+            continue;
+        }
         let Some(target) = open_existing(root, p).context("linux.maskedPaths")? else {
             continue;
         };
         if is_dir(target.as_fd())? {
-            let mut o = MountOptions::default();
-            o.attrs.set = MOUNT_ATTR_RDONLY;
-            let mnt = new_fs("tmpfs", "tmpfs", &o).with_context(|| format!("maskedPaths {p}"))?;
+            let shared = shared_tmpfs.as_ref().and_then(|t| {
+                open_tree(t.as_fd(), "", OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as u32).ok()
+            });
+            let fresh = shared.is_none();
+            let mnt = match shared {
+                Some(m) => m,
+                None => {
+                    let mut o = MountOptions::default();
+                    o.attrs.set = MOUNT_ATTR_RDONLY;
+                    new_fs("tmpfs", "tmpfs", &o).with_context(|| format!("maskedPaths {p}"))?
+                }
+            };
             move_mount_fd(mnt.as_fd(), target.as_fd())
                 .with_context(|| format!("maskedPaths {p}: mount tmpfs"))?;
+            if fresh && shared_tmpfs.is_none() {
+                shared_tmpfs = Some(mnt);
+            }
             continue;
         }
         if dev_null.is_none() {
