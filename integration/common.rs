@@ -334,3 +334,61 @@ impl XorShift {
         (self.next() % n as u64) as usize
     }
 }
+
+/// A failed create must leave no state directory and no cgroup of the bundle.
+pub fn assert_create_fails_cleanly(h: &Hull, b: &Bundle, want: &[&str]) -> String {
+    let id = unique_id("bad");
+    let (code, err) = h.create(b, &id, &[]);
+    assert_eq!(code, Some(1), "create should fail: {err}");
+    for w in want {
+        assert!(err.contains(w), "error should mention {w:?}: {err}");
+    }
+    assert!(h.dirs().is_empty(), "state left behind: {:?}", h.dirs());
+    let cg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.config_path()).unwrap()).unwrap();
+    let parent = cg["linux"]["cgroupsPath"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .nth(1);
+    let leftovers = cgroup_dirs_named(parent.unwrap());
+    let with_ctr: Vec<_> = leftovers
+        .iter()
+        .filter(|p| p.join("ctr").exists())
+        .collect();
+    assert!(with_ctr.is_empty(), "cgroups left behind: {with_ctr:?}");
+    err
+}
+
+/// A host process in namespaces of its own (`unshare FLAGS sleep`), killed on drop.
+pub struct Sleeper(pub std::process::Child);
+
+impl Sleeper {
+    pub fn new(flags: &[&str]) -> Sleeper {
+        let c = Command::new("unshare")
+            .args(flags)
+            .args(["sleep", "60"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        // unshare execs sleep once the namespaces exist: wait for the exec.
+        let exe = format!("/proc/{}/exe", c.id());
+        for _ in 0..500 {
+            if std::fs::read_link(&exe).is_ok_and(|p| p.ends_with("sleep")) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Sleeper(c)
+    }
+    pub fn ns(&self, kind: &str) -> String {
+        format!("/proc/{}/ns/{kind}", self.0.id())
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

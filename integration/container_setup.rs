@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::json;
 
@@ -55,64 +55,6 @@ fn host_ns(kind: &str) -> String {
         .unwrap()
         .to_string_lossy()
         .into_owned()
-}
-
-/// A failed create must leave no state directory and no cgroup of the bundle.
-fn assert_create_fails_cleanly(h: &Hull, b: &Bundle, want: &[&str]) -> String {
-    let id = unique_id("bad");
-    let (code, err) = h.create(b, &id, &[]);
-    assert_eq!(code, Some(1), "create should fail: {err}");
-    for w in want {
-        assert!(err.contains(w), "error should mention {w:?}: {err}");
-    }
-    assert!(h.dirs().is_empty(), "state left behind: {:?}", h.dirs());
-    let cg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(b.config_path()).unwrap()).unwrap();
-    let parent = cg["linux"]["cgroupsPath"]
-        .as_str()
-        .unwrap()
-        .split('/')
-        .nth(1);
-    let leftovers = cgroup_dirs_named(parent.unwrap());
-    let with_ctr: Vec<_> = leftovers
-        .iter()
-        .filter(|p| p.join("ctr").exists())
-        .collect();
-    assert!(with_ctr.is_empty(), "cgroups left behind: {with_ctr:?}");
-    err
-}
-
-/// A host process in namespaces of its own (`unshare FLAGS sleep`), killed on drop.
-struct Sleeper(Child);
-
-impl Sleeper {
-    fn new(flags: &[&str]) -> Sleeper {
-        let c = Command::new("unshare")
-            .args(flags)
-            .args(["sleep", "60"])
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        // unshare execs sleep once the namespaces exist: wait for the exec.
-        let exe = format!("/proc/{}/exe", c.id());
-        for _ in 0..500 {
-            if std::fs::read_link(&exe).is_ok_and(|p| p.ends_with("sleep")) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        Sleeper(c)
-    }
-    fn ns(&self, kind: &str) -> String {
-        format!("/proc/{}/ns/{kind}", self.0.id())
-    }
-}
-
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 const NS_PROBE: &str = "echo self=$$; for n in pid net ipc uts mnt cgroup time user; do \
@@ -228,6 +170,97 @@ fn mount_line(mi: &str, point: &str) -> Option<(String, String, String)> {
         let p: Vec<&str> = post.split_whitespace().collect();
         (f.get(4) == Some(&point)).then(|| (f[5].to_string(), p[0].to_string(), p[2].to_string()))
     })
+}
+
+/// Masked paths as runc masks them: a path listed twice is covered once, and masked
+/// directories share one read-only tmpfs (one device for all); their contents on the
+/// host stay as they were.
+#[test]
+fn a_masked_path_listed_twice_is_masked_once_and_masked_dirs_share_one_tmpfs() {
+    let h = Hull::new();
+    let script = "cat /proc/self/mountinfo; echo ---; \
+        echo devs=$(stat -c %d /m1 /m2 /m3); echo m1=$(ls -A /m1); echo mf=$(cat /mf); \
+        touch /m2/x 2>/dev/null && echo m2w=ok || echo m2w=denied";
+    let b = h.bundle(&["sh", "-c", script]);
+    for d in ["m1", "m2", "m3"] {
+        std::fs::create_dir_all(b.rootfs().join(d)).unwrap();
+        std::fs::write(b.rootfs().join(d).join("inside"), "x").unwrap();
+    }
+    std::fs::write(b.rootfs().join("mf"), "secret").unwrap();
+    b.edit(|c| {
+        let mp = c["linux"]["maskedPaths"].as_array_mut().unwrap();
+        for p in ["/m1", "/m2", "/m1/", "/m3", "/mf", "//mf"] {
+            mp.push(json!(p));
+        }
+    });
+    let out = run_ok(&h, &b);
+    let (mi, rest) = out.split_once("---\n").unwrap();
+    let v = kv(rest);
+    for point in ["/m1", "/mf"] {
+        let n = mi
+            .lines()
+            .filter(|l| l.split_whitespace().nth(4) == Some(point))
+            .count();
+        assert_eq!(n, 1, "{point} masked {n} times: {mi}");
+    }
+    let devs: Vec<&str> = v["devs"].split_whitespace().collect();
+    assert_eq!(devs.len(), 3, "{out}");
+    assert!(devs.iter().all(|d| *d == devs[0]), "one tmpfs: {devs:?}");
+    assert_eq!(v["m1"], "");
+    assert_eq!(v["mf"], "");
+    assert_eq!(v["m2w"], "denied");
+    assert!(b.rootfs().join("m1/inside").exists());
+    assert_eq!(
+        std::fs::read_to_string(b.rootfs().join("mf")).unwrap(),
+        "secret"
+    );
+}
+
+/// A read-only /dev or tmpfs becomes read-only only once the rootfs is complete (as runc's
+/// finalizeRootfs): the device nodes, /dev/pts and a mount below a read-only tmpfs are
+/// made in it first, and afterwards neither takes a write.
+#[test]
+fn read_only_dev_and_tmpfs_are_made_read_only_after_what_goes_inside() {
+    let h = Hull::new();
+    let script = "cat /proc/self/mountinfo; echo ---; \
+        echo > /dev/null && echo null=ok; \
+        touch /dev/x 2>/dev/null && echo devw=ok || echo devw=denied; \
+        touch /ro/x 2>/dev/null && echo tmpw=ok || echo tmpw=denied; \
+        touch /ro/sub/x && echo subw=ok";
+    let b = h.bundle(&["sh", "-c", script]);
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        for e in m.iter_mut() {
+            if e["destination"] == "/dev" {
+                e["options"].as_array_mut().unwrap().push(json!("ro"));
+            }
+        }
+        m.push(
+            json!({"destination": "/ro", "type": "tmpfs", "source": "tmpfs",
+                      "options": ["ro", "nosuid"]}),
+        );
+        m.push(
+            json!({"destination": "/ro/sub", "type": "tmpfs", "source": "tmpfs",
+                      "options": ["nosuid"]}),
+        );
+    });
+    let out = run_ok(&h, &b);
+    let (mi, rest) = out.split_once("---\n").unwrap();
+    let v = kv(rest);
+    for point in ["/dev", "/ro"] {
+        let (opts, _, _) = mount_line(mi, point).unwrap_or_else(|| panic!("{point}: {mi}"));
+        assert!(opts.starts_with("ro,"), "{point} must be ro: {opts}");
+    }
+    let (opts, _, _) = mount_line(mi, "/ro/sub").expect("/ro/sub mounted");
+    assert!(
+        opts.starts_with("rw,"),
+        "/ro/sub keeps its own flags: {opts}"
+    );
+    assert!(mount_line(mi, "/dev/pts").is_some(), "{mi}");
+    assert_eq!(v["null"], "ok");
+    assert_eq!(v["devw"], "denied");
+    assert_eq!(v["tmpw"], "denied");
+    assert_eq!(v["subw"], "ok");
 }
 
 #[test]

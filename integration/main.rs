@@ -4,6 +4,7 @@
 
 mod common;
 
+mod bind_flags;
 mod bpf_devices;
 mod cgroup_ops;
 mod cgroups;
@@ -17,6 +18,7 @@ mod exec;
 mod fake_systemd;
 mod faults;
 mod host_state;
+mod idmapped_mounts;
 mod lifecycle;
 mod load;
 mod process_setup;

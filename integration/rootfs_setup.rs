@@ -94,7 +94,11 @@ fn run_in_child_ns(
                 } else {
                     unshare(CloneFlags::CLONE_NEWNS)?;
                 }
-                hull::rootfs::prepare(spec, rootfs, false, &[])?;
+                let none = hull::rootfs::FromParent {
+                    idmapped: &[],
+                    ask: None,
+                };
+                hull::rootfs::prepare(spec, rootfs, false, &none)?;
                 hull::rootfs::finish(spec, rootfs, no_pivot, false)?;
                 Ok(probe())
             })();

@@ -5,7 +5,7 @@
 //! parsing or path checks, so this side only acts.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -39,8 +39,8 @@ pub struct InitContext<'a> {
     pub seccomp: Option<&'a crate::security::seccomp::Program>,
     /// The parent is not root: it writes our id maps as an unprivileged user.
     pub unprivileged_parent: bool,
-    /// (mount index, user namespace fd) for idmapped mounts.
-    pub idmaps: &'a [(usize, RawFd)],
+    /// Indices of the idmapped mounts, whose sources the parent makes.
+    pub idmapped: &'a [usize],
     /// The v1 cgroup `tasks` files this process writes itself into.
     pub join: &'a crate::cgroups::join::Join,
 }
@@ -86,7 +86,6 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     let mut keep: Vec<RawFd> = vec![0, 1, 2, ctx.sync.raw(), ctx.fifo];
     keep.extend((3..3 + ctx.extra_fds as RawFd).collect::<Vec<_>>());
     keep.extend(ctx.ns.child_joins.iter().map(|j| j.file.as_raw_fd()));
-    keep.extend(ctx.idmaps.iter().map(|(_, fd)| *fd));
     keep.extend(ctx.join.child_fds());
     keep.extend(crate::procfs::raw_fd());
     keep.extend(timens_offsets.as_ref().map(|f| f.as_raw_fd()));
@@ -147,7 +146,13 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     // Relative bind-mount sources are relative to the bundle, as in runc.
     nix::unistd::chdir(ctx.bundle)
         .with_context(|| format!("chdir to the bundle {}", ctx.bundle.display()))?;
-    crate::rootfs::prepare(ctx.spec, ctx.rootfs, host_ns, ctx.idmaps)?;
+    let ask = |index: usize| mount_source_from_parent(ctx.sync, index);
+    let from_parent = crate::rootfs::FromParent {
+        idmapped: ctx.idmapped,
+        // An unprivileged parent cannot reach more than the container's root can.
+        ask: (!ctx.unprivileged_parent).then_some(&ask as &dyn Fn(usize) -> Result<OwnedFd>),
+    };
+    crate::rootfs::prepare(ctx.spec, ctx.rootfs, host_ns, &from_parent)?;
     if hooks::mounts_ready_stop(ctx.spec.hooks().as_ref()) {
         ctx.sync.send(&Msg::MountsReady)?;
         ctx.sync.expect(&Msg::Continue)?;
@@ -228,6 +233,19 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         &format!("exec {}: {}", ready.prog.display(), e.desc().to_lowercase()),
     );
     exit_now(127)
+}
+
+/// Ask the parent for the detached source tree of `mounts[index]` (see mount_source).
+fn mount_source_from_parent(sync: &Channel, index: usize) -> Result<OwnedFd> {
+    sync.send(&Msg::MountSource {
+        index: index as u32,
+    })?;
+    match sync.recv_with_fd()? {
+        Some((Msg::MountSourceReady, Some(fd))) => Ok(fd),
+        Some((Msg::Error(e), _)) => bail!("{e}"),
+        Some((m, _)) => bail!("sync channel: expected a mount source, got {m:?}"),
+        None => bail!("sync channel: the parent exited while making a mount source"),
+    }
 }
 
 /// mkdir -p `cwd` inside `rootfs`, never following a symlink out of it.

@@ -16,6 +16,7 @@ pub mod exec_process;
 pub mod idmap;
 pub mod init;
 pub mod lookup;
+mod mount_source;
 pub mod sealed_exe;
 pub mod setup;
 pub mod spawn;

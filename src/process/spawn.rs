@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 
 use super::child::{gone, KillOnDrop};
 use super::init::InitContext;
+use super::mount_source::MountSources;
 use super::sync::{self, Msg};
 use crate::cgroups::{join::Join, Placement};
 use crate::hooks::{self, Kind};
@@ -85,6 +86,10 @@ pub fn check(plan: &Plan) -> Result<NsPlan> {
             crate::logging::warn(&w);
         }
     }
+    let mounts = plan.spec.mounts().as_deref().unwrap_or(&[]);
+    for w in crate::rootfs::mounts::relative_destination_warnings(mounts) {
+        crate::logging::warn(&w);
+    }
     crate::security::lsm::check(&plan.spec)?;
     crate::security::sched::check(&plan.spec)?;
     crate::security::mempolicy::check(&plan.spec)?;
@@ -127,8 +132,8 @@ pub fn spawn(
     // The init is born in its cgroup2 directory and moves itself into the v1 hierarchies:
     // no migration by the parent, so no wait for the kernel's global lock (cgroups::join).
     // Under systemd it is born in hull's own cgroup and moved by systemd.
-    let idmap_fds = super::idmap::userns_fds(&o.plan.spec)?;
-    let idmaps = super::idmap::raw(&idmap_fds);
+    let sources = MountSources::prepare(&o.plan.spec, &o.plan.bundle)?;
+    let idmapped = sources.idmapped();
     let join = cgroup.join(floor)?;
     let unprivileged_parent = !nix::unistd::geteuid().is_root();
     // With a user namespace entered first, the intermediate joins these itself: a process
@@ -171,7 +176,7 @@ pub fn spawn(
                 no_new_keyring: o.no_new_keyring,
                 seccomp: o.seccomp.as_ref(),
                 unprivileged_parent,
-                idmaps: &idmaps,
+                idmapped: &idmapped,
                 join: &join,
             };
             super::init::run(&ctx)
@@ -195,7 +200,12 @@ pub fn spawn(
                 join: &join,
                 born_in_v2,
             };
-            child.console = drive(o, ns, placing, &parent_end, pid, record_pid)?;
+            let ch = Driving {
+                ch: &parent_end,
+                pid,
+                sources: &sources,
+            };
+            child.console = drive(o, ns, placing, &ch, record_pid)?;
             Ok(child)
         }
     }
@@ -208,15 +218,22 @@ struct Placing<'a> {
     born_in_v2: bool,
 }
 
+/// The init being driven: its channel, its host pid, what its mount requests need.
+struct Driving<'a> {
+    ch: &'a sync::Channel,
+    pid: i32,
+    sources: &'a MountSources<'a>,
+}
+
 /// Answer the init until it reports `Created`; returns the pty master with Console::Relay.
 fn drive(
     o: &SpawnOptions,
     ns: &NsPlan,
     p: Placing,
-    ch: &sync::Channel,
-    pid: i32,
+    d: &Driving,
     record_pid: impl FnOnce(i32) -> Result<()>,
 ) -> Result<Option<OwnedFd>> {
+    let (ch, pid) = (d.ch, d.pid);
     if ns.new_user {
         write_id_maps(o.plan, pid)?;
     }
@@ -253,6 +270,14 @@ fn drive(
             }
             Some((Msg::Console, Some(master))) => console = o.console.route(master)?,
             Some((Msg::SeccompListener, Some(fd))) => send_listener(o, pid, &fd)?,
+            Some((Msg::MountSource { index }, _)) => {
+                // A failure goes to the init, which reports it labelled with the mount.
+                let sent = match d.sources.make(pid, index as usize) {
+                    Ok(fd) => ch.send_fd(&Msg::MountSourceReady, fd.as_raw_fd()),
+                    Err(e) => ch.send(&Msg::Error(format!("{e:#}"))),
+                };
+                sent.map_err(|_| gone(pid, "container init"))?;
+            }
             Some((Msg::Created, _)) => {
                 crate::logging::debug(&format!(
                     "init: closing the pipe to signal completion: pid {pid} is created"

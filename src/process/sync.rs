@@ -25,6 +25,11 @@ pub enum Msg {
     Console,
     /// Child -> parent: the seccomp notify listener fd follows as SCM_RIGHTS.
     SeccompListener,
+    /// Child -> parent: make the source of `mounts[index]` (see mount_source).
+    MountSource { index: u32 },
+    /// Parent -> child: the detached mount asked for follows as SCM_RIGHTS (a failure is an
+    /// `Error` instead).
+    MountSourceReady,
 }
 
 const GO: u8 = 1;
@@ -34,6 +39,8 @@ const CREATED: u8 = 4;
 const ERROR: u8 = 5;
 const CONSOLE: u8 = 6;
 const SECCOMP_LISTENER: u8 = 7;
+const MOUNT_SOURCE: u8 = 8;
+const MOUNT_SOURCE_READY: u8 = 9;
 
 /// Largest message; errors longer than this are cut.
 const MAX: usize = 4096;
@@ -51,6 +58,12 @@ impl Msg {
             Msg::Created => vec![CREATED],
             Msg::Console => vec![CONSOLE],
             Msg::SeccompListener => vec![SECCOMP_LISTENER],
+            Msg::MountSource { index } => {
+                let mut v = vec![MOUNT_SOURCE];
+                v.extend_from_slice(&index.to_le_bytes());
+                v
+            }
+            Msg::MountSourceReady => vec![MOUNT_SOURCE_READY],
             Msg::Error(s) => {
                 let mut v = vec![ERROR];
                 let b = s.as_bytes();
@@ -70,6 +83,10 @@ impl Msg {
             (Some(&CREATED), 1) => Msg::Created,
             (Some(&CONSOLE), 1) => Msg::Console,
             (Some(&SECCOMP_LISTENER), 1) => Msg::SeccompListener,
+            (Some(&MOUNT_SOURCE), 5) => Msg::MountSource {
+                index: u32::from_le_bytes([b[1], b[2], b[3], b[4]]),
+            },
+            (Some(&MOUNT_SOURCE_READY), 1) => Msg::MountSourceReady,
             (Some(&ERROR), _) => Msg::Error(String::from_utf8_lossy(&b[1..]).into_owned()),
             _ => bail!("sync channel: malformed message {b:?}"),
         })
@@ -181,6 +198,8 @@ mod tests {
             Msg::MountsReady,
             Msg::Continue,
             Msg::Created,
+            Msg::MountSource { index: 70000 },
+            Msg::MountSourceReady,
             Msg::Error("mounts[3]: bad".into()),
         ] {
             a.send(&m).unwrap();

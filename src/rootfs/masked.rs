@@ -90,8 +90,9 @@ fn verified_dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Cover each existing path once: files with /dev/null, directories with one read-only
-/// tmpfs they all share (one superblock however many directories, as runc).
+/// Cover each existing path once: files with /dev/null, directories with a read-only
+/// tmpfs, one for them all (later ones get a bind of the first, as in runc; a fresh tmpfs
+/// each if that bind fails).
 pub fn masked_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
     let mut dev_null: Option<OwnedFd> = None;
     let mut shared_tmpfs: Option<OwnedFd> = None;
@@ -104,15 +105,12 @@ pub fn masked_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
             continue;
         };
         if is_dir(target.as_fd())? {
-            let mnt = match &shared_tmpfs {
-                // A clone of the tmpfs already attached (a detached one cannot be cloned
-                // on every kernel hull supports).
-                Some(first) => open_tree(
-                    first.as_fd(),
-                    "",
-                    OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as u32,
-                )
-                .with_context(|| format!("maskedPaths {p}: cloning the masking tmpfs"))?,
+            let shared = shared_tmpfs.as_ref().and_then(|t| {
+                open_tree(t.as_fd(), "", OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as u32).ok()
+            });
+            let fresh = shared.is_none();
+            let mnt = match shared {
+                Some(m) => m,
                 None => {
                     let mut o = MountOptions::default();
                     o.attrs.set = MOUNT_ATTR_RDONLY;
@@ -121,7 +119,9 @@ pub fn masked_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
             };
             move_mount_fd(mnt.as_fd(), target.as_fd())
                 .with_context(|| format!("maskedPaths {p}: mount tmpfs"))?;
-            shared_tmpfs.get_or_insert(mnt);
+            if fresh && shared_tmpfs.is_none() {
+                shared_tmpfs = Some(mnt);
+            }
             continue;
         }
         if dev_null.is_none() {
@@ -134,6 +134,17 @@ pub fn masked_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<()> {
             .with_context(|| format!("maskedPaths {p}: bind /dev/null"))?;
     }
     Ok(())
+}
+
+/// Make the mount at `dest` (inside the root) read-only, once everything below it exists.
+pub fn readonly_mount(root: BorrowedFd<'_>, dest: &Path) -> Result<()> {
+    let target = open_in_root(root, dest, Create::Nothing)
+        .with_context(|| format!("resolving {} inside the rootfs", dest.display()))?;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        ..MountAttr::default()
+    };
+    mount_setattr(target.as_fd(), 0, &attr).context("remounting read-only")
 }
 
 /// Make the root mount read-only (only it: mounts below keep their own flags, as in runc).

@@ -3,7 +3,7 @@
 //! masked and read-only paths and a read-only root. Every target is resolved inside the
 //! rootfs through fds, so no symlink in the image can lead a mount outside it.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -29,6 +29,15 @@ fn rootfs_propagation(spec: &Spec) -> Option<&str> {
         .and_then(|l| l.rootfs_propagation().as_deref())
 }
 
+/// Bind sources the parent makes for the init (see process::mount_source).
+pub struct FromParent<'a> {
+    /// Indices of the idmapped mounts: their sources always come from the parent.
+    pub idmapped: &'a [usize],
+    /// Asks the parent for the detached source tree of `mounts[i]`; None when the parent
+    /// could not reach more than the init (an unprivileged parent).
+    pub ask: Option<&'a dyn Fn(usize) -> Result<OwnedFd>>,
+}
+
 /// True when this process is in a user namespace (its uid map is not the identity map of
 /// the whole range), where mknod is refused and devices are bind-mounted instead.
 pub fn in_user_namespace() -> bool {
@@ -45,12 +54,7 @@ pub fn in_user_namespace() -> bool {
 /// Runs in the child, in its own mount namespace — or, with `host_ns`, in the host's (the
 /// container has none): then the host's propagation is left alone and the mounts are the
 /// host's until `host::detach_all_under` removes them.
-pub fn prepare(
-    spec: &Spec,
-    rootfs: &Path,
-    host_ns: bool,
-    idmaps: &[(usize, std::os::fd::RawFd)],
-) -> Result<()> {
+pub fn prepare(spec: &Spec, rootfs: &Path, host_ns: bool, from_parent: &FromParent) -> Result<()> {
     if !host_ns {
         let flags = propagation::root_flags(rootfs_propagation(spec))?;
         // An unbindable `/` would forbid bind-mounting the rootfs onto itself: start private
@@ -85,8 +89,8 @@ pub fn prepare(
         root: root.as_fd(),
         userns: in_user_namespace(),
         own_cgroupns: new_cgroup_namespace(spec),
-        idmaps,
-        dev_read_only: Default::default(),
+        rootfs,
+        from_parent,
     };
     for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
         mounts::mount_entry(&ctx, i, m)?;
@@ -96,17 +100,6 @@ pub fn prepare(
         let list = devices::device_list(spec)?;
         devices::create_devices(root.as_fd(), &list, ctx.userns)?;
         devices::create_dev_links(root.as_fd(), devices::has_devpts(spec))?;
-    }
-    if ctx.dev_read_only.get() {
-        let dev =
-            safe_path::open_in_root(root.as_fd(), Path::new("/dev"), safe_path::Create::Nothing)
-                .context("mounts: reopening /dev to make it read-only")?;
-        let ro = crate::sys::mount_api::MountAttr {
-            attr_set: crate::sys::mount_api::MOUNT_ATTR_RDONLY,
-            ..Default::default()
-        };
-        crate::sys::mount_api::mount_setattr(dev.as_fd(), 0, &ro)
-            .context("mounts: making /dev read-only (its \"ro\" option)")?;
     }
     Ok(())
 }
@@ -140,6 +133,11 @@ pub fn finish(spec: &Spec, rootfs: &Path, no_pivot: bool, host_ns: bool) -> Resu
         .and_then(|l| l.masked_paths().clone())
         .unwrap_or_default();
     masked::masked_paths(root.as_fd(), &masked_list)?;
+    let all = spec.mounts().as_deref().unwrap_or(&[]);
+    for (i, dest) in mounts::readonly_later_mounts(all, rootfs) {
+        masked::readonly_mount(root.as_fd(), &dest)
+            .with_context(|| format!("mounts[{i}] on {}", dest.display()))?;
+    }
     if spec
         .root()
         .as_ref()

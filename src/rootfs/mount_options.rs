@@ -55,6 +55,10 @@ pub struct MountOptions {
     /// `idmap` / `ridmap` (recursive): the bind carries the mount's uid/gid mappings.
     pub idmap: bool,
     pub ridmap: bool,
+    /// The per-mount flags as runc records them for a bind: MS_* flags asked set, and
+    /// asked cleared (`rw`, `dev`, `atime`, ...); see `bind_change`.
+    pub ms_set: u64,
+    pub ms_clr: u64,
 }
 
 /// What an attribute option does: (bits to set, bits to clear).
@@ -78,6 +82,97 @@ fn attr_effect(name: &str) -> Option<(u64, u64)> {
         "symfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
         _ => return None,
     })
+}
+
+/// A per-mount flag option as runc reads it: (cleared, MS_* flag).
+fn ms_effect(name: &str) -> Option<(bool, u64)> {
+    let (clear, flag) = match name {
+        "ro" => (false, libc::MS_RDONLY),
+        "rw" => (true, libc::MS_RDONLY),
+        "nosuid" => (false, libc::MS_NOSUID),
+        "suid" => (true, libc::MS_NOSUID),
+        "nodev" => (false, libc::MS_NODEV),
+        "dev" => (true, libc::MS_NODEV),
+        "noexec" => (false, libc::MS_NOEXEC),
+        "exec" => (true, libc::MS_NOEXEC),
+        "noatime" => (false, libc::MS_NOATIME),
+        "atime" => (true, libc::MS_NOATIME),
+        "nodiratime" => (false, libc::MS_NODIRATIME),
+        "diratime" => (true, libc::MS_NODIRATIME),
+        "relatime" => (false, libc::MS_RELATIME),
+        "norelatime" => (true, libc::MS_RELATIME),
+        "strictatime" => (false, libc::MS_STRICTATIME),
+        "nostrictatime" => (true, libc::MS_STRICTATIME),
+        "nosymfollow" => (false, libc::MS_NOSYMFOLLOW),
+        "symfollow" => (true, libc::MS_NOSYMFOLLOW),
+        _ => return None,
+    };
+    Some((clear, flag))
+}
+
+/// MS_* atime flags (the mode and nodiratime).
+pub const MS_ATIME: u64 =
+    libc::MS_NOATIME | libc::MS_NODIRATIME | libc::MS_RELATIME | libc::MS_STRICTATIME;
+
+/// Flags the kernel locks on mounts copied into a less privileged mount namespace
+/// (MNT_LOCK_*): a container in a user namespace cannot clear them on its binds.
+pub const MS_LOCKABLE: u64 =
+    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | MS_ATIME;
+
+/// What `mount(MS_BIND|MS_REMOUNT|ms)` does to a mount, as a mount_setattr change: every
+/// per-mount flag becomes what `ms` says, except the atime mode and nodiratime, which
+/// stay unless `ms` has an atime flag (then relatime unless noatime or strictatime).
+pub fn bind_change(ms: u64) -> AttrChange {
+    let plain = [
+        (libc::MS_RDONLY, MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+        (libc::MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW),
+    ];
+    let mut c = AttrChange::default();
+    for (m, a) in plain {
+        if ms & m != 0 {
+            c.set |= a;
+        } else {
+            c.clr |= a;
+        }
+    }
+    if ms & MS_ATIME != 0 {
+        c.clr |= MOUNT_ATTR_ATIME_MASK | MOUNT_ATTR_NODIRATIME;
+        c.set |= if ms & libc::MS_STRICTATIME != 0 {
+            MOUNT_ATTR_STRICTATIME
+        } else if ms & libc::MS_NOATIME != 0 {
+            MOUNT_ATTR_NOATIME
+        } else {
+            MOUNT_ATTR_RELATIME
+        };
+        if ms & libc::MS_NODIRATIME != 0 {
+            c.set |= MOUNT_ATTR_NODIRATIME;
+        }
+    }
+    c
+}
+
+/// Names of the MS_* flags in `ms`, for messages.
+pub fn ms_names(ms: u64) -> String {
+    let names = [
+        (libc::MS_RDONLY, "ro"),
+        (libc::MS_NOSUID, "nosuid"),
+        (libc::MS_NODEV, "nodev"),
+        (libc::MS_NOEXEC, "noexec"),
+        (libc::MS_NOATIME, "noatime"),
+        (libc::MS_NODIRATIME, "nodiratime"),
+        (libc::MS_RELATIME, "relatime"),
+        (libc::MS_STRICTATIME, "strictatime"),
+        (libc::MS_NOSYMFOLLOW, "nosymfollow"),
+    ];
+    let v: Vec<&str> = names
+        .iter()
+        .filter(|(f, _)| ms & *f != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    v.join(",")
 }
 
 fn propagation_effect(name: &str) -> Option<Propagation> {
@@ -109,6 +204,15 @@ impl MountOptions {
         let mut out = MountOptions::default();
         for opt in options {
             let opt = opt.as_str();
+            if let Some((clear, f)) = ms_effect(opt) {
+                if clear {
+                    out.ms_set &= !f;
+                    out.ms_clr |= f;
+                } else {
+                    out.ms_set |= f;
+                    out.ms_clr &= !f;
+                }
+            }
             if let Some((set, clr)) = attr_effect(opt) {
                 out.attrs.apply(set, clr);
             } else if opt == "rnorelatime" {
@@ -219,6 +323,37 @@ mod tests {
     fn superblock_flags_are_dropped_on_binds_only() {
         assert_eq!(parse(&["bind", "sync"]).data, vec![]);
         assert_eq!(parse(&["sync"]).data, vec![("sync".to_string(), None)]);
+    }
+
+    #[test]
+    fn bind_flags_are_exactly_the_asked_ones_and_atime_stays_unless_asked() {
+        let o = parse(&["bind", "dev"]);
+        assert_eq!(o.ms_clr, libc::MS_NODEV);
+        let c = bind_change(o.ms_set);
+        assert_eq!(c.set, 0);
+        assert_eq!(
+            c.clr,
+            MOUNT_ATTR_RDONLY
+                | MOUNT_ATTR_NOSUID
+                | MOUNT_ATTR_NODEV
+                | MOUNT_ATTR_NOEXEC
+                | MOUNT_ATTR_NOSYMFOLLOW
+        );
+        let c = bind_change(parse(&["bind", "ro", "nodiratime"]).ms_set);
+        assert_eq!(
+            c.set,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_RELATIME | MOUNT_ATTR_NODIRATIME
+        );
+        assert_ne!(c.clr & MOUNT_ATTR_ATIME_MASK, 0);
+        let c = bind_change(parse(&["noatime", "strictatime"]).ms_set);
+        assert_eq!(c.set, MOUNT_ATTR_STRICTATIME);
+        // A later opposite option undoes an earlier one.
+        let o = parse(&["ro", "rw"]);
+        assert_eq!((o.ms_set, o.ms_clr), (0, libc::MS_RDONLY));
+        assert_eq!(
+            ms_names(libc::MS_NOSUID | MS_ATIME),
+            "nosuid,noatime,nodiratime,relatime,strictatime"
+        );
     }
 
     #[test]

@@ -12,14 +12,14 @@ use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
 use oci_spec::runtime::Mount;
 
 use super::cgroup_mount;
-use super::mount_options::MountOptions;
+use super::mount_options::{bind_change, ms_names, MountOptions, MS_ATIME, MS_LOCKABLE};
 use super::propagation;
 use super::safe_path::{
     is_root, open_host_path, open_in_root, open_ordinary_dir, Create, NotOrdinary,
 };
 use crate::sys::mount_api::{
     fs_error_message, fsconfig_create, fsconfig_set, fsmount, mount_setattr, move_mount_fd,
-    open_tree, MountAttr, AT_RECURSIVE, MOUNT_ATTR_IDMAP, OPEN_TREE_CLONE,
+    open_tree, MountAttr, AT_RECURSIVE, MOUNT_ATTR_RDONLY, OPEN_TREE_CLONE,
 };
 
 /// Files under /proc that may be covered by a mount (lxcfs and similar do this).
@@ -45,11 +45,52 @@ pub struct Ctx<'a> {
     /// The container has a cgroup namespace of its own (a fresh cgroup mount is then
     /// rooted at it; see cgroup_mount).
     pub own_cgroupns: bool,
-    /// (mount index, user namespace fd) for idmapped mounts, made by the parent.
-    pub idmaps: &'a [(usize, std::os::fd::RawFd)],
-    /// Set when the `/dev` mount asked for `ro`: it is mounted writable, for the devices,
-    /// devpts and links that go into it, and made read-only once they are there.
-    pub dev_read_only: std::cell::Cell<bool>,
+    /// The rootfs as the config names it: a destination under it is taken as the path
+    /// inside (runc strips it).
+    pub rootfs: &'a Path,
+    /// Bind sources the parent makes: idmapped ones, and ones the init cannot reach.
+    pub from_parent: &'a super::FromParent<'a>,
+}
+
+/// Whether a new filesystem's `ro` waits until the rootfs is complete (runc's
+/// finalizeRootfs): a tmpfs or /dev may still get mount points and device nodes made in it.
+fn readonly_later(typ: &str, bind: bool, clean: &Path) -> bool {
+    !bind && (typ == "tmpfs" || clean == Path::new("/dev"))
+}
+
+/// The mounts made writable for now whose `ro` `rootfs::finish` applies: (index,
+/// destination inside the rootfs).
+pub fn readonly_later_mounts(mounts: &[Mount], rootfs: &Path) -> Vec<(usize, PathBuf)> {
+    let mut out = Vec::new();
+    for (i, m) in mounts.iter().enumerate() {
+        let Ok(opts) = MountOptions::parse(m.options().as_deref().unwrap_or(&[])) else {
+            continue;
+        };
+        let typ = m.typ().as_deref().unwrap_or("");
+        let clean = inside_rootfs(lexical_clean(m.destination()), rootfs);
+        let bind = opts.bind || typ == "bind";
+        if opts.attrs.set & MOUNT_ATTR_RDONLY != 0 && readonly_later(typ, bind, &clean) {
+            out.push((i, clean));
+        }
+    }
+    out
+}
+
+/// A warning for each relative destination: the runtime spec requires absolute ones, runc
+/// still takes them from the container's `/` (and warns), and so does hull.
+pub fn relative_destination_warnings(mounts: &[Mount]) -> Vec<String> {
+    mounts
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !m.destination().is_absolute())
+        .map(|(i, m)| {
+            format!(
+                "mounts[{i}].destination {:?} is not absolute: taken as relative to the \
+                 container's / (the runtime spec requires an absolute path)",
+                m.destination()
+            )
+        })
+        .collect()
 }
 
 /// `mounts[i]` made inside the rootfs; errors read `mounts[i] TYPE on DEST: ...`.
@@ -68,7 +109,7 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
     let dest = m.destination();
     let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]))?;
     let bind = opts.bind || typ == "bind";
-    let clean = lexical_clean(dest);
+    let clean = inside_rootfs(lexical_clean(dest), ctx.rootfs);
     if clean == Path::new("/") {
         bail!("mounting over the container's / is not allowed; use root.path");
     }
@@ -83,10 +124,16 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
             .source()
             .as_ref()
             .ok_or_else(|| anyhow!("a bind mount needs a source"))?;
-        bind_tree(source, &opts)?
+        let tree = bind_source(ctx, index, source, &opts)?;
+        set_bind_attrs(tree.as_fd(), &opts)?;
+        let st = fstat(tree.as_fd()).context("fstat of the bind source")?;
+        (tree, st.st_mode & libc::S_IFMT == libc::S_IFDIR)
     } else {
         if typ.is_empty() {
             bail!("type is required for a mount that is not a bind");
+        }
+        if opts.idmap || opts.ridmap {
+            bail!("options idmap/ridmap: only bind mounts can be idmapped");
         }
         let source = m
             .source()
@@ -95,11 +142,8 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
         if typ == "tmpfs" {
             inherit_tmpfs_mode(ctx.root, &clean, &mut opts);
         }
-        if clean == Path::new("/dev")
-            && opts.attrs.set & crate::sys::mount_api::MOUNT_ATTR_RDONLY != 0
-        {
-            opts.attrs.set &= !crate::sys::mount_api::MOUNT_ATTR_RDONLY;
-            ctx.dev_read_only.set(true);
+        if readonly_later(typ, bind, &clean) {
+            opts.attrs.set &= !MOUNT_ATTR_RDONLY;
         }
         match new_fs(typ, source.as_deref().unwrap_or(typ), &opts) {
             Ok(mnt) => (mnt, true),
@@ -113,38 +157,13 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
                 } else {
                     "/dev/mqueue"
                 };
-                bind_tree(Path::new(host), &o)?
+                let tree = clone_tree(Path::new(host), o.recursive)?;
+                set_attrs(tree.as_fd(), &o)?;
+                (tree, true)
             }
             Err(e) => return Err(e),
         }
     };
-    let idmap = ctx
-        .idmaps
-        .iter()
-        .find(|(i, _)| *i == index)
-        .map(|(_, fd)| *fd);
-    match (idmap, bind) {
-        (Some(userns), true) => {
-            let attr = MountAttr {
-                attr_set: MOUNT_ATTR_IDMAP,
-                userns_fd: userns as u64,
-                ..Default::default()
-            };
-            let rec = if opts.ridmap || (opts.recursive && !opts.idmap) {
-                AT_RECURSIVE
-            } else {
-                0
-            };
-            mount_setattr(mnt.as_fd(), rec, &attr).context(
-                "idmapping the bind (does the source filesystem support idmapped mounts?)",
-            )?;
-        }
-        (Some(_), false) => bail!("uidMappings/gidMappings: only bind mounts can be idmapped"),
-        (None, _) if opts.idmap || opts.ridmap => {
-            bail!("options idmap/ridmap need uidMappings and gidMappings on the mount")
-        }
-        (None, _) => {}
-    }
     let target = resolve_target(ctx.root, &clean, typ, bind, is_dir)?;
     let on_proc = fstatfs(target.as_fd())
         .map(|s| s.filesystem_type() == PROC_SUPER_MAGIC)
@@ -222,9 +241,17 @@ pub fn refuse_root(target: BorrowedFd<'_>, root: BorrowedFd<'_>, dest: &Path) ->
 }
 
 fn is_eperm(e: &anyhow::Error) -> bool {
+    has_errno(e, libc::EPERM)
+}
+
+fn is_eacces(e: &anyhow::Error) -> bool {
+    has_errno(e, libc::EACCES)
+}
+
+fn has_errno(e: &anyhow::Error, errno: i32) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.raw_os_error() == Some(libc::EPERM))
+            .is_some_and(|io| io.raw_os_error() == Some(errno))
     })
 }
 
@@ -241,6 +268,19 @@ pub fn lexical_clean(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// A destination that starts with the rootfs path is that path inside the rootfs, as in
+/// runc (configs that name `ROOTFS/mnt` for `/mnt` exist).
+fn inside_rootfs(clean: PathBuf, rootfs: &Path) -> PathBuf {
+    let root = lexical_clean(rootfs);
+    if root == Path::new("/") {
+        return clean;
+    }
+    match clean.strip_prefix(&root) {
+        Ok(rest) => Path::new("/").join(rest),
+        Err(_) => clean,
+    }
 }
 
 const PROC_REFUSED: &str =
@@ -261,21 +301,119 @@ fn proc_target_allowed(clean: &Path, typ: &str, bind: bool, on_proc: bool) -> bo
     PROC_ALLOWED.iter().any(|a| clean == Path::new(a))
 }
 
-/// A detached copy of the host path `source` (its whole tree with `rbind`), with the
-/// requested attributes applied. Returns the mount and whether it is a directory.
-fn bind_tree(source: &Path, opts: &MountOptions) -> Result<(OwnedFd, bool)> {
+/// The detached source tree of a bind: made by the parent when idmapped, or when the init
+/// in its user namespace may not reach it (runc's mount source fds); else cloned here.
+fn bind_source(ctx: &Ctx<'_>, index: usize, source: &Path, opts: &MountOptions) -> Result<OwnedFd> {
+    let fp = ctx.from_parent;
+    let ask = |why: &str| match fp.ask {
+        Some(ask) => ask(index).with_context(|| format!("the parent making the source ({why})")),
+        None => bail!("idmapped mounts need hull to run as root"),
+    };
+    if fp.idmapped.contains(&index) {
+        return ask("idmapped");
+    }
+    match clone_tree(source, opts.recursive) {
+        Err(e) if ctx.userns && fp.ask.is_some() && is_eacces(&e) => {
+            ask("the container's root may not reach it")
+        }
+        other => other,
+    }
+}
+
+/// A detached copy of the host path `source` (its whole tree with `recursive`).
+fn clone_tree(source: &Path, recursive: bool) -> Result<OwnedFd> {
     let src = open_host_path(source, OFlag::empty())
         .with_context(|| format!("opening the bind source {}", source.display()))?;
-    let st = fstat(src.as_fd()).context("fstat of the bind source")?;
-    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
     let mut flags = OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as u32;
-    if opts.recursive {
+    if recursive {
         flags |= AT_RECURSIVE;
     }
-    let tree = open_tree(src.as_fd(), "", flags)
-        .with_context(|| format!("cloning the mount of {}", source.display()))?;
-    set_attrs(tree.as_fd(), opts)?;
-    Ok((tree, is_dir))
+    open_tree(src.as_fd(), "", flags)
+        .with_context(|| format!("cloning the mount of {}", source.display()))
+}
+
+/// A bind's flags as runc sets them (its MS_BIND|MS_REMOUNT): none given keeps the
+/// source's; any given, set or cleared, makes the mount exactly those, the atime mode kept
+/// unless one is asked for. Flags the kernel locked on the source (a container in a user
+/// namespace binding a host mount) are then kept, unless the config asks to clear one:
+/// that fails, naming it. Then the recursive attributes.
+fn set_bind_attrs(mnt: BorrowedFd<'_>, opts: &MountOptions) -> Result<()> {
+    if opts.ms_set != 0 || opts.ms_clr != 0 {
+        let apply = |ms: u64| {
+            let c = bind_change(ms);
+            let attr = MountAttr {
+                attr_set: c.set,
+                attr_clr: c.clr,
+                ..MountAttr::default()
+            };
+            mount_setattr(mnt, 0, &attr)
+        };
+        match apply(opts.ms_set) {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                let locked = source_ms_flags(mnt)? & MS_LOCKABLE;
+                let cannot = locked & opts.ms_clr;
+                if cannot != 0 {
+                    return Err(anyhow::Error::new(e)).context(format!(
+                        "setting mount flags: the source's {} cannot be cleared (locked by \
+                         the kernel for a mount from a more privileged namespace)",
+                        ms_names(cannot)
+                    ));
+                }
+                let asked_atime = opts.ms_set & MS_ATIME;
+                if asked_atime != 0 && asked_atime != locked & MS_ATIME {
+                    return Err(anyhow::Error::new(e)).context(format!(
+                        "setting mount flags: the source's atime flags ({}) are locked and \
+                         differ from the requested {}",
+                        ms_names(locked & MS_ATIME),
+                        ms_names(asked_atime)
+                    ));
+                }
+                apply(opts.ms_set | locked).with_context(|| {
+                    format!(
+                        "setting mount flags (with the source's locked {} kept)",
+                        ms_names(locked)
+                    )
+                })?;
+            }
+            other => other.context("setting mount flags")?,
+        }
+    }
+    if !opts.rec_attrs.is_empty() {
+        let attr = MountAttr {
+            attr_set: opts.rec_attrs.set,
+            attr_clr: opts.rec_attrs.clr,
+            ..MountAttr::default()
+        };
+        mount_setattr(mnt, AT_RECURSIVE, &attr).context("setting recursive mount flags")?;
+    }
+    Ok(())
+}
+
+/// The per-mount flags of `mnt` as MS_* flags (statfs reports them; strictatime is the
+/// absence of noatime and relatime).
+fn source_ms_flags(mnt: BorrowedFd<'_>) -> Result<u64> {
+    use nix::sys::statvfs::FsFlags;
+    let st = nix::sys::statvfs::fstatvfs(mnt).context("statfs of the bind source")?;
+    let f = st.flags();
+    let pairs = [
+        (FsFlags::ST_RDONLY, libc::MS_RDONLY),
+        (FsFlags::ST_NOSUID, libc::MS_NOSUID),
+        (FsFlags::ST_NODEV, libc::MS_NODEV),
+        (FsFlags::ST_NOEXEC, libc::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, libc::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, libc::MS_RELATIME),
+    ];
+    let ms = pairs
+        .iter()
+        .filter(|(st, _)| f.contains(*st))
+        .fold(0, |acc, (_, ms)| acc | *ms);
+    let modes = libc::MS_NOATIME | libc::MS_RELATIME;
+    Ok(if ms & modes == 0 {
+        ms | libc::MS_STRICTATIME
+    } else {
+        ms
+    })
 }
 
 /// Top-mount attributes, then recursive ones, on a (detached) mount.
