@@ -1026,6 +1026,32 @@ fn a_user_namespace_joined_by_path_owns_the_namespaces_created_with_it() {
     );
 }
 
+/// A user namespace joined by path with a network namespace it does not own (runc's
+/// "wrong userns owner"): the network namespace is entered before the user namespace,
+/// while hull still has its privileges over it.
+#[test]
+fn a_joined_user_namespace_with_a_network_namespace_it_does_not_own() {
+    let h = Hull::new();
+    let user = Sleeper::new(&["--user"]);
+    for f in ["uid_map", "gid_map"] {
+        std::fs::write(format!("/proc/{}/{f}", user.0.id()), "0 100000 65536\n").unwrap();
+    }
+    // Owned by the host's user namespace.
+    let net = Sleeper::new(&["--net"]);
+    let b = h.bundle(&["sh", "-c", NS_PROBE]);
+    set_namespaces(
+        &b,
+        json!([{"type": "user", "path": user.ns("user")},
+               {"type": "network", "path": net.ns("net")},
+               {"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}]),
+    );
+    let v = kv(&run_ok(&h, &b));
+    let want = |s: &Sleeper, n: &str| std::fs::read_link(s.ns(n)).unwrap();
+    assert_eq!(v["user"], want(&user, "user").to_str().unwrap());
+    assert_eq!(v["net"], want(&net, "net").to_str().unwrap());
+    assert_eq!(v["self"], "1", "a new pid namespace");
+}
+
 /// runc's "joining existing container namespaces": a second container joins the first's
 /// user, pid, network, ipc and uts namespaces by path with a mount namespace of its own.
 /// The pid hull records is the host's (the init is cloned by a process outside the joined

@@ -36,7 +36,8 @@ pub struct NsPlan {
     pub unshare_first: u64,
     /// Unshared by the child once it is in its cgroups (CLONE_NEWCGROUP).
     pub unshare_later: u64,
-    /// Joined by the child with setns, user namespace first.
+    /// Joined by the child with setns, user namespace first (with `user_first`, by the
+    /// intermediate, before it enters the user namespace).
     pub child_joins: Vec<Join>,
     /// pid/time namespaces joined by the parent for the duration of the clone.
     pub parent_joins: Vec<Join>,

@@ -123,8 +123,12 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
     if ctx.ns.new_user || ctx.ns.user_first.is_some() {
         become_root_in_userns()?;
     }
-    for j in &ctx.ns.child_joins {
-        crate::namespaces::enter(j)?;
+    // With a user namespace entered first, the intermediate that cloned this process
+    // joined these already (process::spawn).
+    if ctx.ns.user_first.is_none() {
+        for j in &ctx.ns.child_joins {
+            crate::namespaces::enter(j)?;
+        }
     }
     if let Some(f) = timens_offsets {
         crate::namespaces::unshare_time_with_offsets(ctx.spec, f)?;

@@ -387,10 +387,14 @@ fn fork_in_user_ns(
                 b[4] = u8::from(born);
                 let _ = nix::unistd::write(&w, &b);
             };
-            // pid/time first, while this process still has hull's privileges over them.
+            // Every namespace joined by path before the user namespace, while this process
+            // still has hull's privileges over them: one owned by another user namespace
+            // (the host's network namespace, say) could not be entered from inside it, as
+            // runc also orders it. The init inherits them.
             let joined = ns
                 .parent_joins
                 .iter()
+                .chain(&ns.child_joins)
                 .chain(std::iter::once(user))
                 .try_for_each(|j| {
                     crate::sys::nsfs::setns(j.file.as_raw_fd(), namespaces::flag(j.kind) as i32)
