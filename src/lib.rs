@@ -13,6 +13,7 @@
 pub mod cgroups;
 pub mod cli;
 pub mod container;
+pub mod criu;
 pub mod dbus;
 pub mod fault;
 pub mod hooks;

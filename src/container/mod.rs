@@ -18,13 +18,17 @@ pub use crate::state::Status;
 use crate::state::{Entry, OciState, Record};
 
 mod cgroup_ops;
+mod checkpoint;
 mod exec;
 mod instance;
+mod restore;
 pub use cgroup_ops::{
     events, oom_kills, parse_interval, pause, pids, ps_table, resume, stats_event, update,
 };
+pub use checkpoint::{checkpoint, CheckpointOptions};
 pub use exec::{exec, ExecOptions};
 pub use instance::Container;
+pub use restore::{restore, RestoreOptions};
 
 /// What `create` and `run` need from the command line.
 #[derive(Debug, Clone)]
