@@ -7,6 +7,7 @@ mod common;
 mod bpf_devices;
 mod cgroup_ops;
 mod cgroups;
+mod checkpoint;
 mod cli_surface;
 mod container_setup;
 mod cve;
