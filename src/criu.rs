@@ -117,8 +117,9 @@ impl Swrk<'_> {
     /// `e` with criu's first error line from its log, which says what went wrong.
     fn with_log_line(&self, e: anyhow::Error) -> anyhow::Error {
         match self.log.as_deref().and_then(first_error_line) {
-            Some(line) => anyhow!("{e:#}: {line}"),
-            None => e,
+            // criu's answer often carries the same line already.
+            Some(line) if !format!("{e:#}").contains(&line) => anyhow!("{e:#}: {line}"),
+            _ => e,
         }
     }
 }

@@ -126,6 +126,9 @@ pub fn checkpoint(rt: &Runtime, id: &str, o: &CheckpointOptions) -> Result<()> {
         for dest in bind_destinations(&spec) {
             opts.ext_mnt.push(ext_mount(&dest, &dest));
         }
+        for (dest, _) in cgroup_binds(&spec, &cg) {
+            opts.ext_mnt.push(ext_mount(&dest, &dest));
+        }
         for path in masked_files(&spec, c.rec.pid) {
             opts.ext_mnt.push(ext_mount(&path, "/dev/null"));
         }
@@ -200,7 +203,8 @@ fn check_parent(o: &CheckpointOptions) -> Result<()> {
             p.display()
         );
     }
-    let real = o.image_path.join(p);
+    // Lexically, as runc's filepath.Join: the image directory may not exist yet.
+    let real = super::absolute_clean(&o.image_path.join(p))?;
     match std::fs::metadata(&real) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => bail!(
@@ -316,6 +320,42 @@ pub(super) fn bind_mounts(spec: &Spec) -> Vec<(String, String)> {
 
 fn bind_destinations(spec: &Spec) -> Vec<String> {
     bind_mounts(spec).into_iter().map(|(d, _)| d).collect()
+}
+
+/// The cgroup mounts hull made (`mounts[]` of type cgroup or cgroup2), as destination and
+/// the host directory bound there: hull binds the host's mount of the container's own
+/// cgroup (rootfs/cgroup_mount.rs), a slave of the host's mount that criu cannot dump
+/// ("unreachable sharing"), so each is external, as runc does with its v1 cgroup binds. On
+/// a v1 or hybrid host the tmpfs at the destination holds one per hierarchy, named after
+/// the hierarchy's mount point; with cgroup2 only, the destination is the bind.
+pub(super) fn cgroup_binds(spec: &Spec, cg: &crate::cgroups::Cgroup) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for m in spec.mounts().iter().flatten() {
+        let only_v2 = match m.typ().as_deref() {
+            Some("cgroup") => false,
+            Some("cgroup2") => true,
+            _ => continue,
+        };
+        let dest = crate::rootfs::mounts::lexical_clean(m.destination());
+        let dirs: Vec<_> = cg.dirs.iter().filter(|d| d.v2 || !only_v2).collect();
+        let single = dirs.iter().all(|d| d.v2);
+        for d in dirs {
+            let Ok(host) = d.dir() else { continue };
+            let at = if single {
+                dest.clone()
+            } else {
+                match d.mount.file_name() {
+                    Some(name) => dest.join(name),
+                    None => continue,
+                }
+            };
+            out.push((
+                at.to_string_lossy().into_owned(),
+                host.to_string_lossy().into_owned(),
+            ));
+        }
+    }
+    out
 }
 
 /// Masked paths that are files (hull binds /dev/null over them); directories get a tmpfs,

@@ -17,8 +17,8 @@ use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::checkpoint::{
-    bind_mounts, device_paths, ext_mount, make_dir, ns_name, open_dir, raw, set_config_file,
-    DESCRIPTORS,
+    bind_mounts, cgroup_binds, device_paths, ext_mount, make_dir, ns_name, open_dir, raw,
+    set_config_file, DESCRIPTORS,
 };
 use super::{destroy, resources_with_device_rules, status_of, write_pid_file, Undo};
 use crate::cgroups::Cgroup;
@@ -162,6 +162,10 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
     }
     for (dest, src) in bind_mounts(&plan.spec) {
         opts.ext_mnt.push(ext_mount(&dest, &src));
+    }
+    // The new container's own cgroup directories, bound where the old one's were.
+    for (dest, host) in cgroup_binds(&plan.spec, &cgroup) {
+        opts.ext_mnt.push(ext_mount(&dest, &host));
     }
     let masked = linux.and_then(|l| l.masked_paths().as_ref());
     if masked.is_some_and(|m| !m.is_empty()) {
