@@ -131,8 +131,14 @@ ck_cleanup() {
 # A checkpoint ends the container; a restore under the same id goes on counting and is a
 # container like any other: state, exec, delete.
 t_ck_basic() {
-    local b img=$CK/basic/img n out
+    local b img=$CK/basic/img n out pid hooks=$CK/basic/hooks h
     b=$(ck_bundle basic "$COUNTER") || { WHY="no bundle"; return 1; }
+    # prestart and createRuntime hooks log their state: at create, and again at restore
+    # (when criu has set up the namespaces, with the restored init's pid), as with runc.
+    printf '#!/bin/sh\necho "$1 $(tr -d " \\n")" >>%s\n' "$hooks" >"$CK/basic/hook"
+    h="{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"$CK/basic/hook\", \"KIND\"]}"
+    sed -i "s#\"linux\": {#\"hooks\": {\"prestart\": [${h//KIND/prestart}], \"createRuntime\": [${h//KIND/createRuntime}]}, \"linux\": {#" \
+        "$b/config.json"
     ck_run basic "$b" || return 1
     ck_checkpoint basic --image-path "$img" || return 1
     ck_gone basic || { WHY="after checkpoint: $WHY"; return 1; }
@@ -140,6 +146,12 @@ t_ck_basic() {
     n=$(ck_count basic)
     ck_restore basic -b "$b" --image-path "$img" || return 1
     ck_running basic || return 1
+    pid=$(pid_of ckhull basic)
+    eq "prestart hook runs" "$(grep -c '^prestart .*"status":"creating"' "$hooks")" 2 || return 1
+    eq "createRuntime hook runs" "$(grep -c '^createRuntime .*"status":"creating"' "$hooks")" 2 ||
+        return 1
+    grep -q "^prestart .*\"pid\":$pid," "$hooks" ||
+        { WHY="no prestart hook saw the restored init $pid: $(tail -n 2 "$hooks")"; return 1; }
     ck_counts_on basic "$n" || return 1
     out=$(ckhull exec basic echo ok 2>&1)
     eq "exec in the restored container" "$out" ok || return 1

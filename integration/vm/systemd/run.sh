@@ -10,7 +10,7 @@
 # The base image (debootstrap + kernel + initrd) is cached in target/vm-cache/systemd/,
 # keyed on build-image.sh and image/, so reruns download and build nothing. --hull PATH
 # tests that binary instead of building a static one. HULL_VM_TIMEOUT (seconds, default
-# 300) bounds the boot.
+# 600) bounds the boot (the checkpoint tests alone take ~1.5 min under TCG).
 set -euo pipefail
 SELF=$(realpath "$0")
 HULL=""
@@ -35,7 +35,7 @@ cd "$(dirname "$SELF")/../../.."
 SD=integration/vm/systemd
 . integration/vm/verdict.sh
 CACHE=target/vm-cache/systemd
-TIMEOUT=${HULL_VM_TIMEOUT:-300}
+TIMEOUT=${HULL_VM_TIMEOUT:-600}
 t0=$(date +%s)
 mkdir -p "$CACHE"
 mounts_before=$(cut -d' ' -f5 /proc/self/mountinfo | sort)
