@@ -85,7 +85,7 @@ pub fn run(g: &Global, a: CheckpointArgs) -> anyhow::Result<i32> {
         empty_ns: a.empty_ns,
         auto_dedup: a.auto_dedup,
     };
-    crate::container::checkpoint(&g.rt, &a.id, &o)?;
+    crate::container::checkpoint(&g.rt, &a.id, o)?;
     Ok(0)
 }
 

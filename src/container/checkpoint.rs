@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use super::{destroy, Container, Status};
+use super::{criu_mounts, destroy, Container, Status};
 use crate::criu::{self, rpc, Event, Swrk};
 use crate::runtime::Runtime;
 
@@ -43,7 +43,7 @@ pub struct CheckpointOptions {
 }
 
 /// `checkpoint ID`.
-pub fn checkpoint(rt: &Runtime, id: &str, o: &CheckpointOptions) -> Result<()> {
+pub fn checkpoint(rt: &Runtime, id: &str, mut o: CheckpointOptions) -> Result<()> {
     let c = Container::lock(rt, id)?;
     match c.status {
         Status::Running | Status::Paused => {}
@@ -54,7 +54,7 @@ pub fn checkpoint(rt: &Runtime, id: &str, o: &CheckpointOptions) -> Result<()> {
     }
     let cg_mode = criu::cgroup_mode(o.manage_cgroups_mode.as_deref())?;
     let empty_ns = criu::empty_ns_mask(&o.empty_ns)?;
-    check_parent(o)?;
+    check_parent(&o)?;
     let spec = recorded_spec(rt, &c)?;
 
     let mut opts = rpc::Criu_opts::new();
@@ -97,9 +97,6 @@ pub fn checkpoint(rt: &Runtime, id: &str, o: &CheckpointOptions) -> Result<()> {
         opts.set_parent_img(p.to_string_lossy().into_owned());
         opts.set_track_mem(true);
     }
-    if let Some(fd) = &o.status_fd {
-        opts.set_status_fd(raw(fd));
-    }
     // What hull makes here is removed again if the dump fails, so a failed checkpoint
     // changes nothing; the container goes on running.
     let mut made = Made::default();
@@ -123,10 +120,12 @@ pub fn checkpoint(rt: &Runtime, id: &str, o: &CheckpointOptions) -> Result<()> {
     }
     // A pre-dump saves memory only: no mounts, no descriptors.
     if !o.pre_dump {
-        for dest in bind_destinations(&spec) {
+        let rootfs = &c.rec.rootfs;
+        for b in criu_mounts::binds(&spec, &c.rec.bundle) {
+            let dest = criu_mounts::resolve_in_rootfs(rootfs, &b.dest);
             opts.ext_mnt.push(ext_mount(&dest, &dest));
         }
-        for (dest, _) in cgroup_binds(&spec, &cg) {
+        for (dest, _) in criu_mounts::cgroup_binds(&spec, &cg) {
             opts.ext_mnt.push(ext_mount(&dest, &dest));
         }
         for path in masked_files(&spec, c.rec.pid) {
@@ -154,20 +153,20 @@ pub fn checkpoint(rt: &Runtime, id: &str, o: &CheckpointOptions) -> Result<()> {
     req.opts = Some(opts).into();
     let mut fds = vec![images.as_fd()];
     fds.extend(work.iter().map(|w| w.as_fd()));
-    fds.extend(o.status_fd.iter().map(|f| f.as_fd()));
     let swrk = Swrk {
         criu: rt.criu_binary(),
         log: Some(log_dir.join("dump.log")),
         inherit_stdio: false,
         fds,
     };
-    let status_fd = o.status_fd.as_ref();
+    // criu (3.15 and later) says when its lazy page server is up; hull passes it on to
+    // --status-fd as one \0 and closes it, as runc does (no fd number goes to criu).
+    let mut status_fd = o.status_fd.take();
     let dumped = swrk.call(req, |ev| {
         if let Event::Notify(n, _) = ev {
-            // Lazy pages: the page server is up, tell whoever waits on --status-fd.
             if n.script() == "status-ready" {
-                if let Some(fd) = status_fd {
-                    let _ = nix::unistd::write(fd, &[0]);
+                if let Some(fd) = status_fd.take() {
+                    let _ = nix::unistd::write(&fd, &[0]);
                 }
             }
         }
@@ -292,70 +291,6 @@ pub(super) fn set_config_file(opts: &mut rpc::Criu_opts, spec: &Spec) {
         Some(f) => opts.set_config_file(f.clone()),
         None => opts.set_config_file("/etc/criu/runc.conf".into()),
     }
-}
-
-/// Every bind mount's destination, cleaned, with its source: criu keeps them external
-/// (keyed by destination) and restore binds the source there again.
-pub(super) fn bind_mounts(spec: &Spec) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for m in spec.mounts().iter().flatten() {
-        let bind = m.typ().as_deref() == Some("bind")
-            || m.options()
-                .iter()
-                .flatten()
-                .any(|o| o == "bind" || o == "rbind");
-        if !bind {
-            continue;
-        }
-        let dest = crate::rootfs::mounts::lexical_clean(m.destination());
-        let src = m
-            .source()
-            .as_deref()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        out.push((dest.to_string_lossy().into_owned(), src));
-    }
-    out
-}
-
-fn bind_destinations(spec: &Spec) -> Vec<String> {
-    bind_mounts(spec).into_iter().map(|(d, _)| d).collect()
-}
-
-/// The cgroup mounts hull made (`mounts[]` of type cgroup or cgroup2), as destination and
-/// the host directory bound there: hull binds the host's mount of the container's own
-/// cgroup (rootfs/cgroup_mount.rs), a slave of the host's mount that criu cannot dump
-/// ("unreachable sharing"), so each is external, as runc does with its v1 cgroup binds. On
-/// a v1 or hybrid host the tmpfs at the destination holds one per hierarchy, named after
-/// the hierarchy's mount point; with cgroup2 only, the destination is the bind.
-pub(super) fn cgroup_binds(spec: &Spec, cg: &crate::cgroups::Cgroup) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for m in spec.mounts().iter().flatten() {
-        let only_v2 = match m.typ().as_deref() {
-            Some("cgroup") => false,
-            Some("cgroup2") => true,
-            _ => continue,
-        };
-        let dest = crate::rootfs::mounts::lexical_clean(m.destination());
-        let dirs: Vec<_> = cg.dirs.iter().filter(|d| d.v2 || !only_v2).collect();
-        let single = dirs.iter().all(|d| d.v2);
-        for d in dirs {
-            let Ok(host) = d.dir() else { continue };
-            let at = if single {
-                dest.clone()
-            } else {
-                match d.mount.file_name() {
-                    Some(name) => dest.join(name),
-                    None => continue,
-                }
-            };
-            out.push((
-                at.to_string_lossy().into_owned(),
-                host.to_string_lossy().into_owned(),
-            ));
-        }
-    }
-    out
 }
 
 /// Masked paths that are files (hull binds /dev/null over them); directories get a tmpfs,

@@ -17,9 +17,9 @@ use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::checkpoint::{
-    bind_mounts, cgroup_binds, device_paths, ext_mount, make_dir, ns_name, open_dir, raw,
-    set_config_file, DESCRIPTORS,
+    device_paths, ext_mount, make_dir, ns_name, open_dir, raw, set_config_file, DESCRIPTORS,
 };
+use super::criu_mounts;
 use super::{destroy, resources_with_device_rules, status_of, write_pid_file, Undo};
 use crate::cgroups::Cgroup;
 use crate::criu::{self, rpc, Event, Swrk};
@@ -160,11 +160,19 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
             }
         }
     }
-    for (dest, src) in bind_mounts(&plan.spec) {
-        opts.ext_mnt.push(ext_mount(&dest, &src));
+    // Mountpoints as create makes them (the rootfs may be a fresh copy); bind mounts from
+    // their sources, at the destinations as resolved in the rootfs.
+    let mounts = criu_mounts::prepare_restore(&plan.spec, &plan.rootfs, &plan.bundle)?;
+    for b in criu_mounts::binds(&plan.spec, &plan.bundle) {
+        let key = match mounts.resolved.iter().find(|(d, _)| *d == b.dest) {
+            Some((_, r)) => r.clone(),
+            None => b.dest.to_string_lossy().into_owned(),
+        };
+        opts.ext_mnt
+            .push(ext_mount(&key, &b.source.to_string_lossy()));
     }
     // The new container's own cgroup directories, bound where the old one's were.
-    for (dest, host) in cgroup_binds(&plan.spec, &cgroup) {
+    for (dest, host) in criu_mounts::cgroup_binds(&plan.spec, &cgroup) {
         opts.ext_mnt.push(ext_mount(&dest, &host));
     }
     let masked = linux.and_then(|l| l.masked_paths().as_ref());
@@ -236,6 +244,7 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
             _ => Ok(()),
         },
     });
+    drop(mounts);
     drop(root);
     restored.with_context(|| {
         format!(

@@ -129,7 +129,7 @@ ck_cleanup() {
 }
 
 # A checkpoint ends the container; a restore under the same id goes on counting and is a
-# container like any other: state, exec, delete.
+# container like any other: state, exec, pause, resume, delete.
 t_ck_basic() {
     local b img=$CK/basic/img n out pid hooks=$CK/basic/hooks h
     b=$(ck_bundle basic "$COUNTER") || { WHY="no bundle"; return 1; }
@@ -155,6 +155,10 @@ t_ck_basic() {
     ck_counts_on basic "$n" || return 1
     out=$(ckhull exec basic echo ok 2>&1)
     eq "exec in the restored container" "$out" ok || return 1
+    out=$(ckhull pause basic 2>&1) || { WHY="pause of the restored container: $out"; return 1; }
+    case $(ckhull state basic) in *'"status": "paused"'*) ;; *) WHY="not paused after pause"; return 1 ;; esac
+    out=$(ckhull resume basic 2>&1) || { WHY="resume of the restored container: $out"; return 1; }
+    ck_running basic || return 1
     ck_delete basic
 }
 
