@@ -177,8 +177,9 @@ pub fn first_error_line(log: &Path) -> Option<String> {
     let text = std::fs::read(log).ok()?;
     let text = String::from_utf8_lossy(&text);
     let line = text.lines().find(|l| l.contains("Error"))?;
-    let line = match line.strip_prefix('(') {
-        Some(rest) => rest.split_once(") ").map_or(line, |(_, l)| l),
+    // "(00.017608) Error (...)", or in a restore "(00.752401)      1: Error (...)".
+    let line = match line.find("Error (") {
+        Some(i) => &line[i..],
         None => line,
     };
     Some(line.trim().to_string())
@@ -226,7 +227,7 @@ mod tests {
         std::fs::write(
             &dir,
             "(00.000021) Version: 3.17.1 (gitid 0)\n\
-             (00.017608) Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds\n\
+             (00.017608)      1: Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds\n\
              (00.017609) Error (criu/vdso.c:613): vdso: Failed to fill self vdso symtable\n",
         )
         .unwrap();

@@ -30,6 +30,12 @@ fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
             .any(|o| o == "bind" || o == "rbind")
 }
 
+/// A mount's source, absolute against the bundle and lexically clean (criu wants clean
+/// paths: "bundle/." is no mount point to it).
+fn source_of(m: &oci_spec::runtime::Mount, bundle: &Path) -> PathBuf {
+    lexical_clean(&bundle.join(m.source().clone().unwrap_or_default()))
+}
+
 /// Every bind mount in `mounts[]`.
 pub fn binds(spec: &Spec, bundle: &Path) -> Vec<Bind> {
     spec.mounts()
@@ -38,7 +44,7 @@ pub fn binds(spec: &Spec, bundle: &Path) -> Vec<Bind> {
         .filter(|m| is_bind(m))
         .map(|m| Bind {
             dest: lexical_clean(m.destination()),
-            source: bundle.join(m.source().clone().unwrap_or_default()),
+            source: source_of(m, bundle),
         })
         .collect()
 }
@@ -155,7 +161,7 @@ pub fn prepare_restore(spec: &Spec, rootfs: &Path, bundle: &Path) -> Result<Rest
             )
         };
         let bind = is_bind(m);
-        let source = bundle.join(m.source().clone().unwrap_or_default());
+        let source = source_of(m, bundle);
         let file = bind && std::fs::metadata(&source).is_ok_and(|md| !md.is_dir());
         let create = if file { Create::File } else { Create::Dir };
         let at = open_in_root(root.as_fd(), &dest, create).with_context(what)?;
