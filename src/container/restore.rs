@@ -77,23 +77,7 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
     let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
     let cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, false)?;
-    let mut rec = Record {
-        oci_version: crate::OCI_VERSION.into(),
-        id: o.id.clone(),
-        bundle: super::absolute_clean(&o.bundle)?,
-        rootfs: plan.rootfs.clone(),
-        created: crate::logging::rfc3339_nanos(SystemTime::now(), true),
-        annotations: plan
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroup: Some(cgroup.clone()),
-        hooks: plan.spec.hooks().clone(),
-        ..Default::default()
-    };
+    let mut rec = new_record(o, &plan, &cgroup)?;
     let st = rt.store()?;
     let entry = st.reserve_saved(&o.id, &rec)?;
     let mut undo = Undo {
@@ -121,76 +105,17 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
         .transpose()?;
     let log_dir = o.work_path.as_deref().unwrap_or(&o.image_path);
 
-    let mut opts = rpc::Criu_opts::new();
+    let mut opts = base_opts(o, &root.path, cg_mode, empty_ns, &plan.spec);
     opts.set_images_dir_fd(raw(&images));
     if let Some(w) = &work {
         opts.set_work_dir_fd(raw(w));
     }
-    opts.set_evasive_devices(true);
-    opts.set_log_level(4);
-    opts.set_log_file("restore.log".into());
-    // The restored init becomes hull's child, as a created one is.
-    opts.set_rst_sibling(true);
-    opts.set_root(root.path.to_string_lossy().into_owned());
-    opts.set_manage_cgroups(true);
-    opts.set_manage_cgroups_mode(cg_mode);
-    opts.set_notify_scripts(true);
-    opts.set_shell_job(o.shell_job);
-    opts.set_ext_unix_sk(o.ext_unix_sk);
-    opts.set_tcp_established(o.tcp_established);
-    opts.set_file_locks(o.file_locks);
-    opts.set_empty_ns(empty_ns);
-    opts.set_orphan_pts_master(true);
-    opts.set_auto_dedup(o.auto_dedup);
-    opts.set_lazy_pages(o.lazy_pages);
-    set_config_file(&mut opts, &plan.spec);
-    for (kind, path, fd) in &ns_fds {
-        match fd {
-            Some(fd) => {
-                let mut i = rpc::Inherit_fd::new();
-                i.set_key(criu::ns_key(kind));
-                i.set_fd(raw(fd));
-                opts.inherit_fd.push(i);
-            }
-            None => {
-                let mut j = rpc::Join_namespace::new();
-                j.set_ns(kind.to_string());
-                j.set_ns_file(path.to_string_lossy().into_owned());
-                opts.join_ns.push(j);
-            }
-        }
-    }
+    add_namespaces(&mut opts, &ns_fds);
     // Mountpoints as create makes them (the rootfs may be a fresh copy); bind mounts from
     // their sources, at the destinations as resolved in the rootfs.
     let mounts = criu_mounts::prepare_restore(&plan.spec, &plan.rootfs, &plan.bundle)?;
-    for b in criu_mounts::binds(&plan.spec, &plan.bundle) {
-        let key = match mounts.resolved.iter().find(|(d, _)| *d == b.dest) {
-            Some((_, r)) => r.clone(),
-            None => b.dest.to_string_lossy().into_owned(),
-        };
-        opts.ext_mnt
-            .push(ext_mount(&key, &b.source.to_string_lossy()));
-    }
-    // The new container's own cgroup directories, bound where the old one's were.
-    for (dest, host) in criu_mounts::cgroup_binds(&plan.spec, &cgroup) {
-        opts.ext_mnt.push(ext_mount(&dest, &host));
-    }
-    let masked = linux.and_then(|l| l.masked_paths().as_ref());
-    if masked.is_some_and(|m| !m.is_empty()) {
-        opts.ext_mnt.push(ext_mount("/dev/null", "/dev/null"));
-    }
-    for dev in device_paths(&plan.spec) {
-        opts.ext_mnt.push(ext_mount(&dev, &dev));
-    }
-    // The pipes the container's stdio was on are hull's own stdio now (criu inherits it).
-    for (fd, link) in descriptors.iter().enumerate() {
-        if link.contains("pipe:") {
-            let mut i = rpc::Inherit_fd::new();
-            i.set_key(link.clone());
-            i.set_fd(fd as i32);
-            opts.inherit_fd.push(i);
-        }
-    }
+    add_mounts(&mut opts, &plan, &mounts, &cgroup);
+    add_stdio_pipes(&mut opts, &descriptors);
     let mut req = rpc::Criu_req::new();
     req.set_type(rpc::Criu_req_type::RESTORE);
     req.opts = Some(opts).into();
@@ -273,9 +198,132 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
         return Ok(0);
     };
     drop(entry);
+    wait_attached(rt, &o.id, &forward, pid, relay)
+}
+
+/// The record of the new container, as create's (pid 0 until criu reports the init).
+fn new_record(o: &RestoreOptions, plan: &crate::spec::Plan, cgroup: &Cgroup) -> Result<Record> {
+    Ok(Record {
+        oci_version: crate::OCI_VERSION.into(),
+        id: o.id.clone(),
+        bundle: super::absolute_clean(&o.bundle)?,
+        rootfs: plan.rootfs.clone(),
+        created: crate::logging::rfc3339_nanos(SystemTime::now(), true),
+        annotations: plan
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup: Some(cgroup.clone()),
+        hooks: plan.spec.hooks().clone(),
+        ..Default::default()
+    })
+}
+
+/// criu's options from the flags, as runc sets them for a restore.
+fn base_opts(
+    o: &RestoreOptions,
+    root: &Path,
+    cg_mode: rpc::Criu_cg_mode,
+    empty_ns: u32,
+    spec: &oci_spec::runtime::Spec,
+) -> rpc::Criu_opts {
+    let mut opts = rpc::Criu_opts::new();
+    opts.set_evasive_devices(true);
+    opts.set_log_level(4);
+    opts.set_log_file("restore.log".into());
+    // The restored init becomes hull's child, as a created one is.
+    opts.set_rst_sibling(true);
+    opts.set_root(root.to_string_lossy().into_owned());
+    opts.set_manage_cgroups(true);
+    opts.set_manage_cgroups_mode(cg_mode);
+    opts.set_notify_scripts(true);
+    opts.set_shell_job(o.shell_job);
+    opts.set_ext_unix_sk(o.ext_unix_sk);
+    opts.set_tcp_established(o.tcp_established);
+    opts.set_file_locks(o.file_locks);
+    opts.set_empty_ns(empty_ns);
+    opts.set_orphan_pts_master(true);
+    opts.set_auto_dedup(o.auto_dedup);
+    opts.set_lazy_pages(o.lazy_pages);
+    set_config_file(&mut opts, spec);
+    opts
+}
+
+/// Namespaces joined by path: network and pid ones handed over as fds under the keys of
+/// the checkpoint, the others joined by criu.
+fn add_namespaces(opts: &mut rpc::Criu_opts, ns_fds: &[(&'static str, PathBuf, Option<OwnedFd>)]) {
+    for (kind, path, fd) in ns_fds {
+        match fd {
+            Some(fd) => {
+                let mut i = rpc::Inherit_fd::new();
+                i.set_key(criu::ns_key(kind));
+                i.set_fd(raw(fd));
+                opts.inherit_fd.push(i);
+            }
+            None => {
+                let mut j = rpc::Join_namespace::new();
+                j.set_ns(kind.to_string());
+                j.set_ns_file(path.to_string_lossy().into_owned());
+                opts.join_ns.push(j);
+            }
+        }
+    }
+}
+
+/// External mounts: binds from their sources, the new container's own cgroup directories
+/// where the old one's were, /dev/null for masked files, device nodes.
+fn add_mounts(
+    opts: &mut rpc::Criu_opts,
+    plan: &crate::spec::Plan,
+    mounts: &criu_mounts::RestoreMounts,
+    cgroup: &Cgroup,
+) {
+    for b in criu_mounts::binds(&plan.spec, &plan.bundle) {
+        let key = match mounts.resolved.iter().find(|(d, _)| *d == b.dest) {
+            Some((_, r)) => r.clone(),
+            None => b.dest.to_string_lossy().into_owned(),
+        };
+        opts.ext_mnt
+            .push(ext_mount(&key, &b.source.to_string_lossy()));
+    }
+    for (dest, host) in criu_mounts::cgroup_binds(&plan.spec, cgroup) {
+        opts.ext_mnt.push(ext_mount(&dest, &host));
+    }
+    let linux = plan.spec.linux().as_ref();
+    let masked = linux.and_then(|l| l.masked_paths().as_ref());
+    if masked.is_some_and(|m| !m.is_empty()) {
+        opts.ext_mnt.push(ext_mount("/dev/null", "/dev/null"));
+    }
+    for dev in device_paths(&plan.spec) {
+        opts.ext_mnt.push(ext_mount(&dev, &dev));
+    }
+}
+
+/// The pipes the container's stdio was on are hull's own stdio now (criu inherits it).
+fn add_stdio_pipes(opts: &mut rpc::Criu_opts, descriptors: &[String]) {
+    for (fd, link) in descriptors.iter().enumerate() {
+        if link.contains("pipe:") {
+            let mut i = rpc::Inherit_fd::new();
+            i.set_key(link.clone());
+            i.set_fd(fd as i32);
+            opts.inherit_fd.push(i);
+        }
+    }
+}
+
+/// Attached: wait for the restored init as `run` does, then remove the container.
+fn wait_attached(
+    rt: &Runtime,
+    id: &str,
+    forward: &crate::process::attached::Forwarder,
+    pid: i32,
+    relay: Option<OwnedFd>,
+) -> Result<i32> {
     let code = forward.wait_for(pid, relay);
-    // Attached, the container goes when its init does, as with `run`.
-    let entry = rt.store()?.lock(&o.id)?;
+    let entry = rt.store()?.lock(id)?;
     if let Some(rec) = entry.load()? {
         let status = status_of(&rec, entry.dir());
         destroy(entry, &rec, status)?;
