@@ -2,8 +2,8 @@
 //! mounts and hull's cgroup binds (external to criu: it cannot dump a mount whose source is
 //! outside the container), destinations resolved inside the rootfs as the container saw
 //! them (a destination through a symlink is where the mount really is), and, for restore,
-//! the mountpoints made again in the rootfs as runc's prepareCriuRestoreMounts does (with
-//! each bind mounted for the time of the restore, so mountpoints nested in it exist).
+//! the mountpoints made again in the rootfs as runc's prepareCriuRestoreMounts does (each
+//! bind mounted while they are made, so mountpoints nested in it exist in its source).
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -112,16 +112,12 @@ fn inside(rootfs: &Path, fd: &OwnedFd) -> Option<PathBuf> {
     Some(Path::new("/").join(rel))
 }
 
-/// The binds made in the rootfs for the time of a restore; unmounted when dropped.
-pub struct RestoreMounts {
-    binds: Vec<PathBuf>,
-    /// Each bind's destination (as in config.json) and where it resolved in the rootfs.
-    pub resolved: Vec<(PathBuf, String)>,
-}
+/// Binds made in the rootfs while mountpoints are made; unmounted when dropped.
+struct TempBinds(Vec<PathBuf>);
 
-impl Drop for RestoreMounts {
+impl Drop for TempBinds {
     fn drop(&mut self) {
-        for b in self.binds.iter().rev() {
+        for b in self.0.iter().rev() {
             if let Err(e) = nix::mount::umount2(b, nix::mount::MntFlags::MNT_DETACH) {
                 crate::logging::warn(&format!("restore: unmounting {}: {e}", b.display()));
             }
@@ -132,13 +128,18 @@ impl Drop for RestoreMounts {
 /// Make every mountpoint of `mounts[]` in `rootfs` as create would (criu mounts onto them
 /// but makes none), except the cgroup mounts (criu restores their tmpfs, or the mountpoint
 /// comes with /sys) and those on a tmpfs of the config (criu restores the tmpfs's
-/// content). Each bind is mounted at its mountpoint until the returned guard is dropped,
-/// so that a mountpoint nested in it is made in the bind's source, as at create.
-pub fn prepare_restore(spec: &Spec, rootfs: &Path, bundle: &Path) -> Result<RestoreMounts> {
-    let mut out = RestoreMounts {
-        binds: Vec::new(),
-        resolved: Vec::new(),
-    };
+/// content). Each bind is mounted at its mountpoint while the later ones are made, so that
+/// a mountpoint nested in it is made in the bind's source, as at create; all are unmounted
+/// again before this returns (runc keeps them through the restore, but their unmount then
+/// propagates into the restored container and takes its binds away). Returns each bind's
+/// destination (as in config.json) with where it resolved in the rootfs.
+pub fn prepare_restore(
+    spec: &Spec,
+    rootfs: &Path,
+    bundle: &Path,
+) -> Result<Vec<(PathBuf, String)>> {
+    let mut binds = TempBinds(Vec::new());
+    let mut resolved_binds = Vec::new();
     let root = open_rootfs(rootfs).with_context(|| format!("opening {}", rootfs.display()))?;
     let mounts: Vec<_> = spec.mounts().iter().flatten().collect();
     let tmpfs: Vec<PathBuf> = mounts
@@ -176,12 +177,13 @@ pub fn prepare_restore(spec: &Spec, rootfs: &Path, bundle: &Path) -> Result<Rest
         )
         .with_context(|| format!("mounts[{i}]: bind source {}", source.display()))?;
         move_mount_fd(tree.as_fd(), at.as_fd()).with_context(what)?;
-        out.binds
+        binds
+            .0
             .push(rootfs.join(resolved.strip_prefix("/").unwrap_or(&resolved)));
-        out.resolved
-            .push((dest, resolved.to_string_lossy().into_owned()));
+        resolved_binds.push((dest, resolved.to_string_lossy().into_owned()));
     }
-    Ok(out)
+    drop(binds);
+    Ok(resolved_binds)
 }
 
 #[cfg(test)]

@@ -113,8 +113,8 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
     add_namespaces(&mut opts, &ns_fds);
     // Mountpoints as create makes them (the rootfs may be a fresh copy); bind mounts from
     // their sources, at the destinations as resolved in the rootfs.
-    let mounts = criu_mounts::prepare_restore(&plan.spec, &plan.rootfs, &plan.bundle)?;
-    add_mounts(&mut opts, &plan, &mounts, &cgroup);
+    let resolved = criu_mounts::prepare_restore(&plan.spec, &plan.rootfs, &plan.bundle)?;
+    add_mounts(&mut opts, &plan, &resolved, &cgroup);
     add_stdio_pipes(&mut opts, &descriptors);
     let mut req = rpc::Criu_req::new();
     req.set_type(rpc::Criu_req_type::RESTORE);
@@ -169,7 +169,6 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
             _ => Ok(()),
         },
     });
-    drop(mounts);
     drop(root);
     restored.with_context(|| {
         format!(
@@ -278,11 +277,11 @@ fn add_namespaces(opts: &mut rpc::Criu_opts, ns_fds: &[(&'static str, PathBuf, O
 fn add_mounts(
     opts: &mut rpc::Criu_opts,
     plan: &crate::spec::Plan,
-    mounts: &criu_mounts::RestoreMounts,
+    resolved: &[(PathBuf, String)],
     cgroup: &Cgroup,
 ) {
     for b in criu_mounts::binds(&plan.spec, &plan.bundle) {
-        let key = match mounts.resolved.iter().find(|(d, _)| *d == b.dest) {
+        let key = match resolved.iter().find(|(d, _)| *d == b.dest) {
             Some((_, r)) => r.clone(),
             None => b.dest.to_string_lossy().into_owned(),
         };
