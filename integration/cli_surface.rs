@@ -100,15 +100,6 @@ fn an_unknown_command_fails_with_no_help_topic() {
 }
 
 #[test]
-fn checkpoint_and_restore_refuse_clearly() {
-    let h = Hull::new();
-    let err = h.fails(&["checkpoint", "--image-path", "/x", "id"]);
-    assert!(err.contains("checkpoint needs criu"), "{err}");
-    let err = h.fails(&["restore", "id"]);
-    assert!(err.contains("restore needs criu"), "{err}");
-}
-
-#[test]
 fn unimplemented_subcommands_fail_with_exit_1() {
     let h = Hull::new();
     for args in [

@@ -8,6 +8,7 @@ mod bind_flags;
 mod bpf_devices;
 mod cgroup_ops;
 mod cgroups;
+mod checkpoint;
 mod cli_surface;
 mod container_setup;
 mod cve;

@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: busybox-static (the rootfs), runc (comparisons),
 # findutils/util-linux/strace (host-side checks), uidmap (newuidmap/newgidmap for rootless),
-# dbus (a private dbus-daemon for the D-Bus client's wire tests, integration/dbus_wire.rs).
+# dbus (a private dbus-daemon for the D-Bus client's wire tests, integration/dbus_wire.rs),
+# criu (checkpoint/restore fail here with criu's own error: integration/checkpoint.rs).
 need=()
-for p in busybox-static runc findutils util-linux strace uidmap dbus; do
+for p in busybox-static runc findutils util-linux strace uidmap dbus criu; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

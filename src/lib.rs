@@ -13,6 +13,7 @@
 pub mod cgroups;
 pub mod cli;
 pub(crate) mod container;
+pub(crate) mod criu;
 pub mod dbus;
 pub(crate) mod fault;
 pub(crate) mod hooks;

@@ -32,6 +32,8 @@ pub struct Runtime {
     /// `--systemd-cgroup`: cgroups through systemd.
     pub systemd_cgroup: bool,
     pub rootless: Rootless,
+    /// `--criu`: the criu binary for checkpoint and restore (a path, or a name in PATH).
+    pub criu: PathBuf,
 }
 
 impl Runtime {
@@ -42,6 +44,15 @@ impl Runtime {
             Rootless::Yes => true,
             Rootless::No => false,
             Rootless::Auto => crate::rootless::auto_rootless(nix::unistd::geteuid().is_root()),
+        }
+    }
+
+    /// The criu binary: `--criu`, or `criu` from PATH.
+    pub fn criu_binary(&self) -> &std::path::Path {
+        if self.criu.as_os_str().is_empty() {
+            std::path::Path::new("criu")
+        } else {
+            &self.criu
         }
     }
 

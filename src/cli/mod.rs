@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::logging::Format;
 
 mod attach;
+mod checkpoint;
 mod create;
-mod criu;
 mod delete;
 mod events;
 mod exec;
@@ -20,6 +20,7 @@ mod list;
 mod pause;
 mod pidfd;
 mod ps;
+mod restore;
 mod run;
 mod spec;
 mod start;
@@ -175,7 +176,7 @@ pub struct Global {
     /// as in runc; `spec --rootless` is a different flag)
     #[arg(long, default_value = "auto")]
     pub rootless: String,
-    /// Path to criu (accepted for compatibility; checkpoint/restore is not supported)
+    /// Path to the criu binary used by checkpoint and restore
     #[arg(long, default_value = "criu", global = true)]
     pub criu: String,
 }
@@ -191,6 +192,7 @@ impl Global {
             root: self.root.clone(),
             systemd_cgroup: self.systemd_cgroup,
             rootless: self.rootless.parse()?,
+            criu: PathBuf::from(&self.criu),
         };
         Ok(())
     }
@@ -246,10 +248,10 @@ pub enum Command {
     Spec(spec::SpecArgs),
     /// Show the enabled features (runtime-spec features.md JSON)
     Features,
-    /// Checkpoint a running container (needs criu: not supported by hull)
-    Checkpoint(criu::CriuArgs),
-    /// Restore a container from a checkpoint (needs criu: not supported by hull)
-    Restore(criu::CriuArgs),
+    /// Checkpoint a running container with criu
+    Checkpoint(checkpoint::CheckpointArgs),
+    /// Restore a container from a checkpoint with criu
+    Restore(restore::RestoreArgs),
     /// Attach to a container run by hull-shim (detach with ctrl-p ctrl-q)
     Attach(attach::AttachArgs),
     /// Wait for a container run by hull-shim to exit; print and return its exit code
@@ -297,8 +299,8 @@ pub fn dispatch(g: &Global, cmd: Command) -> anyhow::Result<i32> {
         Command::Events(a) => events::run(g, a),
         Command::Spec(a) => spec::run(g, a),
         Command::Features => features::run(g),
-        Command::Checkpoint(a) => criu::run(g, "checkpoint", a),
-        Command::Restore(a) => criu::run(g, "restore", a),
+        Command::Checkpoint(a) => checkpoint::run(g, a),
+        Command::Restore(a) => restore::run(g, a),
         Command::Attach(a) => attach::run(g, a),
         Command::Wait(a) => wait::run(g, a),
     }

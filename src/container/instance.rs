@@ -68,6 +68,11 @@ impl Container {
         self.rec.cgroup.clone().unwrap_or_default()
     }
 
+    /// The entry and record, for removing the container.
+    pub fn into_parts(self) -> (Option<Entry>, Record, Status) {
+        (self.entry, self.rec, self.status)
+    }
+
     /// The held store entry (only for a container loaded with `lock`).
     pub fn entry(&self) -> Result<&Entry> {
         self.entry

@@ -1,5 +1,5 @@
 //! Lifecycle operations over state, process, cgroups and hooks: create, start, run, kill,
-//! delete, state and list. Status is never stored: it is derived from the init's liveness
+//! delete, state and list (here), exec, checkpoint and restore (their own files). Status is never stored: it is derived from the init's liveness
 //! (pid + start time), the exec fifo and the freezer.
 
 use std::collections::BTreeMap;
@@ -18,11 +18,16 @@ pub use crate::state::Status;
 use crate::state::{Entry, OciState, Record};
 
 mod cgroup_ops;
+mod checkpoint;
+mod criu_mounts;
 mod exec;
 mod instance;
+mod restore;
 pub use cgroup_ops::{events, parse_interval, pause, pids, ps_table, resume, stats_event, update};
+pub use checkpoint::{checkpoint, CheckpointOptions};
 pub use exec::{exec, ExecOptions};
 pub use instance::Container;
+pub use restore::{restore, RestoreOptions};
 
 /// What `create` and `run` need from the command line.
 #[derive(Debug, Clone)]

@@ -66,6 +66,14 @@ pub const CGROUP_SYSTEMD_USER: bool = false;
 pub const APPARMOR: bool = false;
 pub const SELINUX: bool = false;
 
+/// runc's annotation saying `checkpoint`/`restore` work (through criu, which must be
+/// installed: see README "Checkpoint and restore").
+pub const CHECKPOINT_ENABLED: (&str, &str) = ("org.opencontainers.runc.checkpoint.enabled", "true");
+
+/// Config annotations that change what the runtime does beyond the container (runc's
+/// list, of those hull reads): `org.systemd.property.` (prefix), `org.criu.config`.
+pub const UNSAFE_ANNOTATIONS: &[&str] = &["org.systemd.property.", "org.criu.config"];
+
 /// Features JSON; lists only what hull implements at this commit. (`linux.timeOffsets`
 /// has no entry in the features document: the `time` namespace stands for it.)
 pub fn features() -> serde_json::Value {
@@ -94,7 +102,8 @@ pub fn features() -> serde_json::Value {
             },
             "netDevices": { "enabled": true },
         },
-        "annotations": {},
+        "annotations": { CHECKPOINT_ENABLED.0: CHECKPOINT_ENABLED.1 },
+        "potentiallyUnsafeConfigAnnotations": UNSAFE_ANNOTATIONS,
     })
 }
 
@@ -109,6 +118,18 @@ mod tests {
         assert_eq!(f.oci_version_min(), "1.0.0");
         assert_eq!(f.oci_version_max(), crate::OCI_VERSION);
         assert_eq!(f.hooks().as_deref().unwrap(), HOOKS);
+        let ann = f.annotations().as_ref().unwrap();
+        assert_eq!(
+            ann.get("org.opencontainers.runc.checkpoint.enabled")
+                .map(String::as_str),
+            Some("true")
+        );
+        assert_eq!(
+            f.potentially_unsafe_config_annotations()
+                .as_deref()
+                .unwrap(),
+            UNSAFE_ANNOTATIONS
+        );
         let linux = f.linux().as_ref().unwrap();
         let ns = linux.namespaces().as_ref().unwrap();
         assert_eq!(ns.len(), 8);

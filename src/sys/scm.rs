@@ -32,7 +32,13 @@ pub fn send_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<()> {
 
 /// Receive up to 4 KiB of data and up to `MAX_FDS` fds (close-on-exec), in the order sent.
 pub fn recv_fds(sock: RawFd) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
-    let mut buf = vec![0u8; 4096];
+    recv_fds_upto(sock, 4096)
+}
+
+/// `recv_fds` of a message of up to `max` bytes (criu's answers can exceed 4 KiB). A longer
+/// message is an error rather than silently cut.
+pub fn recv_fds_upto(sock: RawFd, max: usize) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
+    let mut buf = vec![0u8; max];
     let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS]);
     let (n, fds) = {
         let mut iov = [IoSliceMut::new(&mut buf)];
@@ -43,6 +49,12 @@ pub fn recv_fds(sock: RawFd) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
                 // SAFETY: the kernel just installed these descriptors for us.
                 fds.extend(raw.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
             }
+        }
+        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a message longer than {max} bytes"),
+            ));
         }
         (msg.bytes, fds)
     };

@@ -18,7 +18,10 @@ MIRROR=${HULL_VM_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 # minbase + what it takes to boot Debian's kernel with systemd as pid 1 and to talk to
 # systemd over D-Bus; runc 1.1 is the reference for what --systemd-cgroup must produce.
-PACKAGES=systemd,systemd-sysv,dbus,udev,kmod,linux-image-amd64,initramfs-tools,runc
+# criu 3.17 for checkpoint/restore (it works on this 6.1 kernel, not on the 6.13+ hosts),
+# with iptables (criu locks a container's network with iptables-restore while it dumps)
+# and iproute2 (criu's network namespace dump and restore run `ip`).
+PACKAGES=systemd,systemd-sysv,dbus,udev,kmod,linux-image-amd64,initramfs-tools,runc,criu,iptables,iproute2
 # Units a one-shot test VM does not need; masked so the boot under TCG stays short.
 MASK=(
     getty.target getty@.service serial-getty@.service console-getty.service

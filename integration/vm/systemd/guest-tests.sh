@@ -303,5 +303,8 @@ run_test hull_systemd_scope t_hull_systemd_scope
 # scope, taken unit names, failed creates, slice units, annotations, features.
 . "$PAYLOAD/guest-systemd-driver.sh"
 run_systemd_driver_tests
+# checkpoint / restore with Debian's criu (guest-checkpoint.sh): works on this 6.1 kernel.
+. "$PAYLOAD/guest-checkpoint.sh"
+run_checkpoint_tests
 
 summary

@@ -10,7 +10,7 @@
 # The base image (debootstrap + kernel + initrd) is cached in target/vm-cache/systemd/,
 # keyed on build-image.sh and image/, so reruns download and build nothing. --hull PATH
 # tests that binary instead of building a static one. HULL_VM_TIMEOUT (seconds, default
-# 300) bounds the boot.
+# 600) bounds the boot (the checkpoint tests alone take ~1.5 min under TCG).
 set -euo pipefail
 SELF=$(realpath "$0")
 HULL=""
@@ -35,7 +35,7 @@ cd "$(dirname "$SELF")/../../.."
 SD=integration/vm/systemd
 . integration/vm/verdict.sh
 CACHE=target/vm-cache/systemd
-TIMEOUT=${HULL_VM_TIMEOUT:-300}
+TIMEOUT=${HULL_VM_TIMEOUT:-600}
 t0=$(date +%s)
 mkdir -p "$CACHE"
 mounts_before=$(cut -d' ' -f5 /proc/self/mountinfo | sort)
@@ -105,6 +105,8 @@ esac
 PL=$tmp/payload
 mkdir -p "$PL"/{bin,bundles,rootfs/bin}
 cp "$HULL" "$PL/bin/hull"
+# The console-socket receiver of the checkpoint tests (the guest has no python or socat).
+cc -static -O2 -o "$PL/bin/recvtty" "$SD/recvtty.c"
 cp /bin/busybox "$PL/rootfs/bin/busybox"
 for a in $(/bin/busybox --list | grep -vx busybox); do
     ln -sf busybox "$PL/rootfs/bin/$a"
@@ -112,6 +114,7 @@ done
 mkdir -p "$PL/rootfs"/{proc,sys,dev,tmp,run}
 install -m 0755 "$SD/guest-tests.sh" "$PL/guest-tests.sh"
 install -m 0644 "$SD/guest-systemd-driver.sh" "$PL/guest-systemd-driver.sh"
+install -m 0644 "$SD/guest-checkpoint.sh" "$PL/guest-checkpoint.sh"
 install -m 0644 integration/vm/guest-lib.sh "$PL/guest-lib.sh"
 (cd "$tmp" && "$HULL" spec)
 python3 "$SD/bundles.py" "$tmp/config.json" "$PL/bundles"
