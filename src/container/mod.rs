@@ -29,6 +29,33 @@ pub use exec::{exec, ExecOptions};
 pub use instance::Container;
 pub use restore::{restore, RestoreOptions};
 
+/// The record of a container that is about to exist (pid 0: "creating"), for create and
+/// restore.
+fn new_record(
+    id: &str,
+    bundle: &std::path::Path,
+    plan: &crate::spec::Plan,
+    cgroup: &Cgroup,
+) -> Result<Record> {
+    Ok(Record {
+        oci_version: crate::OCI_VERSION.into(),
+        id: id.to_string(),
+        bundle: absolute_clean(bundle)?,
+        rootfs: plan.rootfs.clone(),
+        created: crate::logging::rfc3339_nanos(SystemTime::now(), true),
+        annotations: plan
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup: Some(cgroup.clone()),
+        hooks: plan.spec.hooks().clone(),
+        ..Default::default()
+    })
+}
+
 /// What `create` and `run` need from the command line.
 #[derive(Debug, Clone)]
 pub struct CreateOptions {
@@ -210,24 +237,9 @@ fn create_inner(rt: &Runtime, o: &CreateOptions, release: bool) -> Result<Create
 
     let host_mounts = !ns.has_mount;
     let mut rec = Record {
-        oci_version: crate::OCI_VERSION.into(),
-        id: o.id.clone(),
-        bundle: absolute_clean(&o.bundle)?,
-        rootfs: plan.rootfs.clone(),
-        created: crate::logging::rfc3339_nanos(SystemTime::now(), true),
-        owner: String::new(),
-        annotations: plan
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroup: Some(cgroup.clone()),
-        hooks: plan.spec.hooks().clone(),
         host_mounts,
         no_new_keyring: o.no_new_keyring,
-        ..Default::default()
+        ..new_record(&o.id, &o.bundle, &plan, &cgroup)?
     };
     // The id appears with this record (pid 0: status "creating"), before the cgroup exists,
     // so `delete --force` after a create killed anywhere from here on knows which cgroup to

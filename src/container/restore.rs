@@ -11,7 +11,6 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxNamespaceType;
@@ -26,7 +25,7 @@ use crate::criu::{self, rpc, Event, Swrk};
 use crate::hooks::{self, Kind};
 use crate::process::spawn::Console;
 use crate::runtime::Runtime;
-use crate::state::{OciState, Record, Status};
+use crate::state::{OciState, Status};
 
 /// `restore`'s flags (runc's).
 #[derive(Debug, Clone, Default)]
@@ -77,7 +76,7 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
     let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
     let cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, false, rt.is_rootless())?;
-    let mut rec = new_record(o, &plan, &cgroup)?;
+    let mut rec = super::new_record(&o.id, &o.bundle, &plan, &cgroup)?;
     let st = rt.store()?;
     let entry = st.reserve_saved(&o.id, &rec)?;
     let mut undo = Undo {
@@ -198,27 +197,6 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
     };
     drop(entry);
     wait_attached(rt, &o.id, &forward, pid, relay)
-}
-
-/// The record of the new container, as create's (pid 0 until criu reports the init).
-fn new_record(o: &RestoreOptions, plan: &crate::spec::Plan, cgroup: &Cgroup) -> Result<Record> {
-    Ok(Record {
-        oci_version: crate::OCI_VERSION.into(),
-        id: o.id.clone(),
-        bundle: super::absolute_clean(&o.bundle)?,
-        rootfs: plan.rootfs.clone(),
-        created: crate::logging::rfc3339_nanos(SystemTime::now(), true),
-        annotations: plan
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroup: Some(cgroup.clone()),
-        hooks: plan.spec.hooks().clone(),
-        ..Default::default()
-    })
 }
 
 /// criu's options from the flags, as runc sets them for a restore.
