@@ -49,10 +49,11 @@ EOF
 }
 
 # PODRL_AS CMD...: CMD as the rootless user, in a login-like environment of its own (an
-# array, so that `t` can run it).
+# array, so that `t` can run it), in its home: the caller's directory may be one the user
+# cannot enter (a clone under a 0700 mktemp directory), and podman re-executes itself there.
 podrl_env() {
     PODRL_AS=(setpriv --reuid="$PODRL_UID" --regid="$PODRL_UID" --init-groups
-        env -i HOME="$T/rl/home" USER="$PODRL_USER" LOGNAME="$PODRL_USER"
+        env -i -C "$T/rl/home" HOME="$T/rl/home" USER="$PODRL_USER" LOGNAME="$PODRL_USER"
         XDG_RUNTIME_DIR="$T/rl/xdg" TMPDIR="$T/rl/tmp" PATH=/usr/local/bin:/usr/bin:/bin)
 }
 # RLP: rootless podman with the runtime under test, given by path alone.
