@@ -1145,18 +1145,22 @@ fn add_tmpfs(b: &Bundle, dest: &str, options: serde_json::Value) {
     });
 }
 
+/// `rootfs/NAME`, a new directory with `mode` (setuid, setgid and sticky bits included).
+fn dir_with_mode(b: &Bundle, name: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let d = b.rootfs().join(name);
+    std::fs::create_dir(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
+    d
+}
+
 #[test]
 fn a_tmpfs_without_mode_keeps_the_mode_of_the_directory_it_covers() {
-    use std::os::unix::fs::PermissionsExt;
     let h = Hull::new();
     let b = h.bundle(&["true"]);
     applets(&b, &["stat", "grep"]);
-    let covered = b.rootfs().join("covered");
-    std::fs::create_dir(&covered).unwrap();
-    std::fs::set_permissions(&covered, std::fs::Permissions::from_mode(0o710)).unwrap();
-    let special = b.rootfs().join("special");
-    std::fs::create_dir(&special).unwrap();
-    std::fs::set_permissions(&special, std::fs::Permissions::from_mode(0o7777)).unwrap();
+    dir_with_mode(&b, "covered", 0o710);
+    dir_with_mode(&b, "special", 0o7777);
     add_tmpfs(&b, "/covered", json!(["rw", "nodev", "nosuid"]));
     add_tmpfs(&b, "/special", json!([]));
     add_tmpfs(&b, "/made/by/hull", json!([]));
@@ -1178,9 +1182,7 @@ fn an_explicit_tmpfs_mode_wins_and_the_covered_directory_is_untouched() {
     let h = Hull::new();
     let b = h.bundle(&["true"]);
     applets(&b, &["stat", "grep"]);
-    let covered = b.rootfs().join("covered");
-    std::fs::create_dir(&covered).unwrap();
-    std::fs::set_permissions(&covered, std::fs::Permissions::from_mode(0o710)).unwrap();
+    let covered = dir_with_mode(&b, "covered", 0o710);
     add_tmpfs(&b, "/covered", json!(["mode=1500"]));
     let (mode, line) = tmpfs_seen(&h, &b, "/covered");
     assert_eq!(mode, "1500");

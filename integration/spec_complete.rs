@@ -258,6 +258,15 @@ fn on_cpu0(h: &Hull, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// What an exec'd `grep Cpus_allowed_list /proc/self/status` prints, exec run under
+/// `taskset -c 0`.
+fn exec_on_cpu0(h: &Hull, id: &str) -> String {
+    on_cpu0(
+        h,
+        &["exec", id, "grep", "Cpus_allowed_list", "/proc/self/status"],
+    )
+}
+
 fn online_cpus() -> String {
     std::fs::read_to_string("/sys/devices/system/cpu/online")
         .unwrap()
@@ -278,16 +287,7 @@ fn the_callers_cpu_affinity_is_not_the_containers() {
     // An exec'd process too.
     let b = h.bundle(&["sleep", "30"]);
     let id = start_sleeper(&h, &b);
-    let out = on_cpu0(
-        &h,
-        &[
-            "exec",
-            &id,
-            "grep",
-            "Cpus_allowed_list",
-            "/proc/self/status",
-        ],
-    );
+    let out = exec_on_cpu0(&h, &id);
     assert_eq!(status_field(&out, "Cpus_allowed_list"), online_cpus());
 }
 
@@ -316,16 +316,7 @@ fn the_cpu_affinity_is_reset_to_the_containers_cpuset() {
         let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
         let init = std::fs::read_to_string(format!("/proc/{}/status", st["pid"])).unwrap();
         assert_eq!(status_field(&init, "Cpus_allowed_list"), cpus, "init");
-        let out = on_cpu0(
-            &h,
-            &[
-                "exec",
-                &id,
-                "grep",
-                "Cpus_allowed_list",
-                "/proc/self/status",
-            ],
-        );
+        let out = exec_on_cpu0(&h, &id);
         assert_eq!(status_field(&out, "Cpus_allowed_list"), cpus, "exec");
     }
 }
