@@ -142,6 +142,39 @@ fn create_start_state_transitions_and_pid_file() {
     assert!(h.dirs().is_empty());
 }
 
+/// While it waits for `start`, the init holds beyond its stdio only what runc's own
+/// fd-leak test allows: the sync socket, the exec fifo and the root of hull's procfs
+/// handle. Not the directory it reopens the fifo through, nor any file of the bundle.
+#[test]
+fn a_created_init_holds_no_fd_beyond_stdio_sync_fifo_and_proc_root() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    let id = unique_id("fds");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
+    let pid = st["pid"].as_i64().unwrap();
+    let mut seen = Vec::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+        let e = e.unwrap();
+        let n: i32 = e.file_name().to_str().unwrap().parse().unwrap();
+        let target = std::fs::read_link(e.path()).unwrap();
+        let t = target.to_string_lossy().to_string();
+        seen.push(format!("{n} -> {t}"));
+        let allowed = n <= 2
+            || t.starts_with("socket:[")
+            || t.starts_with("pipe:[")
+            || t.starts_with("anon_inode:")
+            || t.ends_with("/exec.fifo")
+            || t == "/proc"
+            || t == "/";
+        assert!(allowed, "fd {n} -> {t} of the created init; all: {seen:?}");
+    }
+    assert!(seen.iter().any(|s| s.ends_with("/exec.fifo")), "{seen:?}");
+    h.ok(&["delete", "--force", &id]);
+    assert!(h.dirs().is_empty());
+}
+
 #[test]
 fn lifecycle_errors_use_runc_wording_and_change_nothing() {
     let h = Hull::new();
@@ -371,6 +404,31 @@ fn start_reports_a_missing_executable_at_create() {
     assert_eq!(code, Some(1));
     assert!(err.contains("/no/such/binary"), "{err}");
     assert!(h.dirs().is_empty(), "{:?}", h.dirs());
+}
+
+/// A program found at create whose execve still fails (its interpreter is missing): as
+/// with runc, `start` has succeeded by then, the init prints the error bare on the
+/// container's stderr and the container exits 255.
+#[test]
+fn an_execve_failure_after_start_goes_to_the_container_stderr_and_exits_255() {
+    let h = Hull::new();
+    let b = h.bundle(&["/bad-interp"]);
+    let script = b.rootfs().join("bad-interp");
+    std::fs::write(&script, "#!/no/such/interpreter\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (code, out, err) = run(&h, &b, &unique_id("execve"));
+    assert_eq!(code, Some(255), "stdout: {out} stderr: {err}");
+    assert_eq!(err, "exec /bad-interp: no such file or directory\n");
+    assert!(h.dirs().is_empty(), "{:?}", h.dirs());
+
+    let id = unique_id("execve");
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    h.ok(&["start", &id]);
+    h.wait_status(&id, "stopped");
+    let err = std::fs::read_to_string(b.path().join("hull-stderr")).unwrap();
+    assert_eq!(err, "exec /bad-interp: no such file or directory\n");
+    h.ok(&["delete", &id]);
 }
 
 #[test]

@@ -166,15 +166,16 @@ impl Procfs {
         self.open(&format!("{pid}/{sub}"), flags)
     }
 
-    /// Reopen this process's fd `fd` with `flags` through `/proc/self/fd/N`: the
-    /// directory is reached safely and only its last component, the magic link, is
-    /// followed; what was opened must be the file that link names.
+    /// Reopen this process's fd `fd` with `flags` through `/proc/self/fd/N`, in one openat
+    /// from the handle: no fd on the `fd` directory is held while the open blocks (a fifo
+    /// waits there for its reader, and a runtime's init shows only its own files then). The
+    /// components before the magic link are directories of a proc instance the container
+    /// cannot mount on; what was opened must be the file the link names.
     pub fn reopen(&self, fd: RawFd, flags: i32) -> io::Result<OwnedFd> {
-        let dir = self.open_self("fd", libc::O_PATH | libc::O_DIRECTORY)?;
-        let name = fd.to_string();
+        let path = format!("{}/fd/{fd}", self.link("self")?);
+        let want = fstatat(self.root.as_fd(), path.as_str(), AtFlags::empty())?;
         let oflags = OFlag::from_bits_retain(flags) | OFlag::O_CLOEXEC;
-        let new = nix::fcntl::openat(dir.as_fd(), name.as_str(), oflags, Mode::empty())?;
-        let want = fstatat(dir.as_fd(), name.as_str(), AtFlags::empty())?;
+        let new = nix::fcntl::openat(self.root.as_fd(), path.as_str(), oflags, Mode::empty())?;
         let got = fstat(new.as_fd())?;
         if (want.st_dev, want.st_ino) != (got.st_dev, got.st_ino) {
             return Err(io::Error::from_raw_os_error(libc::EXDEV));

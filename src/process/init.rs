@@ -5,6 +5,7 @@
 //! parsing or path checks, so this side only acts.
 
 use std::ffi::CString;
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
@@ -231,12 +232,16 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         exit_now(1);
     }
     let e = ready.exec();
-    // Worded as runc's (Go's lower-case errno text): "exec /x: no such file or directory".
-    super::exec_fifo::report(
-        &fifo,
-        &format!("exec {}: {}", ready.prog.display(), e.desc().to_lowercase()),
+    // As runc's init after the start barrier: `start` has already succeeded, so the error
+    // goes bare to the container's own stderr (where `docker logs` shows it) and the
+    // container exits 255. Worded as runc's: "exec /x: no such file or directory".
+    let _ = writeln!(
+        std::io::stderr(),
+        "exec {}: {}",
+        ready.prog.display(),
+        e.desc().to_lowercase()
     );
-    exit_now(127)
+    exit_now(255)
 }
 
 /// Ask the parent for the detached source tree of `mounts[index]` (see mount_source).
