@@ -119,6 +119,9 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
     if (typ == "cgroup" || typ == "cgroup2") && !bind {
         return cgroup_mount::mount_cgroup(ctx, &clean, &opts, typ == "cgroup2");
     }
+    // A tmpfs target that already exists is resolved once, before the tmpfs is made: its
+    // mode is the one inherited, and it is the directory mounted on.
+    let mut existing_dir = None;
     let (mnt, is_dir) = if bind {
         let source = m
             .source()
@@ -140,7 +143,7 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
             .as_ref()
             .map(|s| s.to_string_lossy().into_owned());
         if typ == "tmpfs" {
-            inherit_tmpfs_mode(ctx.root, &clean, &mut opts);
+            existing_dir = existing_tmpfs_target(ctx.root, &clean, &mut opts);
         }
         if readonly_later(typ, bind, &clean) {
             opts.attrs.set &= !MOUNT_ATTR_RDONLY;
@@ -164,7 +167,13 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
             Err(e) => return Err(e),
         }
     };
-    let target = resolve_target(ctx.root, &clean, typ, bind, is_dir)?;
+    let target = match existing_dir {
+        Some(fd) => {
+            refuse_root(fd.as_fd(), ctx.root, &clean)?;
+            fd
+        }
+        None => resolve_target(ctx.root, &clean, typ, bind, is_dir)?,
+    };
     let on_proc = fstatfs(target.as_fd())
         .map(|s| s.filesystem_type() == PROC_SUPER_MAGIC)
         .unwrap_or(false);
@@ -182,19 +191,22 @@ fn mount_entry_inner(ctx: &Ctx<'_>, index: usize, m: &Mount, typ: &str) -> Resul
 /// A tmpfs without `mode=` over an existing directory takes that directory's mode (setuid,
 /// setgid and sticky bits included), as runc does, so covering a 0710 directory does not
 /// open it to everyone; over a directory hull creates it keeps tmpfs's default (1777).
-fn inherit_tmpfs_mode(root: BorrowedFd<'_>, clean: &Path, opts: &mut MountOptions) {
-    if opts.data.iter().any(|(k, _)| k == "mode") {
-        return;
+/// Returns the existing directory, which is then the mount's target.
+fn existing_tmpfs_target(
+    root: BorrowedFd<'_>,
+    clean: &Path,
+    opts: &mut MountOptions,
+) -> Option<OwnedFd> {
+    let fd = open_in_root(root, clean, Create::Nothing).ok()?;
+    let st = nix::sys::stat::fstat(&fd).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return None;
     }
-    let Ok(fd) = open_in_root(root, clean, Create::Nothing) else {
-        return;
-    };
-    if let Ok(st) = nix::sys::stat::fstat(&fd) {
-        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            opts.data
-                .push(("mode".into(), Some(format!("{:o}", st.st_mode & 0o7777))));
-        }
+    if !opts.data.iter().any(|(k, _)| k == "mode") {
+        opts.data
+            .push(("mode".into(), Some(format!("{:o}", st.st_mode & 0o7777))));
     }
+    Some(fd)
 }
 
 /// The mount's target, resolved once inside the rootfs; what it resolved to decides:
