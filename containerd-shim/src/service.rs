@@ -371,7 +371,7 @@ impl Service {
         }
         let c = g.containers.remove(id).expect("looked up above");
         if let Some(r) = &c.rootfs {
-            mounts::unmount(r);
+            mounts::unmount_in_background(r);
         }
         for p in std::iter::once(&c.init).chain(c.execs.values()) {
             if let Some(fd) = &p.pidfd {
