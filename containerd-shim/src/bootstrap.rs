@@ -94,7 +94,7 @@ pub fn serve(flags: &Flags) -> Result<(), String> {
     crate::sys::one_malloc_arena();
     // Out of containerd's session: a signal to its process group is not for the shim.
     let _ = nix::unistd::setsid();
-    // SIGTERM/SIGINT come through a signalfd the watch thread reads (blocked here, before
+    // SIGTERM/SIGINT come through a signalfd the main thread watches (blocked here, before
     // any thread starts, so no thread takes them the default way). hull and the
     // containers start with an empty mask (std's spawn resets it).
     let mut mask = SigSet::empty();
@@ -117,20 +117,22 @@ pub fn serve(flags: &Flags) -> Result<(), String> {
         .and_then(|a| a.path().map(Path::to_path_buf));
     let events = Publisher::start(ttrpc_address()?, flags.namespace.clone());
     let svc = Service::new(flags.namespace.clone(), events, socket.clone(), sigfd)?;
-    let exit = Arc::clone(&svc.exit);
     let task = create_task(Arc::new(
-        Box::new(TaskService(svc)) as Box<dyn containerd_shim::Task + Send + Sync>
+        Box::new(TaskService(Arc::clone(&svc))) as Box<dyn containerd_shim::Task + Send + Sync>
     ));
     let mut server = Server::new()
         .add_listener(3)
         .map_err(|e| format!("ttrpc listener: {e}"))?
+        // The fewest ttrpc allows (min < default < max): two idle workers per connection,
+        // one more at most, so that a blocking Wait never leaves none. Each idle thread
+        // costs the shim its stack pages.
         .set_thread_count_min(1)
         .set_thread_count_default(2)
-        .set_thread_count_max(4)
+        .set_thread_count_max(3)
         .register_service(task);
     server.start().map_err(|e| format!("ttrpc server: {e}"))?;
     log::info("serving");
-    exit.wait();
+    svc.watch();
     if let Some(s) = &socket {
         let _ = std::fs::remove_file(s);
     }

@@ -1,9 +1,11 @@
 //! Publishing task events to containerd (`/containerd.services.events.ttrpc.v1.Events/Forward`
 //! on its ttrpc socket) from one thread, in order. containerd may be restarting: a failed
 //! forward reconnects and retries with backoff for about a minute, so an exit that happens
-//! while containerd is down still reaches the containerd that comes back.
+//! while containerd is down still reaches the containerd that comes back. The connection is
+//! dropped after a second without events: ttrpc's client keeps two threads per connection
+//! (one polling every 10 ms), which an idle shim should not pay for.
 
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -95,9 +97,24 @@ pub fn backoff() -> impl Iterator<Item = Duration> {
     (0..18).map(|i| Duration::from_millis((100u64 << i.min(6)).min(5000)))
 }
 
+/// How long a connection to containerd is kept without events to forward.
+const IDLE: Duration = Duration::from_secs(1);
+
 fn forward_all(rx: Receiver<Item>, address: &str, namespace: &str) {
     let mut client: Option<EventsClient> = None;
-    for item in rx {
+    loop {
+        let next = match client {
+            Some(_) => rx.recv_timeout(IDLE),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let item = match next {
+            Ok(item) => item,
+            Err(RecvTimeoutError::Timeout) => {
+                client = None;
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         let mut req = ForwardRequest::new();
         let mut env = Envelope::new();
         env.timestamp = Some(item.at).into();

@@ -97,6 +97,33 @@ fn mount_one(m: &Mount, target: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Unmount `target` at `Delete` without waiting for the filesystem to go: its mounts are
+/// detached at once (`target` is a plain directory again when this returns), and the last
+/// reference, an fd held for the purpose, is dropped in a thread of its own. Dropping it
+/// unmounts the filesystem for good, and an overlay then syncs the whole filesystem its
+/// upper layer is on: 1 to 10 ms here, more under write load, which `ctr run --rm` would
+/// otherwise wait for. The sync still happens, only not in the reply's path.
+pub fn unmount_in_background(target: &Path) {
+    use nix::fcntl::{open, OFlag};
+    use nix::mount::{umount2, MntFlags};
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let Ok(held) = open(target, flags, nix::sys::stat::Mode::empty()) else {
+        return unmount(target);
+    };
+    for _ in 0..16 {
+        if umount2(target, MntFlags::MNT_DETACH).is_err() {
+            break;
+        }
+    }
+    let spawned = std::thread::Builder::new()
+        .name("unmount".into())
+        .stack_size(64 * 1024)
+        .spawn(move || drop(held));
+    if let Err(e) = spawned {
+        crate::log::warn(&format!("unmounting {} in a thread: {e}", target.display()));
+    }
+}
+
 /// Unmount everything stacked on `target`.
 pub fn unmount(target: &Path) {
     use nix::mount::{umount2, MntFlags};

@@ -1,6 +1,6 @@
 //! What the shim knows of each container and of each process in it: status, pid, pidfd,
 //! exit, stdio, terminal. One lock guards all of it (`Tasks`); the exit of a process is
-//! recorded by the watch thread and wakes every `Wait`.
+//! recorded by the main thread's watch and wakes every `Wait`.
 
 use std::collections::HashMap;
 use std::fs::File;

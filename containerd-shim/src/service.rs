@@ -49,23 +49,6 @@ fn not_found(id: &str, exec_id: &str) -> ttrpc::Error {
     }
 }
 
-/// What the shim's main thread waits for: the last container gone and `Shutdown` called.
-#[derive(Default)]
-pub struct Exit(Mutex<bool>, Condvar);
-
-impl Exit {
-    pub fn signal(&self) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.1.notify_all();
-    }
-    pub fn wait(&self) {
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        while !*g {
-            g = self.1.wait(g).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-}
-
 pub struct Service {
     namespace: String,
     /// The ttrpc socket file, removed when a signal ends the shim.
@@ -74,11 +57,10 @@ pub struct Service {
     tasks: Mutex<Tasks>,
     changed: Condvar,
     events: Publisher,
-    watcher: Arc<Watcher>,
-    pub exit: Arc<Exit>,
+    watcher: Watcher,
 }
 
-/// What ttrpc serves: the service behind an `Arc`, which the watch thread shares.
+/// What ttrpc serves: the service behind an `Arc`, which the main thread's watch shares.
 pub struct TaskService(pub Arc<Service>);
 
 impl Service {
@@ -97,16 +79,14 @@ impl Service {
             tasks: Mutex::new(Tasks::default()),
             changed: Condvar::new(),
             events,
-            watcher: Arc::clone(&watcher),
-            exit: Arc::new(Exit::default()),
-        });
-        let weak = Arc::downgrade(&s);
-        watcher.run(move |token| {
-            if let Some(s) = weak.upgrade() {
-                s.on_ready(token);
-            }
+            watcher,
         });
         Ok(s)
+    }
+
+    /// Watch for exits, OOM kills and signals on this thread until `Shutdown` ends the shim.
+    pub fn watch(&self) {
+        self.watcher.serve(|token| self.on_ready(token));
     }
 
     fn lock(&self) -> MutexGuard<'_, Tasks> {
@@ -391,7 +371,7 @@ impl Service {
         }
         let c = g.containers.remove(id).expect("looked up above");
         if let Some(r) = &c.rootfs {
-            mounts::unmount(r);
+            mounts::unmount_in_background(r);
         }
         for p in std::iter::once(&c.init).chain(c.execs.values()) {
             if let Some(fd) = &p.pidfd {
@@ -769,7 +749,7 @@ impl Task for TaskService {
 
     fn shutdown(&self, _: &TtrpcContext, _req: ShutdownRequest) -> TtrpcResult<Empty> {
         if self.0.lock().containers.is_empty() {
-            self.0.exit.signal();
+            self.0.watcher.stop();
         }
         Ok(Empty::new())
     }

@@ -11,6 +11,11 @@
 // the ones still running (a created container's init) get their bytes back and are let go.
 // Exits with COMMAND's status.
 //
+// With BPTRACE_FOLLOW=1 (containerd's shim: its `start` command spawns the serving shim, the
+// same binary again): a process that execs BINARY again gets the breakpoints not hit yet and
+// stays traced, and nothing is let go when COMMAND exits: bptrace runs until every traced
+// process is gone.
+//
 // A developer tool for integration/hot-text/generate.py; nothing ships it.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +41,16 @@ static size_t nfns;
 static uintptr_t base;
 static char binpath[4096];
 
+// Whether pid now runs BINARY (its /proc/PID/exe).
+static int runs_binary(pid_t pid) {
+    char p[64], exe[4096];
+    snprintf(p, sizeof p, "/proc/%d/exe", pid);
+    ssize_t n = readlink(p, exe, sizeof exe - 1);
+    if (n < 0) return 0;
+    exe[n] = 0;
+    return strcmp(exe, binpath) == 0;
+}
+
 static void die(const char *what) {
     fprintf(stderr, "bptrace: %s: %s\n", what, strerror(errno));
     exit(1);
@@ -55,7 +70,8 @@ static struct fn *lookup(uintptr_t a) {
     return lo < nfns && fns[lo].addr == a ? &fns[lo] : NULL;
 }
 
-// The load address of BINARY in pid: lowest mapping start minus its file offset (PIE or not).
+// The load address of BINARY in pid: lowest mapping start minus its file offset (PIE), 0 for a
+// fixed-address executable.
 static int find_base(pid_t pid) {
     char p[64], line[8192];
     snprintf(p, sizeof p, "/proc/%d/maps", pid);
@@ -72,6 +88,11 @@ static int find_base(pid_t pid) {
         }
     }
     fclose(f);
+    // A fixed-address executable (ET_EXEC): nm's addresses are the run-time ones already.
+    FILE *e = fopen(binpath, "r");
+    unsigned char h[18];
+    if (e && fread(h, 1, sizeof h, e) == sizeof h && h[16] == 2 && h[17] == 0) base = 0;
+    if (e) fclose(e);
     return found ? 0 : -1;
 }
 
@@ -155,6 +176,7 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < nfns; i++) poke_byte(child, base + fns[i].addr, 0xcc, &fns[i].orig);
 
+    int follow = getenv("BPTRACE_FOLLOW") && !strcmp(getenv("BPTRACE_FOLLOW"), "1");
     int alive = 1, rc = 1, order = 0, letting_go = 0;
     ptrace(PTRACE_CONT, child, 0, 0);
     while (alive > 0) {
@@ -168,6 +190,7 @@ int main(int argc, char **argv) {
             track(p, 0);
             if (p == child) {
                 rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                if (follow) continue;
                 // Stop the rest; each is let go at its SIGSTOP below.
                 letting_go = 1;
                 for (int i = 0; i < nlive; i++)
@@ -182,6 +205,11 @@ int main(int argc, char **argv) {
             ptrace(PTRACE_GETEVENTMSG, p, 0, &n);
             track((pid_t)n, 1);
             alive++;
+        } else if (ev == PTRACE_EVENT_EXEC && follow && runs_binary(p)) {
+            // BINARY again: a fresh image, at its own address.
+            if (find_base(p) < 0) die("find_base after exec");
+            for (size_t i = 0; i < nfns; i++)
+                if (!fns[i].hit) poke_byte(p, base + fns[i].addr, 0xcc, NULL);
         } else if (ev == PTRACE_EVENT_EXEC) {
             // It runs something else now (the container's process): nothing more to record.
             ptrace(PTRACE_DETACH, p, 0, 0);
