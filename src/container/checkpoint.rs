@@ -135,6 +135,11 @@ pub fn checkpoint(rt: &Runtime, id: &str, mut o: CheckpointOptions) -> Result<()
             opts.ext_mnt.push(ext_mount(&dev, &dev));
         }
         let fds = stdio_links(c.rec.pid);
+        for f in fds.iter().filter(|f| f.starts_with("file[")) {
+            if !opts.external.contains(f) {
+                opts.external.push(f.clone());
+            }
+        }
         let json = serde_json::to_vec(&fds)?;
         let path = o.image_path.join(DESCRIPTORS);
         made.files.push(path.clone());
@@ -320,15 +325,51 @@ pub(super) fn device_paths(spec: &Spec) -> Vec<String> {
         .collect()
 }
 
-/// What the init's fds 0-2 are (`pipe:[123]`, `/dev/null`, ...), as runc records them.
+/// What the init's fds 0-2 are (`pipe:[123]`, `/dev/null`, ...), as runc records them;
+/// except a file on a mount outside the container (a FIFO or file its caller handed it, as
+/// containerd's hull shim does, or the host's /dev/null), which criu could not reopen: that
+/// one is recorded as criu's key for an external file, `file[MNT_ID:INODE]` (hex), passed
+/// to criu as external here and mapped onto the new stdio by restore.
 fn stdio_links(pid: i32) -> Vec<String> {
+    let mounts = container_mount_ids(pid);
     (0..3)
         .map(|fd| {
-            std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
-                .map(|l| l.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "/dev/null".into())
+            let path = format!("/proc/{pid}/fd/{fd}");
+            let Ok(link) = std::fs::read_link(&path) else {
+                return "/dev/null".into();
+            };
+            let link = link.to_string_lossy().into_owned();
+            let special = ["pipe:", "socket:", "anon_inode:", "/dev/pts/", "/dev/tty"];
+            if special.iter().any(|p| link.starts_with(p)) {
+                return link;
+            }
+            match (fd_mount_id(pid, fd), std::fs::metadata(&path)) {
+                (Some(m), Ok(st)) if mounts.as_ref().is_some_and(|ms| !ms.contains(&m)) => {
+                    use std::os::unix::fs::MetadataExt;
+                    format!("file[{m:x}:{:x}]", st.ino())
+                }
+                _ => link,
+            }
         })
         .collect()
+}
+
+/// The ids of the mounts in the container's mount namespace.
+fn container_mount_ids(pid: i32) -> Option<Vec<u64>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|l| l.split(' ').next()?.parse().ok())
+            .collect(),
+    )
+}
+
+/// The mount an fd's file is on (`mnt_id` in /proc/PID/fdinfo/FD).
+fn fd_mount_id(pid: i32, fd: i32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// criu's name for a namespace type.

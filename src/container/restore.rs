@@ -279,10 +279,11 @@ fn add_mounts(
     }
 }
 
-/// The pipes the container's stdio was on are hull's own stdio now (criu inherits it).
+/// The pipes the container's stdio was on, and the files outside it that checkpoint
+/// recorded as external (`file[MNT_ID:INODE]`), are hull's own stdio now (criu inherits it).
 fn add_stdio_pipes(opts: &mut rpc::Criu_opts, descriptors: &[String]) {
     for (fd, link) in descriptors.iter().enumerate() {
-        if link.contains("pipe:") {
+        if link.contains("pipe:") || link.starts_with("file[") {
             let mut i = rpc::Inherit_fd::new();
             i.set_key(link.clone());
             i.set_fd(fd as i32);
