@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
+use super::criu_opts::CriuFlags;
 use super::{criu_mounts, destroy, Container, Status};
 use crate::criu::{self, rpc, Event, Swrk};
 use crate::runtime::Runtime;
@@ -26,20 +27,14 @@ pub struct CheckpointOptions {
     /// `--parent-path`: relative to the image path (a pre-dump's images).
     pub parent_path: Option<PathBuf>,
     pub leave_running: bool,
-    pub tcp_established: bool,
     pub tcp_skip_in_flight: bool,
     pub link_remap: bool,
-    pub ext_unix_sk: bool,
-    pub shell_job: bool,
-    pub lazy_pages: bool,
     pub status_fd: Option<OwnedFd>,
     /// `--page-server ADDRESS:PORT`.
     pub page_server: Option<(String, i32)>,
-    pub file_locks: bool,
     pub pre_dump: bool,
-    pub manage_cgroups_mode: Option<String>,
-    pub empty_ns: Vec<String>,
-    pub auto_dedup: bool,
+    /// The flags restore has too.
+    pub criu: CriuFlags,
 }
 
 /// `checkpoint ID`.
@@ -52,31 +47,15 @@ pub fn checkpoint(rt: &Runtime, id: &str, mut o: CheckpointOptions) -> Result<()
             s.as_str()
         ),
     }
-    let cg_mode = criu::cgroup_mode(o.manage_cgroups_mode.as_deref())?;
-    let empty_ns = criu::empty_ns_mask(&o.empty_ns)?;
+    o.criu.check()?;
     check_parent(&o)?;
     let spec = recorded_spec(rt, &c)?;
 
-    let mut opts = rpc::Criu_opts::new();
-    opts.set_log_level(4);
-    opts.set_log_file("dump.log".into());
-    opts.set_root(c.rec.rootfs.to_string_lossy().into_owned());
-    opts.set_manage_cgroups(true);
-    opts.set_manage_cgroups_mode(cg_mode);
-    opts.set_notify_scripts(true);
+    let mut opts = o.criu.criu_opts("dump.log", &c.rec.rootfs, &spec)?;
     opts.set_pid(c.rec.pid);
-    opts.set_shell_job(o.shell_job);
     opts.set_leave_running(o.leave_running);
-    opts.set_tcp_established(o.tcp_established);
     opts.set_tcp_skip_in_flight(o.tcp_skip_in_flight);
     opts.set_link_remap(o.link_remap);
-    opts.set_ext_unix_sk(o.ext_unix_sk);
-    opts.set_file_locks(o.file_locks);
-    opts.set_empty_ns(empty_ns);
-    opts.set_orphan_pts_master(true);
-    opts.set_auto_dedup(o.auto_dedup);
-    opts.set_lazy_pages(o.lazy_pages);
-    set_config_file(&mut opts, &spec);
     external_namespaces(&mut opts, &spec)?;
     // Frozen through the cgroup freezer rather than with ptrace, one task at a time.
     let cg = c.cgroup();
@@ -285,17 +264,6 @@ pub(super) fn ext_mount(key: &str, val: &str) -> rpc::Ext_mount_map {
     m.set_key(key.into());
     m.set_val(val.into());
     m
-}
-
-/// The `org.criu.config` annotation names criu's config file for this container ("" for
-/// none); without it, runc's default `/etc/criu/runc.conf` (criu ignores a missing file).
-pub(super) fn set_config_file(opts: &mut rpc::Criu_opts, spec: &Spec) {
-    let ann = spec.annotations().as_ref();
-    match ann.and_then(|a| a.get("org.criu.config")) {
-        Some(f) if f.is_empty() => {}
-        Some(f) => opts.set_config_file(f.clone()),
-        None => opts.set_config_file("/etc/criu/runc.conf".into()),
-    }
 }
 
 /// Masked paths that are files (hull binds /dev/null over them); directories get a tmpfs,
