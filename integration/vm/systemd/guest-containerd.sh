@@ -88,7 +88,17 @@ cd_rt() {
 cd_status() { cctr task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'; }
 cd_status_is() { [ "$(cd_status "$1")" = "$2" ]; }
 cd_pid() { cctr task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $2}'; }
-cd_count() { cat "$CDD/state/io.containerd.runtime.v2.task/$CDNS/$1/rootfs/count" 2>/dev/null; }
+# cd_count ID: the count in ID's /count (read again while the counter has it truncated).
+cd_count() {
+    local c n=10
+    while [ $n -gt 0 ]; do
+        c=$(cat "$CDD/state/io.containerd.runtime.v2.task/$CDNS/$1/rootfs/count" 2>/dev/null)
+        [ -n "$c" ] && { echo "$c"; return 0; }
+        sleep 0.05
+        n=$((n - 1))
+    done
+    return 1
+}
 cd_past() { local c; c=$(cd_count "$1"); [ -n "$c" ] && [ "$c" -ge "$2" ]; }
 
 # cd_counts_on ID FROM: the count passes FROM+2 and every value read on the way is >= FROM
@@ -119,12 +129,16 @@ cd_timed() {
     return $rc
 }
 
-# cd_shims ID: the number of shim processes serving ID.
+# cd_shims ID: the number of shim processes serving ID (`-id ID` on their command line;
+# read with builtins only: a fork per process is slow under TCG).
 cd_shims() {
-    local f n=0
+    local f n=0 a i
     for f in /proc/[0-9]*/cmdline; do
-        tr '\0' ' ' <"$f" 2>/dev/null | grep -q "^[^ ]*containerd-shim-[a-z]*-v2 .*-id $1 " &&
-            n=$((n + 1))
+        mapfile -d '' a 2>/dev/null <"$f" || continue
+        [[ ${a[0]-} == *containerd-shim-*-v2 ]] || continue
+        for ((i = 1; i < ${#a[@]} - 1; i++)); do
+            [ "${a[i]}" = -id ] && [ "${a[i + 1]}" = "$1" ] && n=$((n + 1))
+        done
     done
     echo $n
 }
@@ -180,11 +194,11 @@ t_cd_checkpoint_restore() {
         { WHY="no checkpoint image '$img' after ctr task checkpoint: $OUT"; return 1; }
     cctr image rm "$img" >/dev/null 2>&1
     wait_for 10 cd_status_is "$id" RUNNING || { WHY="$id not RUNNING after the checkpoint: $(cd_status "$id")"; return 1; }
-    c0=$(cd_count "$id")
+    c0=$(cd_count "$id") || { WHY="no count in $id's /count"; return 1; }
     cd_counts_on "$id" "$c0" || return 1
 
     # 2. ctr container checkpoint --task --rw, which ctr container restore takes.
-    c0=$(cd_count "$id")
+    c0=$(cd_count "$id") || { WHY="no count in $id's /count"; return 1; }
     cd_timed "ctr container checkpoint --task --rw" cctr container checkpoint --task --rw "$id" "$ref" ||
         { WHY="ctr container checkpoint: $OUT"; return 1; }
     wait_for 10 cd_status_is "$id" RUNNING || { WHY="$id not RUNNING after the checkpoint: $(cd_status "$id")"; return 1; }

@@ -123,7 +123,7 @@ fi
 IMG=docker.io/library/hullbox:latest
 . integration/engines/image.sh
 build_image "$tmp/image" && mv "$tmp/image/oci.tar" "$PL/image/oci.tar"
-echo "${ONLY//,/ }" >"$PL/only"
+[ -z "$ONLY" ] || echo "${ONLY//,/ }" >"$PL/only"
 # The console-socket receiver of the checkpoint tests (the guest has no python or socat).
 cc -static -O2 -o "$PL/bin/recvtty" "$SD/recvtty.c"
 cp /bin/busybox "$PL/rootfs/bin/busybox"
