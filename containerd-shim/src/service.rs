@@ -768,6 +768,7 @@ impl Task for TaskService {
     }
 
     fn checkpoint(&self, _: &TtrpcContext, req: CheckpointTaskRequest) -> TtrpcResult<Empty> {
+        // Held while criu dumps: no other call changes the container meanwhile.
         let g = self.0.lock();
         let c = g
             .containers
