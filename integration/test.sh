@@ -39,8 +39,9 @@ bash integration/engines/run.sh all
 [ "${HULL_SKIP_VM:-0}" = 1 ] || bash integration/vm/run.sh
 
 # A host with systemd as pid 1 (Debian bookworm image under qemu TCG, reusing the static
-# hull just built): systemd, D-Bus, and --systemd-cgroup against runc (~40 s warm, ~2.5 min
-# cold for debootstrap). HULL_SKIP_VM_SYSTEMD=1 skips it; HULL_SKIP_VM=1 skips both VMs.
+# hull just built): systemd, D-Bus, --systemd-cgroup against runc, criu checkpoint/restore
+# by hand and through containerd (~3 min warm, +2-3.5 min cold for debootstrap).
+# HULL_SKIP_VM_SYSTEMD=1 skips it; HULL_SKIP_VM=1 skips both VMs.
 if [ "${HULL_SKIP_VM:-0}" != 1 ] && [ "${HULL_SKIP_VM_SYSTEMD:-0}" != 1 ]; then
     bash integration/vm/systemd/run.sh
 fi

@@ -151,6 +151,43 @@ impl Hull {
         self.run_with_stdio(c, stdio, &log, "exec")
     }
 
+    /// `hull restore --detach` of the checkpoint in `image` into the container `id`, with
+    /// the new stdio the restored init's stdio is mapped onto.
+    #[allow(clippy::too_many_arguments)]
+    pub fn restore(
+        &self,
+        id: &str,
+        bundle: &Path,
+        image: &Path,
+        work: Option<&Path>,
+        pid_file: &Path,
+        console: Option<&Path>,
+        stdio: ProcStdio,
+    ) -> Result<(), String> {
+        let log = bundle.join("log.json");
+        let mut c = self.cmd(Some(&log));
+        c.args(["restore", "--detach", "--no-subreaper", "--bundle"])
+            .arg(bundle);
+        c.arg("--image-path").arg(image);
+        if let Some(w) = work {
+            c.arg("--work-path").arg(w);
+        }
+        c.arg("--pid-file").arg(pid_file);
+        if let Some(s) = console {
+            c.arg("--console-socket").arg(s);
+        }
+        c.arg(id);
+        self.run_with_stdio(c, stdio, &log, "restore")
+    }
+
+    /// `hull checkpoint FLAGS... ID` (the flags from `checkpoint::Dump::args`).
+    pub fn checkpoint(&self, id: &str, flags: &[String]) -> Result<(), String> {
+        let mut a = vec!["checkpoint"];
+        a.extend(flags.iter().map(String::as_str));
+        a.push(id);
+        self.output(&a, None).map(drop)
+    }
+
     fn run_with_stdio(
         &self,
         mut c: Command,

@@ -14,6 +14,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod bootstrap;
+mod checkpoint;
 mod events;
 mod hull;
 mod log;

@@ -91,6 +91,8 @@ pub struct Container {
     /// `bundle/rootfs` when the shim mounted the rootfs there.
     pub rootfs: Option<PathBuf>,
     pub oom: Option<(OomWatch, u64)>,
+    /// A checkpoint to restore at `Start` (a `Create` from a checkpoint).
+    pub restore: Option<crate::checkpoint::Restore>,
 }
 
 impl Container {

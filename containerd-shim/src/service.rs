@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use containerd_shim::api::{
-    CloseIORequest, ConnectRequest, ConnectResponse, CreateTaskRequest, CreateTaskResponse,
-    DeleteRequest, Empty, ExecProcessRequest, KillRequest, PauseRequest, PidsRequest, PidsResponse,
-    ResizePtyRequest, ResumeRequest, ShutdownRequest, StartRequest, StartResponse, StateRequest,
-    StateResponse, StatsRequest, StatsResponse, UpdateTaskRequest, WaitRequest, WaitResponse,
+    CheckpointTaskRequest, CloseIORequest, ConnectRequest, ConnectResponse, CreateTaskRequest,
+    CreateTaskResponse, DeleteRequest, Empty, ExecProcessRequest, KillRequest, PauseRequest,
+    PidsRequest, PidsResponse, ResizePtyRequest, ResumeRequest, ShutdownRequest, StartRequest,
+    StartResponse, StateRequest, StateResponse, StatsRequest, StatsResponse, UpdateTaskRequest,
+    WaitRequest, WaitResponse,
 };
 use containerd_shim::protos::events::task::{
     TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM, TaskPaused,
@@ -182,6 +183,24 @@ impl Service {
         Ok(())
     }
 
+    /// Watch a container's init for its exit and its cgroup for OOM kills (not yet for a
+    /// restore that `Start` will run).
+    fn watch_init(&self, g: &mut Tasks, id: &str, pending: bool) -> Result<(), String> {
+        if pending {
+            return Ok(());
+        }
+        self.watch_exit(g, id, "")?;
+        let c = g.containers.get(id).ok_or("container gone")?;
+        if let Some(w) = OomWatch::new(&c.hull.state_file(id)) {
+            let token = watch::oom_token(g.new_token());
+            if self.watcher.add(w.fd(), token).is_ok() {
+                g.tokens.insert(token, (id.to_string(), String::new()));
+                g.containers.get_mut(id).expect("looked up above").oom = Some((w, token));
+            }
+        }
+        Ok(())
+    }
+
     fn create(&self, req: &CreateTaskRequest) -> Result<u32, ttrpc::Error> {
         let mut g = self.lock();
         let id = req.id.as_str();
@@ -212,9 +231,14 @@ impl Service {
             let _ = std::fs::remove_file(bundle.join("init.pid"));
         };
         let _ = mounts::write_recorded(&bundle, &hull);
-        let started = launch(id, &bundle, None, &paths, |stdio, console| {
-            hull.create(id, &bundle, &bundle.join("init.pid"), console, stdio)
-        });
+        let restore = crate::checkpoint::Restore::requested(req);
+        let started = match restore {
+            // Restored by Start, as containerd-shim-runc-v2 does.
+            Some(_) => Ok((0, None, None)),
+            None => launch(id, &bundle, None, &paths, |stdio, console| {
+                hull.create(id, &bundle, &bundle.join("init.pid"), console, stdio)
+            }),
+        };
         let (pid, console, stdin) = match started {
             Ok(s) => s,
             Err(e) => {
@@ -226,7 +250,7 @@ impl Service {
         init.pid = pid;
         init.console = console;
         init.stdin = stdin;
-        let state_file = hull.state_file(id);
+        let pending = restore.is_some();
         g.containers.insert(
             id.to_string(),
             Container {
@@ -236,19 +260,13 @@ impl Service {
                 execs: HashMap::new(),
                 rootfs: rootfs.clone(),
                 oom: None,
+                restore,
             },
         );
-        if let Err(e) = self.watch_exit(&mut g, id, "") {
+        if let Err(e) = self.watch_init(&mut g, id, pending) {
             let c = g.containers.remove(id).expect("inserted above");
             undo(&c.hull);
             return Err(error(Code::UNKNOWN, e));
-        }
-        if let Some(w) = OomWatch::new(&state_file) {
-            let token = watch::oom_token(g.new_token());
-            if self.watcher.add(w.fd(), token).is_ok() {
-                g.tokens.insert(token, (id.to_string(), String::new()));
-                g.containers.get_mut(id).expect("inserted above").oom = Some((w, token));
-            }
         }
         self.events.create(TaskCreate {
             container_id: id.to_string(),
@@ -283,9 +301,18 @@ impl Service {
             ));
         }
         if eid.is_empty() {
-            c.hull.start(id).map_err(|e| error(Code::UNKNOWN, e))?;
+            let restore = c.restore.take();
+            match &restore {
+                Some(r) => crate::checkpoint::restore(c, id, r),
+                None => c.hull.start(id),
+            }
+            .map_err(|e| error(Code::UNKNOWN, e))?;
             c.init.status = Status::Running;
             let pid = c.init.pid;
+            if restore.is_some() {
+                self.watch_init(&mut g, id, false)
+                    .map_err(|e| error(Code::UNKNOWN, e))?;
+            }
             self.events.start_(TaskStart {
                 container_id: id.to_string(),
                 pid,
@@ -530,7 +557,7 @@ impl Service {
 /// its terminal, and its stdin.
 type Launched = (u32, Option<std::fs::File>, Option<stdio::StdinSink>);
 
-fn launch(
+pub(crate) fn launch(
     name: &str,
     bundle: &Path,
     exec_id: Option<&str>,
@@ -718,6 +745,23 @@ impl Task for TaskService {
 
     fn wait(&self, _: &TtrpcContext, req: WaitRequest) -> TtrpcResult<WaitResponse> {
         self.0.wait(&req.id, &req.exec_id)
+    }
+
+    fn checkpoint(&self, _: &TtrpcContext, req: CheckpointTaskRequest) -> TtrpcResult<Empty> {
+        // Held while criu dumps: no other call changes the container meanwhile.
+        let g = self.0.lock();
+        let c = g
+            .containers
+            .get(&req.id)
+            .ok_or_else(|| not_found(&req.id, ""))?;
+        if !matches!(c.init.status, Status::Running | Status::Paused) {
+            return Err(error(
+                Code::FAILED_PRECONDITION,
+                format!("container {} is not running", req.id),
+            ));
+        }
+        crate::checkpoint::checkpoint(c, &req.id, &req).map_err(|e| error(Code::UNKNOWN, e))?;
+        Ok(Empty::new())
     }
 
     fn stats(&self, _: &TtrpcContext, req: StatsRequest) -> TtrpcResult<StatsResponse> {

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use super::Global;
-use crate::container::CheckpointOptions;
+use crate::container::{CheckpointOptions, CriuFlags};
 
 #[derive(Args, Debug, Clone)]
 pub struct CheckpointArgs {
@@ -71,19 +71,21 @@ pub fn run(g: &Global, a: CheckpointArgs) -> anyhow::Result<i32> {
         work_path: a.work_path,
         parent_path: a.parent_path,
         leave_running: a.leave_running,
-        tcp_established: a.tcp_established,
         tcp_skip_in_flight: a.tcp_skip_in_flight,
         link_remap: a.link_remap,
-        ext_unix_sk: a.ext_unix_sk,
-        shell_job: a.shell_job,
-        lazy_pages: a.lazy_pages,
         status_fd: a.status_fd.map(status_fd).transpose()?,
         page_server: a.page_server.as_deref().map(page_server).transpose()?,
-        file_locks: a.file_locks,
         pre_dump: a.pre_dump,
-        manage_cgroups_mode: a.manage_cgroups_mode,
-        empty_ns: a.empty_ns,
-        auto_dedup: a.auto_dedup,
+        criu: CriuFlags {
+            tcp_established: a.tcp_established,
+            ext_unix_sk: a.ext_unix_sk,
+            shell_job: a.shell_job,
+            file_locks: a.file_locks,
+            lazy_pages: a.lazy_pages,
+            manage_cgroups_mode: a.manage_cgroups_mode,
+            empty_ns: a.empty_ns,
+            auto_dedup: a.auto_dedup,
+        },
     };
     crate::container::checkpoint(&g.rt, &a.id, o)?;
     Ok(0)

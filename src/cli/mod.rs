@@ -68,8 +68,20 @@ impl Cli {
             None => full,
         };
         let prog = program_name(&args);
+        let args = go_runc_spelling(args);
         Cli::from_arg_matches(&runc_style(cmd, &prog).try_get_matches_from(args)?)
     }
+}
+
+/// containerd's runc shim (go-runc) writes one flag of `restore` with a single dash,
+/// `-no-subreaper`, which runc's flag parser reads as `--no-subreaper`: so does hull.
+fn go_runc_spelling(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.iter().any(|a| a == "restore") {
+        for a in args.iter_mut().filter(|a| *a == "-no-subreaper") {
+            *a = "--no-subreaper".into();
+        }
+    }
+    args
 }
 
 /// The name hull was invoked as: `hull`, or `runc` through a link named so. Help and
@@ -323,6 +335,24 @@ pub fn not_implemented(what: &str) -> anyhow::Error {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn restore_takes_go_runcs_single_dash_no_subreaper() {
+        let args = [
+            "hull",
+            "restore",
+            "--detach",
+            "-no-subreaper",
+            "--bundle",
+            "/b",
+            "x",
+        ];
+        let cli = Cli::parse_from(args.iter().map(Into::into).collect()).unwrap();
+        match cli.command {
+            Some(Command::Restore(r)) => assert!(r.no_subreaper && r.detach),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
 
     /// Parsing with only the named subcommand built gives what the whole command gives:
     /// the same values, or the same error (kind and text).

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Global;
-use crate::container::RestoreOptions;
+use crate::container::{CriuFlags, RestoreOptions};
 
 #[derive(Args, Debug, Clone)]
 pub struct RestoreArgs {
@@ -73,14 +73,16 @@ pub fn run(g: &Global, a: RestoreArgs) -> anyhow::Result<i32> {
         pid_file: a.pid_file,
         detach: a.detach,
         no_subreaper: a.no_subreaper,
-        tcp_established: a.tcp_established,
-        ext_unix_sk: a.ext_unix_sk,
-        shell_job: a.shell_job,
-        file_locks: a.file_locks,
-        manage_cgroups_mode: a.manage_cgroups_mode,
-        lazy_pages: a.lazy_pages,
-        empty_ns: a.empty_ns,
-        auto_dedup: a.auto_dedup,
+        criu: CriuFlags {
+            tcp_established: a.tcp_established,
+            ext_unix_sk: a.ext_unix_sk,
+            shell_job: a.shell_job,
+            file_locks: a.file_locks,
+            lazy_pages: a.lazy_pages,
+            manage_cgroups_mode: a.manage_cgroups_mode,
+            empty_ns: a.empty_ns,
+            auto_dedup: a.auto_dedup,
+        },
     };
     crate::container::restore(&g.rt, &o)
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
+use super::criu_opts::CriuFlags;
 use super::{criu_mounts, destroy, Container, Status};
 use crate::criu::{self, rpc, Event, Swrk};
 use crate::runtime::Runtime;
@@ -26,20 +27,14 @@ pub struct CheckpointOptions {
     /// `--parent-path`: relative to the image path (a pre-dump's images).
     pub parent_path: Option<PathBuf>,
     pub leave_running: bool,
-    pub tcp_established: bool,
     pub tcp_skip_in_flight: bool,
     pub link_remap: bool,
-    pub ext_unix_sk: bool,
-    pub shell_job: bool,
-    pub lazy_pages: bool,
     pub status_fd: Option<OwnedFd>,
     /// `--page-server ADDRESS:PORT`.
     pub page_server: Option<(String, i32)>,
-    pub file_locks: bool,
     pub pre_dump: bool,
-    pub manage_cgroups_mode: Option<String>,
-    pub empty_ns: Vec<String>,
-    pub auto_dedup: bool,
+    /// The flags restore has too.
+    pub criu: CriuFlags,
 }
 
 /// `checkpoint ID`.
@@ -52,31 +47,15 @@ pub fn checkpoint(rt: &Runtime, id: &str, mut o: CheckpointOptions) -> Result<()
             s.as_str()
         ),
     }
-    let cg_mode = criu::cgroup_mode(o.manage_cgroups_mode.as_deref())?;
-    let empty_ns = criu::empty_ns_mask(&o.empty_ns)?;
+    o.criu.check()?;
     check_parent(&o)?;
     let spec = recorded_spec(rt, &c)?;
 
-    let mut opts = rpc::Criu_opts::new();
-    opts.set_log_level(4);
-    opts.set_log_file("dump.log".into());
-    opts.set_root(c.rec.rootfs.to_string_lossy().into_owned());
-    opts.set_manage_cgroups(true);
-    opts.set_manage_cgroups_mode(cg_mode);
-    opts.set_notify_scripts(true);
+    let mut opts = o.criu.criu_opts("dump.log", &c.rec.rootfs, &spec)?;
     opts.set_pid(c.rec.pid);
-    opts.set_shell_job(o.shell_job);
     opts.set_leave_running(o.leave_running);
-    opts.set_tcp_established(o.tcp_established);
     opts.set_tcp_skip_in_flight(o.tcp_skip_in_flight);
     opts.set_link_remap(o.link_remap);
-    opts.set_ext_unix_sk(o.ext_unix_sk);
-    opts.set_file_locks(o.file_locks);
-    opts.set_empty_ns(empty_ns);
-    opts.set_orphan_pts_master(true);
-    opts.set_auto_dedup(o.auto_dedup);
-    opts.set_lazy_pages(o.lazy_pages);
-    set_config_file(&mut opts, &spec);
     external_namespaces(&mut opts, &spec)?;
     // Frozen through the cgroup freezer rather than with ptrace, one task at a time.
     let cg = c.cgroup();
@@ -135,6 +114,11 @@ pub fn checkpoint(rt: &Runtime, id: &str, mut o: CheckpointOptions) -> Result<()
             opts.ext_mnt.push(ext_mount(&dev, &dev));
         }
         let fds = stdio_links(c.rec.pid);
+        for f in fds.iter().filter(|f| f.starts_with("file[")) {
+            if !opts.external.contains(f) {
+                opts.external.push(f.clone());
+            }
+        }
         let json = serde_json::to_vec(&fds)?;
         let path = o.image_path.join(DESCRIPTORS);
         made.files.push(path.clone());
@@ -282,17 +266,6 @@ pub(super) fn ext_mount(key: &str, val: &str) -> rpc::Ext_mount_map {
     m
 }
 
-/// The `org.criu.config` annotation names criu's config file for this container ("" for
-/// none); without it, runc's default `/etc/criu/runc.conf` (criu ignores a missing file).
-pub(super) fn set_config_file(opts: &mut rpc::Criu_opts, spec: &Spec) {
-    let ann = spec.annotations().as_ref();
-    match ann.and_then(|a| a.get("org.criu.config")) {
-        Some(f) if f.is_empty() => {}
-        Some(f) => opts.set_config_file(f.clone()),
-        None => opts.set_config_file("/etc/criu/runc.conf".into()),
-    }
-}
-
 /// Masked paths that are files (hull binds /dev/null over them); directories get a tmpfs,
 /// which criu dumps itself.
 fn masked_files(spec: &Spec, pid: i32) -> Vec<String> {
@@ -320,15 +293,51 @@ pub(super) fn device_paths(spec: &Spec) -> Vec<String> {
         .collect()
 }
 
-/// What the init's fds 0-2 are (`pipe:[123]`, `/dev/null`, ...), as runc records them.
+/// What the init's fds 0-2 are (`pipe:[123]`, `/dev/null`, ...), as runc records them;
+/// except a file on a mount outside the container (a FIFO or file its caller handed it, as
+/// containerd's hull shim does, or the host's /dev/null), which criu could not reopen: that
+/// one is recorded as criu's key for an external file, `file[MNT_ID:INODE]` (hex), passed
+/// to criu as external here and mapped onto the new stdio by restore.
 fn stdio_links(pid: i32) -> Vec<String> {
+    let mounts = container_mount_ids(pid);
     (0..3)
         .map(|fd| {
-            std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
-                .map(|l| l.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "/dev/null".into())
+            let path = format!("/proc/{pid}/fd/{fd}");
+            let Ok(link) = std::fs::read_link(&path) else {
+                return "/dev/null".into();
+            };
+            let link = link.to_string_lossy().into_owned();
+            let special = ["pipe:", "socket:", "anon_inode:", "/dev/pts/", "/dev/tty"];
+            if special.iter().any(|p| link.starts_with(p)) {
+                return link;
+            }
+            match (fd_mount_id(pid, fd), std::fs::metadata(&path)) {
+                (Some(m), Ok(st)) if mounts.as_ref().is_some_and(|ms| !ms.contains(&m)) => {
+                    use std::os::unix::fs::MetadataExt;
+                    format!("file[{m:x}:{:x}]", st.ino())
+                }
+                _ => link,
+            }
         })
         .collect()
+}
+
+/// The ids of the mounts in the container's mount namespace.
+fn container_mount_ids(pid: i32) -> Option<Vec<u64>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|l| l.split(' ').next()?.parse().ok())
+            .collect(),
+    )
+}
+
+/// The mount an fd's file is on (`mnt_id` in /proc/PID/fdinfo/FD).
+fn fd_mount_id(pid: i32, fd: i32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// criu's name for a namespace type.

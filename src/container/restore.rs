@@ -15,10 +15,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxNamespaceType;
 
-use super::checkpoint::{
-    device_paths, ext_mount, make_dir, ns_name, open_dir, raw, set_config_file, DESCRIPTORS,
-};
+use super::checkpoint::{device_paths, ext_mount, make_dir, ns_name, open_dir, raw, DESCRIPTORS};
 use super::criu_mounts;
+use super::criu_opts::CriuFlags;
 use super::{destroy, resources_with_device_rules, status_of, write_pid_file, Undo};
 use crate::cgroups::Cgroup;
 use crate::criu::{self, rpc, Event, Swrk};
@@ -38,14 +37,8 @@ pub struct RestoreOptions {
     pub pid_file: Option<PathBuf>,
     pub detach: bool,
     pub no_subreaper: bool,
-    pub tcp_established: bool,
-    pub ext_unix_sk: bool,
-    pub shell_job: bool,
-    pub file_locks: bool,
-    pub manage_cgroups_mode: Option<String>,
-    pub lazy_pages: bool,
-    pub empty_ns: Vec<String>,
-    pub auto_dedup: bool,
+    /// The flags checkpoint has too.
+    pub criu: CriuFlags,
 }
 
 /// `restore ID`: detached, returns 0 once the container runs; attached, waits for its init
@@ -54,8 +47,7 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
     crate::id::validate(&o.id)?;
     let plan = crate::spec::load(&o.bundle)?;
     let descriptors = read_images(&o.image_path)?;
-    let cg_mode = criu::cgroup_mode(o.manage_cgroups_mode.as_deref())?;
-    let empty_ns = criu::empty_ns_mask(&o.empty_ns)?;
+    o.criu.check()?;
     if rt.systemd_cgroup {
         bail!("restore with --systemd-cgroup is not supported yet: restore without it");
     }
@@ -104,7 +96,7 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
         .transpose()?;
     let log_dir = o.work_path.as_deref().unwrap_or(&o.image_path);
 
-    let mut opts = base_opts(o, &root.path, cg_mode, empty_ns, &plan.spec);
+    let mut opts = base_opts(o, &root.path, &plan.spec)?;
     opts.set_images_dir_fd(raw(&images));
     if let Some(w) = &work {
         opts.set_work_dir_fd(raw(w));
@@ -203,30 +195,13 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
 fn base_opts(
     o: &RestoreOptions,
     root: &Path,
-    cg_mode: rpc::Criu_cg_mode,
-    empty_ns: u32,
     spec: &oci_spec::runtime::Spec,
-) -> rpc::Criu_opts {
-    let mut opts = rpc::Criu_opts::new();
+) -> Result<rpc::Criu_opts> {
+    let mut opts = o.criu.criu_opts("restore.log", root, spec)?;
     opts.set_evasive_devices(true);
-    opts.set_log_level(4);
-    opts.set_log_file("restore.log".into());
     // The restored init becomes hull's child, as a created one is.
     opts.set_rst_sibling(true);
-    opts.set_root(root.to_string_lossy().into_owned());
-    opts.set_manage_cgroups(true);
-    opts.set_manage_cgroups_mode(cg_mode);
-    opts.set_notify_scripts(true);
-    opts.set_shell_job(o.shell_job);
-    opts.set_ext_unix_sk(o.ext_unix_sk);
-    opts.set_tcp_established(o.tcp_established);
-    opts.set_file_locks(o.file_locks);
-    opts.set_empty_ns(empty_ns);
-    opts.set_orphan_pts_master(true);
-    opts.set_auto_dedup(o.auto_dedup);
-    opts.set_lazy_pages(o.lazy_pages);
-    set_config_file(&mut opts, spec);
-    opts
+    Ok(opts)
 }
 
 /// Namespaces joined by path: network and pid ones handed over as fds under the keys of
@@ -279,10 +254,11 @@ fn add_mounts(
     }
 }
 
-/// The pipes the container's stdio was on are hull's own stdio now (criu inherits it).
+/// The pipes the container's stdio was on, and the files outside it that checkpoint
+/// recorded as external (`file[MNT_ID:INODE]`), are hull's own stdio now (criu inherits it).
 fn add_stdio_pipes(opts: &mut rpc::Criu_opts, descriptors: &[String]) {
     for (fd, link) in descriptors.iter().enumerate() {
-        if link.contains("pipe:") {
+        if link.contains("pipe:") || link.starts_with("file[") {
             let mut i = rpc::Inherit_fd::new();
             i.set_key(link.clone());
             i.set_fd(fd as i32);

@@ -20,8 +20,10 @@ SUITE=bookworm
 # systemd over D-Bus; runc 1.1 is the reference for what --systemd-cgroup must produce.
 # criu 3.17 for checkpoint/restore (it works on this 6.1 kernel, not on the 6.13+ hosts),
 # with iptables (criu locks a container's network with iptables-restore while it dumps)
-# and iproute2 (criu's network namespace dump and restore run `ip`).
-PACKAGES=systemd,systemd-sysv,dbus,udev,kmod,linux-image-amd64,initramfs-tools,runc,criu,iptables,iproute2
+# and iproute2 (criu's network namespace dump and restore run `ip`). containerd 1.6 (with
+# ctr and containerd-shim-runc-v2) for checkpoint/restore as a person drives it through
+# containerd; its unit is masked below, the tests start a private containerd of their own.
+PACKAGES=systemd,systemd-sysv,dbus,udev,kmod,linux-image-amd64,initramfs-tools,runc,criu,iptables,iproute2,containerd
 # Units a one-shot test VM does not need; masked so the boot under TCG stays short.
 MASK=(
     getty.target getty@.service serial-getty@.service console-getty.service
@@ -30,6 +32,7 @@ MASK=(
     e2scrub_reap.service fstrim.timer systemd-tmpfiles-clean.timer
     systemd-pstore.service remote-fs.target
     modprobe@drm.service modprobe@dm_mod.service modprobe@fuse.service
+    containerd.service
 )
 say() { echo "vm-systemd: $*" >&2; }
 

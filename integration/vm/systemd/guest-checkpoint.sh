@@ -4,8 +4,9 @@
 # helpers (run_test, eq, info, wait_for, pid_of, hull, $WORK, $CGROOT, $UNIT_CG) and then
 # calls run_checkpoint_tests.
 #
-# Every container counts on its stdout (a pipe, read into $CK/NAME/out by a cat: criu
-# cannot dump a container whose stdio is a host file), one number every 0.2 s, so that
+# Every container counts on its stdout (a pipe, read into $CK/NAME/out by a cat, as runc's
+# callers give it; a FIFO is checked through containerd in guest-containerd.sh), one
+# number every 0.2 s, so that
 # "restored" means "goes on counting from where it stopped": the numbers in the output are
 # checked to rise by exactly one, with no restart from 1 and no repeat.
 

@@ -293,18 +293,30 @@ run_test runner_in_delegated_leaf t_runner_in_delegated_leaf
 run_test dbus_sockets_and_busctl t_dbus_sockets
 run_test busctl_start_transient_scope t_busctl_transient_scope
 run_test systemd_run_scope t_systemd_run_scope
-run_test hull_cgroupfs_absolute_path_limits t_hull_cgroupfs_absolute
-run_test runc_cgroupfs_default_path_reference t_runc_cgroupfs_default_path
-run_test hull_cgroupfs_default_path t_hull_cgroupfs_default_path
-reset_runner_leaf hulldef
-run_test runc_systemd_scope_reference t_runc_systemd_scope
-run_test hull_systemd_scope t_hull_systemd_scope
-# The driver's own tests (guest-systemd-driver.sh): OOM, update, pause/ps/exec/kill on the
-# scope, taken unit names, failed creates, slice units, annotations, features.
-. "$PAYLOAD/guest-systemd-driver.sh"
-run_systemd_driver_tests
+# section NAME: run.sh --only named it, or named nothing (every section runs).
+section() { [ ! -s "$PAYLOAD/only" ] || grep -qw "$1" "$PAYLOAD/only"; }
+if section systemd; then
+    run_test hull_cgroupfs_absolute_path_limits t_hull_cgroupfs_absolute
+    run_test runc_cgroupfs_default_path_reference t_runc_cgroupfs_default_path
+    run_test hull_cgroupfs_default_path t_hull_cgroupfs_default_path
+    reset_runner_leaf hulldef
+    run_test runc_systemd_scope_reference t_runc_systemd_scope
+    run_test hull_systemd_scope t_hull_systemd_scope
+    # The driver's own tests (guest-systemd-driver.sh): OOM, update, pause/ps/exec/kill on
+    # the scope, taken unit names, failed creates, slice units, annotations, features.
+    . "$PAYLOAD/guest-systemd-driver.sh"
+    run_systemd_driver_tests
+fi
 # checkpoint / restore with Debian's criu (guest-checkpoint.sh): works on this 6.1 kernel.
-. "$PAYLOAD/guest-checkpoint.sh"
-run_checkpoint_tests
+if section checkpoint; then
+    . "$PAYLOAD/guest-checkpoint.sh"
+    run_checkpoint_tests
+fi
+# The same through containerd 1.6 and ctr (guest-containerd.sh), with runc's shim and
+# runc, runc's shim and hull, and hull's own shim.
+if section containerd; then
+    . "$PAYLOAD/guest-containerd.sh"
+    run_containerd_tests
+fi
 
 summary

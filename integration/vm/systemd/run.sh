@@ -5,15 +5,19 @@
 # off. Prints the guest's RESULT lines; exits non-zero on any FAIL, or if the guest gave no
 # summary (crash, timeout). The serial log is kept in target/vm-cache/systemd/last.log.
 #
-#   bash integration/vm/systemd/run.sh [--hull PATH]     (as root, from anywhere)
+#   bash integration/vm/systemd/run.sh [--hull PATH] [--only SECTIONS]  (as root)
 #
 # The base image (debootstrap + kernel + initrd) is cached in target/vm-cache/systemd/,
 # keyed on build-image.sh and image/, so reruns download and build nothing. --hull PATH
-# tests that binary instead of building a static one. HULL_VM_TIMEOUT (seconds, default
-# 600) bounds the boot (the checkpoint tests alone take ~1.5 min under TCG).
+# tests that binary instead of building a static one (containerd-shim-hull-v2 is taken
+# from the same directory, if there). --only runs the base checks (systemd, the runner's
+# cgroup) and the named sections of guest-tests.sh, comma-separated: systemd (the cgroup
+# drivers), checkpoint (hull checkpoint/restore), containerd (checkpoint/restore through
+# containerd). HULL_VM_TIMEOUT (seconds, default 600) bounds the boot (the checkpoint
+# tests take ~1.5 min under TCG, the containerd ones ~1.5 min).
 set -euo pipefail
 SELF=$(realpath "$0")
-HULL=""
+HULL="" ONLY=""
 say() { echo "vm-systemd: $*" >&2; }
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$SELF"; }
 
@@ -21,9 +25,14 @@ while [ $# -gt 0 ]; do
     case $1 in
         --hull) [ $# -ge 2 ] || { usage >&2; exit 2; }; HULL=$2; shift 2 ;;
         --hull=*) HULL=${1#--hull=}; shift ;;
+        --only) [ $# -ge 2 ] || { usage >&2; exit 2; }; ONLY=$2; shift 2 ;;
+        --only=*) ONLY=${1#--only=}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) say "unknown argument: $1"; usage >&2; exit 2 ;;
     esac
+done
+for s in ${ONLY//,/ }; do
+    case $s in systemd | checkpoint | containerd) ;; *) say "--only: unknown section $s"; exit 2 ;; esac
 done
 if [ -n "$HULL" ]; then
     { [ -f "$HULL" ] && [ -x "$HULL" ]; } || { say "--hull $HULL: not an executable file"; exit 1; }
@@ -101,10 +110,20 @@ case "$(ldd "$HULL" 2>&1 || true)" in
     *) say "note: $HULL is dynamically linked; it runs only if the guest (bookworm) has its libraries" ;;
 esac
 
-# 4. The payload disk: hull, the busybox rootfs, bundle templates, the tests.
+# 4. The payload disk: hull and its containerd shim, the busybox rootfs and its OCI image
+# for containerd, bundle templates, the tests.
 PL=$tmp/payload
-mkdir -p "$PL"/{bin,bundles,rootfs/bin}
+mkdir -p "$PL"/{bin,bundles,rootfs/bin,image}
 cp "$HULL" "$PL/bin/hull"
+if [ -x "$(dirname "$HULL")/containerd-shim-hull-v2" ]; then
+    cp "$(dirname "$HULL")/containerd-shim-hull-v2" "$PL/bin/"
+else
+    say "note: no containerd-shim-hull-v2 next to $HULL; its containerd tests are skipped"
+fi
+IMG=docker.io/library/hullbox:latest
+. integration/engines/image.sh
+build_image "$tmp/image" && mv "$tmp/image/oci.tar" "$PL/image/oci.tar"
+[ -z "$ONLY" ] || echo "${ONLY//,/ }" >"$PL/only"
 # The console-socket receiver of the checkpoint tests (the guest has no python or socat).
 cc -static -O2 -o "$PL/bin/recvtty" "$SD/recvtty.c"
 cp /bin/busybox "$PL/rootfs/bin/busybox"
@@ -115,6 +134,7 @@ mkdir -p "$PL/rootfs"/{proc,sys,dev,tmp,run}
 install -m 0755 "$SD/guest-tests.sh" "$PL/guest-tests.sh"
 install -m 0644 "$SD/guest-systemd-driver.sh" "$PL/guest-systemd-driver.sh"
 install -m 0644 "$SD/guest-checkpoint.sh" "$PL/guest-checkpoint.sh"
+install -m 0644 "$SD/guest-containerd.sh" "$PL/guest-containerd.sh"
 install -m 0644 integration/vm/guest-lib.sh "$PL/guest-lib.sh"
 (cd "$tmp" && "$HULL" spec)
 python3 "$SD/bundles.py" "$tmp/config.json" "$PL/bundles"
