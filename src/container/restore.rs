@@ -19,6 +19,7 @@ use super::checkpoint::{device_paths, ext_mount, make_dir, ns_name, open_dir, ra
 use super::criu_mounts;
 use super::criu_opts::CriuFlags;
 use super::{destroy, resources_with_device_rules, status_of, write_pid_file, Undo};
+use crate::cgroups::join::Join;
 use crate::cgroups::Cgroup;
 use crate::criu::{self, rpc, Event, Swrk};
 use crate::hooks::{self, Kind};
@@ -48,9 +49,6 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
     let plan = crate::spec::load(&o.bundle)?;
     let descriptors = read_images(&o.image_path)?;
     o.criu.check()?;
-    if rt.systemd_cgroup {
-        bail!("restore with --systemd-cgroup is not supported yet: restore without it");
-    }
     let terminal = plan
         .spec
         .process()
@@ -67,7 +65,12 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
     let linux = plan.spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
     let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
-    let cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, false, rt.is_rootless())?;
+    let cgroup = Cgroup::plan(
+        cgroups_path.as_deref(),
+        &o.id,
+        rt.systemd_cgroup,
+        rt.is_rootless(),
+    )?;
     let mut rec = super::new_record(&o.id, &o.bundle, &plan, &cgroup)?;
     let st = rt.store()?;
     let entry = st.reserve_saved(&o.id, &rec)?;
@@ -77,9 +80,19 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
         host_mounts: None,
     };
     let entry = undo.entry.as_ref().expect("just set");
-    cgroup.create()?;
-    undo.cgroup = Some(cgroup.clone());
-    cgroup.apply(&resources_with_device_rules(&plan.spec))?;
+    let res = resources_with_device_rules(&plan.spec);
+    // cgroupfs: made and limited now, criu joins it. systemd: the unit is started with
+    // criu's pid once criu exists (`Placement::place`, as create starts it with the init's),
+    // and is this container's to remove only from then on.
+    let mut placement = None;
+    if cgroup.driver.is_cgroupfs() {
+        cgroup.create()?;
+        undo.cgroup = Some(cgroup.clone());
+        cgroup.apply(&res)?;
+    } else {
+        let annotations = plan.spec.annotations().clone().unwrap_or_default();
+        placement = Some(cgroup.prepare(&o.id, &res, &annotations, false)?);
+    }
 
     // Beside the state directory, not in it: nothing that removes a directory tree may
     // ever reach into the rootfs through this mount.
@@ -129,9 +142,14 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
     let restored = swrk.call(req, |ev| match ev {
         Event::Spawned(criu_pid, req) => {
             // criu, and so every task it restores, runs in the container's cgroup.
-            cgroup
-                .add(criu_pid)
-                .context("moving criu into the container's cgroup")?;
+            match placement.as_mut() {
+                Some(p) => p
+                    .place(criu_pid, &Join::default(), false)
+                    .context("starting the container's systemd unit with criu in it")?,
+                None => cgroup
+                    .add(criu_pid)
+                    .context("moving criu into the container's cgroup")?,
+            }
             req.opts.mut_or_insert_default().cg_root = cgroup_roots(criu_pid)?;
             Ok(())
         }
@@ -161,6 +179,11 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
         },
     });
     drop(root);
+    if let Some(p) = placement.as_ref().filter(|p| p.owns_cgroup()) {
+        undo.cgroup = Some(p.cgroup().clone());
+        // With the unit's InvocationID, as create records it.
+        rec.cgroup = Some(p.cgroup().clone());
+    }
     restored.with_context(|| {
         format!(
             "restore of container {} failed (criu's log: {})",

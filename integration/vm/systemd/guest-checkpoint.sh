@@ -288,6 +288,34 @@ t_ck_memory_limit() {
     ck_delete mem
 }
 
+# Under --systemd-cgroup (as podman on a systemd host calls it): restore starts the
+# container's scope again with criu in it, with the limit as a unit property, and records
+# the new unit (delete stops it).
+t_ck_systemd() {
+    local b n pid unit=hullck-sd.scope cg=$CGROOT/system.slice/hullck-sd.scope
+    b=$(ck_bundle sd "$COUNTER" '"memory": {"limit": 67108864},') || { WHY="no bundle"; return 1; }
+    sed -i "s#\"cgroupsPath\": \"[^\"]*\"#\"cgroupsPath\": \"system.slice:hullck:sd\"#" "$b/config.json"
+    ck_run sd "$b" --systemd-cgroup || return 1
+    eq "scope before" "$(systemctl show -P ActiveState $unit)" active || return 1
+    ck_checkpoint sd --systemd-cgroup --image-path "$CK/sd/img" || return 1
+    wait_for 10 sh -c "[ \"\$(systemctl show -P ActiveState $unit)\" != active ]" ||
+        { WHY="$unit still active after checkpoint"; return 1; }
+    n=$(ck_count sd)
+    ck_restore sd --systemd-cgroup -b "$b" --image-path "$CK/sd/img" || return 1
+    pid=$(pid_of ckhull sd)
+    eq "scope after restore" "$(systemctl show -P ActiveState $unit)" active || return 1
+    grep -qx "$pid" "$cg/cgroup.procs" 2>/dev/null ||
+        { WHY="restored init $pid not in $cg ($(cat "$cg/cgroup.procs" 2>&1 | tr '\n' ' '))"; return 1; }
+    eq "MemoryMax of the scope" "$(systemctl show -P MemoryMax $unit)" 67108864 || return 1
+    eq "memory.max after restore" "$(cat "$cg/memory.max" 2>&1)" 67108864 || return 1
+    ck_counts_on sd "$n" || return 1
+    ckhull --systemd-cgroup delete --force sd >/dev/null 2>&1 || { WHY="delete failed"; return 1; }
+    wait_for 10 sh -c "[ \"\$(systemctl show -P ActiveState $unit)\" != active ]" ||
+        { WHY="$unit still active after delete"; return 1; }
+    ckhull state sd >/dev/null 2>&1 && { WHY="sd still exists"; return 1; }
+    return 0
+}
+
 # ck_cgroups_mode MODE: checkpoint and restore with --manage-cgroups-mode MODE.
 ck_cgroups_mode() {
     local name=cg$1 b n
@@ -394,6 +422,8 @@ run_checkpoint_tests() {
     ck_cleanup paused
     run_test hull_ck_memory_limit t_ck_memory_limit
     ck_cleanup mem
+    run_test hull_ck_systemd_cgroup t_ck_systemd
+    ckhull --systemd-cgroup delete --force sd >/dev/null 2>&1
     run_test hull_ck_restore_attached t_ck_restore_attached
     ck_cleanup att
     run_test hull_ck_bad_parent_path t_ck_bad_parent_path
