@@ -645,6 +645,86 @@ fn a_net_device_keeps_its_name_and_a_veth_dies_with_the_container() {
     }
 }
 
+/// The network namespace of a running container, to join by path.
+fn net_ns_of(h: &Hull, id: &str) -> String {
+    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", id])).unwrap();
+    format!("/proc/{}/ns/net", st["pid"])
+}
+
+fn join_net(b: &Bundle, path: &str) {
+    b.edit(|c| {
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "network" {
+                n["path"] = json!(path);
+            }
+        }
+    });
+}
+
+/// As runc: a device may move into a network namespace the container joins by path, and
+/// stays there after the container (the namespace's owner decides what becomes of it).
+#[test]
+fn a_net_device_moves_into_a_joined_network_namespace_and_stays_there() {
+    let v = Veth::new("10.197.45.1/24");
+    let h = Hull::new();
+    let ob = netdev_bundle(&h, &["sleep", "30"], json!({}));
+    let owner = start_sleeper(&h, &ob);
+    let b = netdev_bundle(
+        &h,
+        &["ip", "-o", "addr", "show", "dev", &v.a],
+        json!({&v.a: {}}),
+    );
+    join_net(&b, &net_ns_of(&h, &owner));
+    let out = run_ok(&h, &b);
+    assert!(out.contains("inet 10.197.45.1/24"), "{out}");
+    let there = exec_out(&h, &owner, &["ip", "-o", "addr", "show", "dev", &v.a]);
+    assert!(there.contains("inet 10.197.45.1/24"), "{there}");
+    assert!(Veth::host_addrs(&v.a).is_none(), "{} back on the host", v.a);
+    h.ok(&["delete", "--force", &owner]);
+}
+
+/// A create that fails once the devices are in (here a prestart hook) moves them back with
+/// their addresses, whether the namespace is new (a veth would otherwise die with it) or
+/// joined (it would otherwise keep them).
+#[test]
+fn a_failed_create_moves_its_net_devices_back() {
+    let v = Veth::new("10.197.46.1/24");
+    // The namespace's owner lives in a root of its own: `rejects` checks the other is empty.
+    let ho = Hull::new();
+    let ob = netdev_bundle(&ho, &["sleep", "30"], json!({}));
+    let owner = start_sleeper(&ho, &ob);
+    let h = Hull::new();
+    for joined in [false, true] {
+        let b = netdev_bundle(&h, &["true"], json!({&v.a: {"name": "eth5"}}));
+        b.edit(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/false"}]}));
+        if joined {
+            join_net(&b, &net_ns_of(&ho, &owner));
+        }
+        rejects(&h, &b, &unique_id("nd"), &["prestart"]);
+        let a = Veth::host_addrs(&v.a)
+            .unwrap_or_else(|| panic!("{} not back on the host (joined: {joined})", v.a));
+        assert!(a.contains("10.197.46.1/24"), "address lost: {a}");
+        assert!(Veth::host_up(&v.a), "{} left down", v.a);
+    }
+    ho.ok(&["delete", "--force", &owner]);
+}
+
+/// A network namespace joined by path that is hull's own cannot take devices.
+#[test]
+fn net_devices_into_the_runtimes_own_network_namespace_are_refused() {
+    let v = Veth::new("10.197.47.1/24");
+    let h = Hull::new();
+    let b = netdev_bundle(&h, &["true"], json!({&v.a: {}}));
+    join_net(&b, "/proc/self/ns/net");
+    rejects(
+        &h,
+        &b,
+        &unique_id("nd"),
+        &["linux.netDevices", "runtime's own"],
+    );
+    assert!(Veth::host_addrs(&v.a).is_some());
+}
+
 #[test]
 fn bad_input_net_devices() {
     let v = Veth::new("10.197.43.1/24");
@@ -708,7 +788,10 @@ fn bad_input_net_devices() {
         &h,
         &b,
         &unique_id("nd"),
-        &["linux.netDevices", "new network namespace"],
+        &[
+            "linux.netDevices",
+            "network namespace of the container's own",
+        ],
     );
     for (dev, addr) in [(&v.a, "10.197.43.1/24"), (&w.a, "10.197.44.1/24")] {
         let a = Veth::host_addrs(dev).unwrap_or_else(|| panic!("{dev} left the host"));

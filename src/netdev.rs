@@ -1,25 +1,27 @@
-//! `linux.netDevices` (runtime-spec 1.2): host interfaces moved into the container's new
-//! network namespace, optionally renamed, as runc 1.2 does it: each is set down, its
-//! addresses read, then moved and renamed in one RTM_NEWLINK (IFLA_NET_NS_FD +
-//! IFLA_IFNAME); inside, its permanent global-scope addresses are added again (the kernel
-//! drops addresses on a move) and it is set up. The parent does it after the clone and
-//! before the init goes on, so prestart and createRuntime hooks see the devices.
+//! `linux.netDevices` (runtime-spec 1.2): host interfaces moved into the container's network
+//! namespace (new, or joined by path as runc allows), optionally renamed, as runc 1.2 does
+//! it: each is set down, its addresses read, then moved and renamed in one RTM_NEWLINK
+//! (IFLA_NET_NS_FD + IFLA_IFNAME); inside, its permanent global-scope addresses are added
+//! again (the kernel drops addresses on a move) and it is set up. The parent does it after
+//! the clone and before the init goes on, so prestart and createRuntime hooks see the devices.
 //!
 //! `check` refuses, before anything is created, a device hull's namespace does not have
-//! (absent, or already moved into another namespace) and a name that cannot be used. A
-//! move that fails half-way moves the devices already moved back, with their addresses.
-//! There is no move back on delete: the kernel does it when the namespace dies with the
-//! container's last process — a physical device returns to the initial namespace; a
-//! virtual one (a veth end) is destroyed, its peer with it.
+//! (absent, or already moved into another namespace), a name that cannot be used, and a
+//! joined namespace that is hull's own. A create that fails after the move moves the devices
+//! back, with their addresses (`Moves`). There is no move back on delete: in a joined
+//! namespace they stay (its owner decides, as with runc); a new one's die with it — a
+//! physical device returns to the initial namespace, a virtual one (a veth end) is
+//! destroyed, its peer with it.
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::Spec;
+use nix::sys::stat::fstat;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use crate::namespaces::NsPlan;
+use crate::namespaces::{Join, NsPlan};
 use crate::sys::netlink::{Addr, Socket};
 
 const IFNAMSIZ: usize = 16;
@@ -53,11 +55,18 @@ pub fn check(spec: &Spec, ns: &NsPlan) -> Result<()> {
     if devs.is_empty() {
         return Ok(());
     }
-    if !ns.creates_net() {
-        bail!(
-            "linux.netDevices: moving devices needs a new network namespace; add \
-             {{\"type\": \"network\"}} without a path to linux.namespaces"
-        );
+    match joined_net(ns) {
+        None if !ns.creates_net() => bail!(
+            "linux.netDevices: moving devices needs a network namespace of the container's \
+             own; add {{\"type\": \"network\"}} to linux.namespaces"
+        ),
+        Some(j) if same_ns(&j.file, &own_ns()?)? => bail!(
+            "linux.netDevices: the network namespace linux.namespaces[{}] joins ({}) is the \
+             runtime's own; devices can only move into another one",
+            j.index,
+            j.path.display()
+        ),
+        _ => {}
     }
     let mut seen = HashSet::new();
     let mut sock = Socket::new().context("linux.netDevices: rtnetlink socket")?;
@@ -105,31 +114,76 @@ struct Moved {
     addrs: Vec<Addr>,
 }
 
-/// Move every device into the network namespace of `pid` (the container init, cloned
-/// into its new network namespace). On error the devices already moved are moved back.
-pub fn move_in(spec: &Spec, pid: i32) -> Result<()> {
-    let devs = devices(spec);
-    if devs.is_empty() {
-        return Ok(());
+/// The network namespace the container joins by path, if it joins one.
+fn joined_net(ns: &NsPlan) -> Option<&Join> {
+    ns.child_joins
+        .iter()
+        .chain(ns.user_first.iter())
+        .find(|j| j.kind == LinuxNamespaceType::Network)
+}
+
+fn same_ns(a: &impl AsFd, b: &impl AsFd) -> Result<bool> {
+    let (a, b) = (fstat(a.as_fd())?, fstat(b.as_fd())?);
+    Ok((a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
+}
+
+/// Devices moved in by `move_in`: moved back to the runtime's namespace when dropped before
+/// `keep` (the create failed), so a failed create leaves them where they were, whether the
+/// container's namespace dies with it (a virtual device would die too) or was joined and
+/// lives on.
+pub struct Moves {
+    moved: Vec<Moved>,
+    socks: Option<(Socket, Socket, File)>,
+}
+
+impl Moves {
+    /// The create succeeded: the devices stay in the container's namespace (and in a
+    /// joined one after the container, as with runc: its owner decides).
+    pub fn keep(mut self) {
+        self.moved.clear();
     }
-    let own = File::open("/proc/self/ns/net").context("open /proc/self/ns/net")?;
-    let target = File::open(format!("/proc/{pid}/ns/net"))
-        .with_context(|| format!("open the container init's network namespace (pid {pid})"))?;
-    let mut here = Socket::new().context("linux.netDevices: rtnetlink socket")?;
-    let mut there = socket_in(&target, &own)?;
-    let mut moved: Vec<Moved> = Vec::new();
-    for (host, inside) in &devs {
-        match move_one(&mut here, &mut there, &target, host, inside) {
-            Ok(m) => moved.push(m),
-            Err(e) => {
-                for m in moved.iter().rev() {
-                    let _ = move_back(&mut here, &mut there, &own, m);
-                }
-                return Err(e);
+}
+
+impl Drop for Moves {
+    fn drop(&mut self) {
+        if let Some((here, there, own)) = self.socks.as_mut() {
+            for m in self.moved.iter().rev() {
+                let _ = move_back(here, there, own, m);
             }
         }
     }
-    Ok(())
+}
+
+/// Move every device into the container's network namespace: the one it joins by path, or
+/// the new one the init `pid` was cloned into. On error the devices already moved are
+/// moved back; so are all of them when the returned `Moves` is dropped without `keep`.
+pub fn move_in(spec: &Spec, pid: i32, ns: &NsPlan) -> Result<Moves> {
+    let devs = devices(spec);
+    let mut moves = Moves {
+        moved: Vec::new(),
+        socks: None,
+    };
+    if devs.is_empty() {
+        return Ok(moves);
+    }
+    let own = own_ns()?;
+    let target = match joined_net(ns) {
+        Some(j) => File::from(
+            j.file
+                .try_clone()
+                .context("linux.netDevices: the joined network namespace's fd")?,
+        ),
+        None => File::open(format!("/proc/{pid}/ns/net"))
+            .with_context(|| format!("open the container init's network namespace (pid {pid})"))?,
+    };
+    let here = Socket::new().context("linux.netDevices: rtnetlink socket")?;
+    let there = socket_in(&target, &own)?;
+    let (here, there, _) = moves.socks.insert((here, there, own));
+    for (host, inside) in &devs {
+        let m = move_one(here, there, &target, host, inside)?;
+        moves.moved.push(m);
+    }
+    Ok(moves)
 }
 
 /// An rtnetlink socket bound to `ns`, made by joining it for the `socket` call only.

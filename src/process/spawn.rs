@@ -244,7 +244,7 @@ fn drive(
         .place(pid, p.join, p.born_in_v2)
         .with_context(|| format!("placing the container init (pid {pid}) in its cgroup"))?;
     // Before Go: prestart/createRuntime hooks see the devices in place.
-    crate::netdev::move_in(&o.plan.spec, pid)?;
+    let moves = crate::netdev::move_in(&o.plan.spec, pid, ns)?;
     let v1_tasks = p.cgroup.before_go()?;
     let raw: Vec<_> = v1_tasks.iter().map(|f| f.as_raw_fd()).collect();
     ch.send_fds(&Msg::Go { host_pid: pid }, &raw)
@@ -282,6 +282,7 @@ fn drive(
                 crate::logging::debug(&format!(
                     "init: closing the pipe to signal completion: pid {pid} is created"
                 ));
+                moves.keep();
                 return Ok(console);
             }
             Some((Msg::Error(e), _)) => bail!("{e}"),
