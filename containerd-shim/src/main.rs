@@ -18,6 +18,7 @@ mod checkpoint;
 mod events;
 mod hull;
 mod log;
+mod logger;
 mod mounts;
 mod oom;
 mod options;

@@ -220,6 +220,8 @@ impl Service {
             stdout: req.stdout.clone(),
             stderr: req.stderr.clone(),
             terminal: req.terminal,
+            container: id.to_string(),
+            namespace: self.namespace.clone(),
         };
         let rootfs = mounts::mount_all(&req.rootfs, &bundle.join("rootfs"))
             .map_err(|e| error(Code::INVALID_ARGUMENT, e))?;
@@ -463,6 +465,8 @@ impl Service {
             stdout: req.stdout.clone(),
             stderr: req.stderr.clone(),
             terminal: req.terminal,
+            container: id.to_string(),
+            namespace: self.namespace.clone(),
         });
         p.spec = spec;
         c.execs.insert(eid.to_string(), p);

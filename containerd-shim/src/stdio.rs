@@ -1,5 +1,6 @@
 //! A process's stdio as containerd hands it: FIFO paths (or `file://` paths, or nothing)
-//! for stdin, stdout and stderr, or a terminal.
+//! for stdin, stdout and stderr, a `binary://` logger for stdout and stderr (logger.rs), or
+//! a terminal.
 //!
 //! Without a terminal the output FIFOs are given to the container as they are (opened
 //! read-write, so opening never waits for a reader and output written while containerd
@@ -24,6 +25,9 @@ pub struct Paths {
     pub stdout: String,
     pub stderr: String,
     pub terminal: bool,
+    /// The container and namespace, for a `binary://` logger's environment.
+    pub container: String,
+    pub namespace: String,
 }
 
 /// The write side of a process's stdin, shared by the copying thread and `CloseIO`.
@@ -61,7 +65,7 @@ pub fn target(path: &str) -> Result<Target<'_>, String> {
     }
     if path.contains("://") {
         return Err(format!(
-            "stdio {path:?}: only FIFO paths and file:// are supported"
+            "stdio {path:?}: only FIFO paths, file:// and binary:// are supported"
         ));
     }
     Ok(Target::Fifo(path))
@@ -76,11 +80,19 @@ fn open_output(path: &str) -> Result<File, String> {
     r.map_err(|e| format!("opening {path}: {e}"))
 }
 
+/// stdout and stderr: a `binary://` URI (containerd gives it as both) starts the logging
+/// binary, which gets both streams; otherwise each path is opened.
+fn outputs(p: &Paths) -> Result<(File, File), String> {
+    if crate::logger::is_binary(&p.stdout) {
+        return crate::logger::start(&p.stdout, &p.container, &p.namespace);
+    }
+    Ok((open_output(&p.stdout)?, open_output(&p.stderr)?))
+}
+
 /// The stdio to give hull for a process without a terminal, and the stdin copy to start
 /// once it runs.
 pub fn plain(p: &Paths) -> Result<(ProcStdio, Option<StdinCopy>), String> {
-    let stdout = open_output(&p.stdout)?;
-    let stderr = open_output(&p.stderr)?;
+    let (stdout, stderr) = outputs(p)?;
     let (stdin, copy) = if p.stdin.is_empty() {
         let null = File::open("/dev/null").map_err(|e| format!("opening /dev/null: {e}"))?;
         (OwnedFd::from(null), None)
@@ -211,7 +223,7 @@ pub fn null_stdio() -> Result<ProcStdio, String> {
 /// (then the stdout FIFO closes, which ends the reader's copy), stdin to master until the
 /// FIFO's writers are gone or `CloseIO`.
 pub fn relay_terminal(master: &File, p: &Paths) -> Result<Option<StdinSink>, String> {
-    let out = open_output(&p.stdout)?;
+    let (out, _) = outputs(p)?;
     let mut from = master.try_clone().map_err(|e| format!("terminal: {e}"))?;
     let _ = std::thread::Builder::new()
         .name("pty-out".into())

@@ -1,5 +1,6 @@
 //! The shim's thin syscall boundary: what nix leaves unsafe (taking a received descriptor,
-//! the window-size ioctl, the mount API, malloc tuning). Every `unsafe` of the crate is here.
+//! the window-size ioctl, the mount API, malloc tuning, fds for a child). Every `unsafe` of
+//! the crate is here.
 
 use std::ffi::CString;
 use std::io;
@@ -105,6 +106,35 @@ pub fn read_only_view(path: &Path) -> io::Result<OwnedFd> {
         return Err(io::Error::last_os_error());
     }
     Ok(tree)
+}
+
+/// Give a command `fds` as its descriptors 3, 4, 5, ... (each dup2'ed in the child before
+/// exec; the copies this returns, close-on-exec and numbered 10 or above so that no dup2
+/// overwrites a source, must live until the command is spawned).
+pub fn pass_fds(cmd: &mut std::process::Command, fds: &[&OwnedFd]) -> io::Result<Vec<OwnedFd>> {
+    use std::os::unix::process::CommandExt;
+    let high = fds
+        .iter()
+        .map(|f| {
+            let fd = nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10))?;
+            // SAFETY: F_DUPFD_CLOEXEC just made this fd for us; nothing else owns it.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        })
+        .collect::<io::Result<Vec<OwnedFd>>>()?;
+    let raw: Vec<RawFd> = high.iter().map(|f| f.as_raw_fd()).collect();
+    // SAFETY: the closure runs in the forked child before exec and only calls dup2 (async-
+    // signal-safe) on fd numbers copied into it; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (i, fd) in raw.iter().enumerate() {
+                if libc::dup2(*fd, 3 + i as RawFd) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    Ok(high)
 }
 
 #[cfg(test)]

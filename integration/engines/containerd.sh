@@ -252,6 +252,24 @@ shim_run_echo() {
     expect_eq "output" "$out" hi-from-shim
 }
 
+# --log-uri binary://: containerd's logging-binary protocol (nerdctl's detached containers
+# use it): the logger gets stdout on fd 3, stderr on fd 4, closes fd 5 when ready, and
+# CONTAINER_ID/CONTAINER_NAMESPACE in its environment.
+shim_log_binary() {
+    local id=$RT_NAME-slog log=$T/$RT_NAME-slog.log lg=$T/$RT_NAME-logger.sh
+    printf '#!/bin/sh\necho "logger $CONTAINER_NAMESPACE/$CONTAINER_ID $1" >>%s\nexec 5>&-\ncat <&3 >>%s &\ncat <&4 >>%s\nwait\n' \
+        "$log" "$log" "$log" >"$lg"
+    chmod +x "$lg"
+    srun "$id" -d --log-uri "binary://$lg?tag" "$IMG" "$id" sh -c 'echo out-line; echo err-line >&2' ||
+        { echo "ctr run --log-uri failed"; return 1; }
+    wait_for 10 grep -q err-line "$log" || { echo "no err-line in the log:"; cat "$log"; return 1; }
+    wait_for 10 grep -q out-line "$log" || { echo "no out-line in the log:"; cat "$log"; return 1; }
+    expect_eq "logger's first line" "$(head -n1 "$log")" "logger $NS/$id tag" || return 1
+    ctr_gone "$id"
+    local left; left=$(shim_left "$id")
+    expect_eq "left behind" "$left" ""
+}
+
 shim_exit_code() {
     local rc=0; srun "$RT_NAME-sexit" --rm "$IMG" "$RT_NAME-sexit" sh -c 'exit 3' || rc=$?
     expect_eq "ctr run exit status" "$rc" 3
@@ -466,6 +484,7 @@ containerd_checks() {
     check containerd tty -- ctr_tty
     check containerd shim-run-echo -- shim_run_echo
     check containerd shim-exit-code -- shim_exit_code
+    check containerd shim-log-binary -- shim_log_binary
     check containerd shim-run-d -- shim_run_d
     check containerd shim-exec -- shim_exec
     check containerd shim-exec-tty -- shim_exec_tty
