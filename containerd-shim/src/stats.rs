@@ -71,6 +71,9 @@ fn memory(m: &Value) -> MemoryStat {
     s.total_inactive_file = r("total_inactive_file");
     s.total_active_file = r("total_active_file");
     s.total_unevictable = r("total_unevictable");
+    if raw.get("total_inactive_file").is_none() && raw.get("anon").is_some() {
+        v2_counters(&mut s, raw);
+    }
     if s.cache == 0 {
         s.cache = n(&m["cache"]);
     }
@@ -79,6 +82,30 @@ fn memory(m: &Value) -> MemoryStat {
     s.kernel = Some(entry(&m["kernel"])).into();
     s.kernel_tcp = Some(entry(&m["kernelTCP"])).into();
     s
+}
+
+/// A cgroup v2 memory.stat (already hierarchical, other names) in the v1 fields: what
+/// containerd's CRI reads from v1 metrics — the working set is usage minus
+/// total_inactive_file, RSS is rss — is then right on a v2 host too.
+fn v2_counters(s: &mut MemoryStat, raw: &Value) {
+    let r = |k: &str| n(&raw[k]);
+    s.rss = r("anon");
+    s.total_rss = s.rss;
+    s.cache = r("file");
+    s.total_cache = s.cache;
+    s.mapped_file = r("file_mapped");
+    s.total_mapped_file = s.mapped_file;
+    s.dirty = r("file_dirty");
+    s.total_dirty = s.dirty;
+    s.writeback = r("file_writeback");
+    s.total_writeback = s.writeback;
+    s.total_inactive_anon = s.inactive_anon;
+    s.total_active_anon = s.active_anon;
+    s.total_inactive_file = s.inactive_file;
+    s.total_active_file = s.active_file;
+    s.total_unevictable = s.unevictable;
+    s.total_pg_fault = s.pg_fault;
+    s.total_pg_maj_fault = s.pg_maj_fault;
 }
 
 /// The `data` of a stats record as `Metrics`.
@@ -163,6 +190,23 @@ mod tests {
         assert_eq!(mem.kernel_tcp.limit, 3);
         assert_eq!(m.blkio.io_service_bytes_recursive[0].value, 100);
         assert_eq!(m.hugetlb[0].pagesize, "2MB");
+        // A cgroup v2 host's memory.stat: the v1 fields containerd's CRI reads are filled.
+        let d = serde_json::json!({"memory": {"usage": {"usage": 100},
+            "raw": {"anon": 30, "file": 50, "inactive_file": 40, "active_file": 10,
+                    "pgfault": 7, "file_mapped": 5}}});
+        let mem = metrics(&d).memory;
+        assert_eq!(
+            (mem.rss, mem.total_rss, mem.cache, mem.mapped_file),
+            (30, 30, 50, 5)
+        );
+        assert_eq!(
+            (
+                mem.total_inactive_file,
+                mem.total_active_file,
+                mem.total_pg_fault
+            ),
+            (40, 10, 7)
+        );
         // An empty record is all zeros, not an error.
         assert_eq!(metrics(&serde_json::json!({})).pids.current, 0);
     }
