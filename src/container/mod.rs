@@ -199,15 +199,32 @@ struct Released {
     reader: std::os::fd::OwnedFd,
 }
 
-/// Where a terminal's master goes, with runc's rules about sockets and detaching.
-fn console_mode(plan: &crate::spec::Plan, o: &CreateOptions) -> Result<spawn::Console> {
+/// Where a terminal's master goes, with runc's rules about sockets and detaching (create
+/// and restore).
+fn console_mode(
+    plan: &crate::spec::Plan,
+    console_socket: Option<&std::path::Path>,
+    detach: bool,
+) -> Result<spawn::Console> {
     let terminal = plan
         .spec
         .process()
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    spawn::Console::choose(terminal, o.console_socket.as_deref(), o.detach)
+    spawn::Console::choose(terminal, console_socket, detach)
+}
+
+/// The container's cgroup as its `linux.cgroupsPath` and the runtime's flags ask for it
+/// (create and restore).
+fn plan_cgroup(rt: &Runtime, plan: &crate::spec::Plan, id: &str) -> Result<Cgroup> {
+    let path = plan
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    Cgroup::plan(path.as_deref(), id, rt.systemd_cgroup, rt.is_rootless())
 }
 
 /// `create`: the container is `created` when this returns.
@@ -225,17 +242,15 @@ fn create_inner(rt: &Runtime, o: &CreateOptions, release: bool) -> Result<Create
     crate::process::sealed_exe::ensure()?;
     let plan = crate::spec::load(&o.bundle)?;
     let ns = spawn::check(&plan)?;
-    let console = console_mode(&plan, o)?;
+    let console = console_mode(&plan, o.console_socket.as_deref(), o.detach)?;
     let linux = plan.spec.linux().as_ref();
     // Compiled once, here in the parent before anything exists: the init only loads it.
     let seccomp = linux
         .and_then(|l| l.seccomp().as_ref())
         .map(crate::security::seccomp::compile)
         .transpose()?;
-    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
-    let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
     let rootless = rt.is_rootless();
-    let mut cgroup = Cgroup::plan(cgroups_path.as_deref(), &o.id, rt.systemd_cgroup, rootless)?;
+    let mut cgroup = plan_cgroup(rt, &plan, &o.id)?;
 
     let host_mounts = !ns.has_mount;
     let mut rec = Record {

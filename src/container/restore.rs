@@ -18,12 +18,14 @@ use oci_spec::runtime::LinuxNamespaceType;
 use super::checkpoint::{device_paths, ext_mount, make_dir, ns_name, open_dir, raw, DESCRIPTORS};
 use super::criu_mounts;
 use super::criu_opts::CriuFlags;
-use super::{destroy, resources_with_device_rules, status_of, write_pid_file, Undo};
+use super::{
+    console_mode, destroy, plan_cgroup, resources_with_device_rules, status_of, write_pid_file,
+    Undo,
+};
 use crate::cgroups::join::Join;
 use crate::cgroups::Cgroup;
 use crate::criu::{self, rpc, Event, Swrk};
 use crate::hooks::{self, Kind};
-use crate::process::spawn::Console;
 use crate::runtime::Runtime;
 use crate::state::{OciState, Status};
 
@@ -49,28 +51,14 @@ pub fn restore(rt: &Runtime, o: &RestoreOptions) -> Result<i32> {
     let plan = crate::spec::load(&o.bundle)?;
     let descriptors = read_images(&o.image_path)?;
     o.criu.check()?;
-    let terminal = plan
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
-    let console = Console::choose(terminal, o.console_socket.as_deref(), o.detach)?;
+    let console = console_mode(&plan, o.console_socket.as_deref(), o.detach)?;
     let ns_fds = namespace_files(&plan.spec)?;
     // Attached: signals are forwarded from before criu starts, as `run` does.
     let forward = (!o.detach)
         .then(|| crate::process::attached::Forwarder::install(!o.no_subreaper))
         .transpose()?;
 
-    let linux = plan.spec.linux().as_ref();
-    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref());
-    let cgroups_path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
-    let cgroup = Cgroup::plan(
-        cgroups_path.as_deref(),
-        &o.id,
-        rt.systemd_cgroup,
-        rt.is_rootless(),
-    )?;
+    let cgroup = plan_cgroup(rt, &plan, &o.id)?;
     let mut rec = super::new_record(&o.id, &o.bundle, &plan, &cgroup)?;
     let st = rt.store()?;
     let entry = st.reserve_saved(&o.id, &rec)?;
