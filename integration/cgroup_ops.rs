@@ -19,11 +19,6 @@ fn cgroup_dir(b: &Bundle, controller: &str) -> PathBuf {
     PathBuf::from("/sys/fs/cgroup").join(controller).join(path)
 }
 
-fn init_pid(h: &Hull, id: &str) -> i32 {
-    let v: serde_json::Value = serde_json::from_str(&h.ok(&["state", id])).unwrap();
-    v["pid"].as_i64().unwrap() as i32
-}
-
 #[test]
 fn memory_limit_oom_kills_a_container_filling_its_shm() {
     let h = Hull::new();
@@ -109,7 +104,7 @@ fn pids_limit_stops_a_fork_bomb_at_the_limit() {
     assert!(refused > 0, "no fork was refused: {events}");
     let v: Vec<i32> = serde_json::from_str(&h.ok(&["ps", "--format", "json", &id])).unwrap();
     assert!(v.len() <= 10 && v.len() > 1, "ps: {v:?}");
-    assert!(v.contains(&init_pid(&h, &id)));
+    assert!(v.contains(&h.pid(&id)));
     h.ok(&["delete", "--force", &id]);
 }
 
@@ -124,7 +119,7 @@ fn pause_freezes_and_resume_continues() {
     let id = unique_id("pause");
     assert_eq!(h.create(&b, &id, &[]).0, Some(0));
     h.ok(&["start", &id]);
-    let counter = PathBuf::from(format!("/proc/{}/root/dev/shm/count", init_pid(&h, &id)));
+    let counter = PathBuf::from(format!("/proc/{}/root/dev/shm/count", h.pid(&id)));
     let read = || -> u64 {
         std::fs::read_to_string(&counter)
             .unwrap_or_default()

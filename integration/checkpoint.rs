@@ -24,21 +24,6 @@ fn criu_installed() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// A started counter (criu never gets to look at its stdio here).
-fn running(h: &Hull, tag: &str) -> (Bundle, String) {
-    let b = h.bundle(&["sleep", "1000"]);
-    let id = unique_id(tag);
-    let (code, err) = h.create(&b, &id, &[]);
-    assert_eq!(code, Some(0), "create: {err}");
-    h.ok(&["start", &id]);
-    (b, id)
-}
-
-fn pid_of(h: &Hull, id: &str) -> i64 {
-    let v: serde_json::Value = serde_json::from_str(&h.ok(&["state", id])).unwrap();
-    v["pid"].as_i64().unwrap()
-}
-
 /// One line, naming what failed and why (criu's words or "criu not found").
 fn assert_criu_failure(err: &str, what: &str) {
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
@@ -58,7 +43,7 @@ fn checkpoint_where_criu_cannot_run_fails_at_once_and_leaves_the_container_runni
     }
     let h = Hull::new();
     let (b, id) = running(&h, "ckfail");
-    let pid = pid_of(&h, &id);
+    let pid = h.pid(&id);
     let images = b.path().join("images");
     let started = std::time::Instant::now();
     let err = h.fails(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
@@ -69,7 +54,7 @@ fn checkpoint_where_criu_cannot_run_fails_at_once_and_leaves_the_container_runni
         started.elapsed()
     );
     assert_eq!(h.status(&id), "running");
-    assert_eq!(pid_of(&h, &id), pid);
+    assert_eq!(h.pid(&id), pid);
     assert!(!images.exists(), "the image directory hull made stays");
 }
 

@@ -102,6 +102,12 @@ impl Hull {
         v["status"].as_str().unwrap().to_string()
     }
 
+    /// The pid field of `hull state ID`: the container's init, as the host numbers it.
+    pub fn pid(&self, id: &str) -> i32 {
+        let v: serde_json::Value = serde_json::from_str(&self.ok(&["state", id])).unwrap();
+        v["pid"].as_i64().unwrap() as i32
+    }
+
     /// Poll `state` until the container has status `want` (5 s at most).
     pub fn wait_status(&self, id: &str, want: &str) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -336,6 +342,17 @@ impl XorShift {
 }
 
 /// A failed create must leave no state directory and no cgroup of the bundle.
+/// A running `sleep` container; the Hull guard force-deletes it.
+pub fn running(h: &Hull, tag: &str) -> (Bundle, String) {
+    let b = h.bundle(&["sleep", "1000"]);
+    let id = unique_id(tag);
+    let (code, err) = h.create(&b, &id, &[]);
+    assert_eq!(code, Some(0), "create: {err}");
+    h.ok(&["start", &id]);
+    h.wait_status(&id, "running");
+    (b, id)
+}
+
 pub fn assert_create_fails_cleanly(h: &Hull, b: &Bundle, want: &[&str]) -> String {
     let id = unique_id("bad");
     let (code, err) = h.create(b, &id, &[]);

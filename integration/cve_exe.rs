@@ -222,11 +222,6 @@ fn attacker_report(h: &Hull, b: &Bundle, id: &str) -> String {
     std::fs::read_to_string(b.path().join("stdout")).unwrap()
 }
 
-fn init_pid(h: &Hull, id: &str) -> i64 {
-    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", id])).unwrap();
-    st["pid"].as_i64().unwrap()
-}
-
 #[test]
 fn exec_of_a_proc_self_exe_script_cannot_write_the_hull_binary() {
     let (target, h) = Target::new();
@@ -285,7 +280,7 @@ fn exec_t_of_a_proc_self_exe_script_cannot_write_the_hull_binary() {
 fn an_init_that_runs_a_proc_self_exe_script_cannot_write_the_hull_binary() {
     let (target, h) = Target::new();
     let (ab, aid) = start_attacker(&h);
-    let pid = init_pid(&h, &aid);
+    let pid = h.pid(&aid);
     let vb = bundle_with_evil(&h, &["/evil"]);
     vb.edit(|c| {
         c["linux"]["namespaces"] = json!([
@@ -320,7 +315,7 @@ fn the_image_a_container_can_see_is_a_read_only_view_of_the_same_file() {
     let mounts_before = host_mounts();
     let (code, err) = h.create(&b, &id, &[]);
     assert_eq!(code, Some(0), "{err}");
-    let pid = init_pid(&h, &id);
+    let pid = h.pid(&id);
     let exe = format!("/proc/{pid}/exe");
     let st = nix::sys::statvfs::statvfs(exe.as_str()).unwrap();
     assert!(

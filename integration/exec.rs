@@ -8,22 +8,6 @@ use std::process::Stdio;
 
 use crate::common::*;
 
-/// A running `sleep` container; the Hull guard force-deletes it.
-fn running(h: &Hull, tag: &str) -> (Bundle, String) {
-    let b = h.bundle(&["sleep", "1000"]);
-    let id = unique_id(tag);
-    let (code, err) = h.create(&b, &id, &[]);
-    assert_eq!(code, Some(0), "create: {err}");
-    h.ok(&["start", &id]);
-    h.wait_status(&id, "running");
-    (b, id)
-}
-
-fn init_pid(h: &Hull, id: &str) -> i32 {
-    let v: serde_json::Value = serde_json::from_str(&h.ok(&["state", id])).unwrap();
-    v["pid"].as_i64().unwrap() as i32
-}
-
 fn exec(h: &Hull, id: &str, extra: &[&str], cmd: &[&str]) -> (Option<i32>, String, String) {
     let mut args = vec!["exec"];
     args.extend_from_slice(extra);
@@ -68,7 +52,7 @@ const NAMESPACES: [&str; 6] = ["pid", "mnt", "net", "uts", "ipc", "cgroup"];
 fn exec_shares_the_init_namespaces() {
     let h = Hull::new();
     let (_b, id) = running(&h, "exns");
-    let init = init_pid(&h, &id);
+    let init = h.pid(&id);
     let script = NAMESPACES
         .iter()
         .map(|n| format!("readlink /proc/self/ns/{n}"))
@@ -95,7 +79,7 @@ fn exec_shares_the_init_namespaces() {
 fn exec_detach_pid_file_names_a_process_in_the_container_cgroup() {
     let h = Hull::new();
     let (b, id) = running(&h, "exdet");
-    let init = init_pid(&h, &id);
+    let init = h.pid(&id);
     let pid_file = b.path().join("exec.pid");
     // The detached process keeps hull's stdio: give it files, not pipes we wait on.
     let st = h
@@ -324,7 +308,7 @@ fn exec_into_a_paused_container_fails_without_ignore_paused() {
 fn exec_of_a_missing_binary_is_one_line_exit_1_and_leaves_nothing() {
     let h = Hull::new();
     let (_b, id) = running(&h, "exmiss");
-    let init = init_pid(&h, &id);
+    let init = h.pid(&id);
     let err = exec_fails(&h, &["exec", &id, "nonexistent-prog"]);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
@@ -338,7 +322,7 @@ fn exec_of_a_missing_binary_is_one_line_exit_1_and_leaves_nothing() {
 fn exec_leaves_no_extra_processes_after_it_exits() {
     let h = Hull::new();
     let (_b, id) = running(&h, "exleft");
-    let init = init_pid(&h, &id);
+    let init = h.pid(&id);
     exec_ok(&h, &id, &[], &["sh", "-c", "true"]);
     let (code, _, _) = exec(&h, &id, &[], &["sh", "-c", "exit 3"]);
     assert_eq!(code, Some(3));
@@ -489,7 +473,7 @@ fn exec_into_a_user_namespace_container_joins_it_first() {
     let (code, err) = h.create(&b, &id, &[]);
     assert_eq!(code, Some(0), "create: {err}");
     h.ok(&["start", &id]);
-    let init = init_pid(&h, &id);
+    let init = h.pid(&id);
     let out = exec_ok(
         &h,
         &id,

@@ -152,8 +152,7 @@ fn a_created_init_holds_no_fd_beyond_stdio_sync_fifo_and_proc_root() {
     let id = unique_id("fds");
     let (code, err) = h.create(&b, &id, &[]);
     assert_eq!(code, Some(0), "{err}");
-    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", &id])).unwrap();
-    let pid = st["pid"].as_i64().unwrap();
+    let pid = h.pid(&id);
     let mut seen = Vec::new();
     for e in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
         let e = e.unwrap();

@@ -293,11 +293,6 @@ fn join_uts(c: &mut serde_json::Value, uts: &Uts) {
     nss.push(json!({"type": "uts", "path": uts.path()}));
 }
 
-fn init_pid(h: &Hull, id: &str) -> String {
-    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", id])).unwrap();
-    st["pid"].to_string()
-}
-
 /// CVE-2025-52881 class: the image's /proc is a symlink into the shared volume, where the
 /// victim's proc is mounted at /vol/proc. The neighbour exchanges /vol/proc with a twin
 /// directory whose `sys/kernel/hostname` is a symlink to the proc mount's
@@ -388,7 +383,7 @@ fn oom_score_adj_and_sysctls_are_written_to_the_real_procfs_not_the_images_proc(
     let id = unique_id("fakeproc");
     let (code, err) = h.create(&b, &id, &[]);
     assert_eq!(code, Some(0), "{err}");
-    let pid = init_pid(&h, &id);
+    let pid = h.pid(&id);
     let adj = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
         .unwrap_or_else(|_| "the init is gone".to_string());
     let (domain, host) = (uts.get("domainname"), uts.get("hostname"));

@@ -647,8 +647,7 @@ fn a_net_device_keeps_its_name_and_a_veth_dies_with_the_container() {
 
 /// The network namespace of a running container, to join by path.
 fn net_ns_of(h: &Hull, id: &str) -> String {
-    let st: serde_json::Value = serde_json::from_str(&h.ok(&["state", id])).unwrap();
-    format!("/proc/{}/ns/net", st["pid"])
+    format!("/proc/{}/ns/net", h.pid(id))
 }
 
 fn join_net(b: &Bundle, path: &str) {
