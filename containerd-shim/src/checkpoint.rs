@@ -38,8 +38,7 @@ impl Dump {
             image: req.path.clone(),
             ..Default::default()
         };
-        if let Some(any) = req.options.as_ref().filter(|a| !a.type_url.is_empty()) {
-            let name = any.type_url.rsplit('/').next().unwrap_or_default();
+        if let Some((any, name)) = crate::options::named(req.options.as_ref()) {
             if name != CHECKPOINT_OPTIONS {
                 return Err(format!(
                     "checkpoint options of type {name:?}: want {CHECKPOINT_OPTIONS}"

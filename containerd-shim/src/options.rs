@@ -20,12 +20,18 @@ pub struct RuntimeOptions {
     pub systemd_cgroup: bool,
 }
 
+/// An options `Any` that is set (a non-empty type URL) and its message name (the URL's
+/// last segment).
+pub fn named(any: Option<&Any>) -> Option<(&Any, &str)> {
+    let any = any.filter(|a| !a.type_url.is_empty())?;
+    Some((any, any.type_url.rsplit('/').next().unwrap_or_default()))
+}
+
 /// Decode the `options` of a create request (absent: defaults).
 pub fn decode(any: Option<&Any>) -> Result<RuntimeOptions, String> {
-    let Some(any) = any.filter(|a| !a.type_url.is_empty()) else {
+    let Some((any, name)) = named(any) else {
         return Ok(RuntimeOptions::default());
     };
-    let name = any.type_url.rsplit('/').next().unwrap_or_default();
     match name {
         RUNC_OPTIONS => {
             let o = RuncOptions::parse_from_bytes(&any.value)
