@@ -118,7 +118,6 @@ struct Moved {
 fn joined_net(ns: &NsPlan) -> Option<&Join> {
     ns.child_joins
         .iter()
-        .chain(ns.user_first.iter())
         .find(|j| j.kind == LinuxNamespaceType::Network)
 }
 
