@@ -755,7 +755,8 @@ fn a_failing_hook_is_named_in_runc_words_then_by_its_config_path() {
         assert_eq!(code, Some(1), "{err}");
         assert!(
             err.contains(&format!(
-                "error running {kind} hook #1: hooks.{kind}[1] /bin/false: exit status 1"
+                "error running {kind} hook #1: hooks.{kind}[1]: error running hook /bin/false: \
+                 exit status 1"
             )),
             "{err}"
         );

@@ -247,7 +247,10 @@ fn a_start_container_hook_killed_by_the_filter_names_the_signal_in_go_words() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(
-        err.contains("error running startContainer hook #0: hooks.startContainer[0] /bin/sh: signal: bad system call (SIGSYS)"),
+        err.contains(
+            "error running startContainer hook #0: hooks.startContainer[0]: error running hook \
+             /bin/sh: signal: bad system call (SIGSYS)"
+        ),
         "{err}"
     );
 }

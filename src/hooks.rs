@@ -95,12 +95,13 @@ pub fn run_all_warn(hooks: Option<&Hooks>, kind: Kind, state_json: &str) {
     }
 }
 
-/// What failed, in runc's words first ("error running prestart hook #1:", which callers
-/// match), then where it is in config.json and what it runs.
+/// What failed, in runc's words first ("error running prestart hook #1:" as runc >= 1.2
+/// says it, which callers match; "error running hook" as runc 1.1 said it), then where it
+/// is in config.json and what it runs.
 fn failed(kind: Kind, i: usize, hook: &Hook) -> String {
     let f = kind.field();
     format!(
-        "error running {f} hook #{i}: hooks.{f}[{i}] {}",
+        "error running {f} hook #{i}: hooks.{f}[{i}]: error running hook {}",
         hook.path().display()
     )
 }
