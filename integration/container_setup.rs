@@ -783,6 +783,55 @@ fn failing_poststart_and_poststop_hooks_only_warn() {
     assert!(h.dirs().is_empty());
 }
 
+/// `run` is runc's, not the spec's: there a failing poststart hook kills the container
+/// and fails, attached or detached, and nothing is left.
+#[test]
+fn a_failing_poststart_hook_fails_run_and_leaves_nothing() {
+    let h = Hull::new();
+    for detach in [false, true] {
+        let b = h.bundle(&["sleep", "30"]);
+        b.edit(|c| {
+            c["hooks"] = json!({
+                "poststart": [{"path": "/bin/true"}, {"path": "/bin/false"}],
+            })
+        });
+        let id = unique_id("psrun");
+        let mut args = vec!["run", "--bundle", b.path_str()];
+        if detach {
+            args.push("-d");
+        }
+        args.push(&id);
+        let t = std::time::Instant::now();
+        let o = h.run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "detach {detach}: {err}");
+        assert!(
+            err.starts_with(
+                "hull run failed: error running poststart hook #1: hooks.poststart[1]: error \
+                 running hook /bin/false: exit status 1"
+            ),
+            "{err}"
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "the container was not killed"
+        );
+        assert!(h.dirs().is_empty(), "state left: {:?}", h.dirs());
+        let cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(b.config_path()).unwrap()).unwrap();
+        let parent = cfg["linux"]["cgroupsPath"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .nth(1);
+        let left: Vec<_> = cgroup_dirs_named(parent.unwrap())
+            .into_iter()
+            .filter(|p| p.join("ctr").exists())
+            .collect();
+        assert!(left.is_empty(), "cgroups left: {left:?}");
+    }
+}
+
 #[test]
 fn tmpcopyup_starts_a_tmpfs_with_the_directory_it_covers() {
     let h = Hull::new();

@@ -464,7 +464,7 @@ pub fn start(rt: &Runtime, id: &str) -> Result<()> {
     let pidfd = pidfd_verified(&c.rec)?;
     let entry = c.entry()?;
     let reader = exec_fifo::open_reader(&entry.exec_fifo());
-    finish_start(entry, &c.rec, &pidfd, reader)
+    finish_start(entry, &c.rec, &pidfd, reader, Poststart::Warn)
 }
 
 /// `start` of a container `create_inner` released, with the lock and record the create
@@ -476,7 +476,16 @@ fn start_released(c: &mut Created) -> Result<()> {
         .take()
         .context("start: the container was not released by its create")?;
     let pidfd = crate::sys::pidfd::open(c.pid).context("container init is gone")?;
-    finish_start(&r.entry, &r.rec, &pidfd, Ok(r.reader))
+    finish_start(&r.entry, &r.rec, &pidfd, Ok(r.reader), Poststart::Fatal)
+}
+
+/// What a failing poststart hook does. The runtime-spec's `start` logs it and goes on;
+/// runc's `run` (no spec operation) kills the container and fails, and callers of `run`
+/// rely on that.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Poststart {
+    Warn,
+    Fatal,
 }
 
 /// Wait on the exec fifo's read end until the user process runs, remove the fifo, then run
@@ -486,23 +495,26 @@ fn finish_start(
     rec: &Record,
     pidfd: &std::os::fd::OwnedFd,
     reader: Result<std::os::fd::OwnedFd>,
+    poststart: Poststart,
 ) -> Result<()> {
     let r = reader.and_then(|f| exec_fifo::wait_exec(f, pidfd));
     let _ = std::fs::remove_file(entry.exec_fifo());
     r?;
-    hooks::run_all_warn(
-        rec.hooks.as_ref(),
-        Kind::Poststart,
-        &OciState::new(
-            &rec.id,
-            Status::Running,
-            rec.pid,
-            &rec.bundle,
-            &rec.annotations,
-        )
-        .to_json(),
-    );
-    Ok(())
+    let state = OciState::new(
+        &rec.id,
+        Status::Running,
+        rec.pid,
+        &rec.bundle,
+        &rec.annotations,
+    )
+    .to_json();
+    if poststart == Poststart::Warn {
+        hooks::run_all_warn(rec.hooks.as_ref(), Kind::Poststart, &state);
+        return Ok(());
+    }
+    hooks::run_all(rec.hooks.as_ref(), Kind::Poststart, &state).inspect_err(|_| {
+        let _ = crate::sys::pidfd::send_signal(pidfd, libc::SIGKILL);
+    })
 }
 
 /// `kill`: the init, or with `all` every process in the container's cgroup.
@@ -750,22 +762,32 @@ pub fn run_with_shim(rt: &Runtime, id: &str, bundle: &Path) -> Result<i32> {
 pub fn run(rt: &Runtime, o: &CreateOptions, keep: bool, no_subreaper: bool) -> Result<i32> {
     if o.detach {
         let mut c = create_inner(rt, o, true)?;
-        start_released(&mut c)?;
+        // As runc's `run`, a container that failed to start is not left behind.
+        if let Err(e) = start_released(&mut c) {
+            remove_after_run(rt, &o.id)?;
+            return Err(e);
+        }
         return Ok(0);
     }
     let forward = crate::process::attached::Forwarder::install(!no_subreaper)?;
     let mut c = create_inner(rt, o, true)?;
     let result = start_released(&mut c).and_then(|_| forward.wait_for(c.pid, c.console));
     if !keep {
-        let st = rt.store()?;
-        if let Ok(entry) = st.lock(&o.id) {
-            if let Ok(Some(rec)) = entry.load() {
-                let status = status_of(&rec, entry.dir());
-                destroy(entry, &rec, status)?;
-            } else {
-                entry.remove()?;
-            }
-        }
+        remove_after_run(rt, &o.id)?;
     }
     result
+}
+
+/// Delete what `run` made, killing what is left of it.
+fn remove_after_run(rt: &Runtime, id: &str) -> Result<()> {
+    let st = rt.store()?;
+    if let Ok(entry) = st.lock(id) {
+        if let Ok(Some(rec)) = entry.load() {
+            let status = status_of(&rec, entry.dir());
+            destroy(entry, &rec, status)?;
+        } else {
+            entry.remove()?;
+        }
+    }
+    Ok(())
 }
