@@ -363,8 +363,8 @@ fn bad_input_idmapped_mounts_fail_naming_the_field_and_leave_nothing() {
             json!({"destination": "/mnt", "type": "bind", "source": src.path().join("gone"),
                    "options": ["bind"], "uidMappings": m, "gidMappings": m}),
             vec![
-                "bind on /mnt: the parent making the source (idmapped): opening the bind source",
-                "No such file or directory",
+                "] bind: the parent making the source (idmapped): opening the bind source",
+                "no such file or directory",
             ],
         ),
     ];

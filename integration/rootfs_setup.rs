@@ -460,7 +460,10 @@ fn a_mount_steered_into_proc_by_a_symlink_is_refused_with_its_index() {
         ]
     }));
     let err = run_in_child(&spec, &rootfs, false, probe_nothing).unwrap_err();
-    assert!(err.starts_with("mounts[1] tmpfs on /p/attr:"), "{err}");
+    assert!(
+        err.starts_with("error mounting \"tmpfs\" to rootfs at \"/p/attr\": mounts[1] tmpfs:"),
+        "{err}"
+    );
     assert!(err.contains("/proc"), "{err}");
 }
 
@@ -478,8 +481,9 @@ fn a_bad_mount_option_error_names_the_mount() {
     }));
     let err = run_in_child(&spec, &rootfs, false, probe_nothing).unwrap_err();
     assert!(
-        err.starts_with("mounts[1] tmpfs on /tmp: option size=lots")
-            && err.contains("Invalid argument"),
+        err.starts_with(
+            "error mounting \"tmpfs\" to rootfs at \"/tmp\": mounts[1] tmpfs: option size=lots"
+        ) && err.contains("Invalid argument"),
         "{err}"
     );
 }

@@ -15,6 +15,7 @@ pub mod cli;
 pub(crate) mod container;
 pub(crate) mod criu;
 pub mod dbus;
+pub(crate) mod error_text;
 pub(crate) mod fault;
 pub(crate) mod hooks;
 pub(crate) mod id;

@@ -94,6 +94,10 @@ fn line(format: Format, level: Level, msg: &str) -> String {
 /// (`time="..." level=debug msg="..."`). Every record at or above the threshold also goes
 /// to the `--log` file.
 pub fn log(level: Level, msg: &str) {
+    write(level, msg, true)
+}
+
+fn write(level: Level, msg: &str, prefixed: bool) {
     let msg = msg.replace('\n', " ");
     let mut guard = SINK.lock().unwrap_or_else(|e| e.into_inner());
     let (format, debug, has_file) = guard.as_ref().map_or((Format::Text, false, false), |s| {
@@ -107,6 +111,7 @@ pub fn log(level: Level, msg: &str) {
         let _ = f.write_all(line(format, level, &msg).as_bytes());
     }
     let _ = match level {
+        Level::Error if !prefixed => writeln!(std::io::stderr(), "{msg}"),
         Level::Error => writeln!(std::io::stderr(), "hull: {msg}"),
         Level::Warning => writeln!(std::io::stderr(), "hull: warning: {msg}"),
         _ if has_file => Ok(()),
@@ -116,6 +121,11 @@ pub fn log(level: Level, msg: &str) {
 
 pub fn error(msg: &str) {
     log(Level::Error, msg)
+}
+/// An error whose message starts with the program's name, as runc's `runc run failed:
+/// ...`: on stderr without the `hull: ` prefix.
+pub fn error_named(msg: &str) {
+    write(Level::Error, msg, false)
 }
 pub fn warn(msg: &str) {
     log(Level::Warning, msg)

@@ -34,10 +34,14 @@ fn main() {
         eprintln!("hull: no command given; see `hull --help`");
         std::process::exit(1);
     };
+    let failed_as = hull::cli::failure_prefix(&prog, &cmd);
     let code = match hull::cli::dispatch(&g, cmd) {
         Ok(code) => code,
         Err(e) => {
-            hull::logging::error(&format!("{e:#}"));
+            match failed_as {
+                Some(p) => hull::logging::error_named(&format!("{p}: {e:#}")),
+                None => hull::logging::error(&format!("{e:#}")),
+            }
             1
         }
     };

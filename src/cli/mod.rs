@@ -96,6 +96,16 @@ pub fn program_name(args: &[std::ffi::OsString]) -> String {
         .to_string()
 }
 
+/// How a failed `run` or `create` begins its error, as runc's: `NAME run failed`
+/// (callers and runc's tests match `runc run failed: unable to start container process`).
+pub fn failure_prefix(prog: &str, cmd: &Command) -> Option<String> {
+    match cmd {
+        Command::Run(_) => Some(format!("{prog} run failed")),
+        Command::Create(_) => Some(format!("{prog} create failed")),
+        _ => None,
+    }
+}
+
 /// The message for a command line naming no known command (`hull foo`, `hull foo -h`,
 /// `hull help foo`): runc's words first, for callers that match them, then what to do.
 pub fn unknown_command(e: &clap::Error, prog: &str) -> Option<String> {

@@ -42,7 +42,7 @@ pub struct ChildContext<'a> {
 pub fn run(ctx: &ChildContext) -> ! {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| setup_and_exec(ctx)));
     let msg = match r {
-        Ok(Err(e)) => format!("{e:#}"),
+        Ok(Err(e)) => crate::error_text::go_chain(&e),
         Ok(Ok(never)) => match never {},
         Err(_) => "exec: the process set-up panicked".to_string(),
     };
@@ -104,5 +104,9 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never> {
     ctx.sync.send(&Msg::Created)?;
     let e = ready.exec();
     // Worded as runc's (Go's lower-case errno text): "exec /x: no such file or directory".
-    bail!("exec {}: {}", ready.prog.display(), e.desc().to_lowercase())
+    bail!(
+        "exec {}: {}",
+        ready.prog.display(),
+        crate::error_text::errno_text(e as i32)
+    )
 }

@@ -50,7 +50,7 @@ pub struct InitContext<'a> {
 pub fn run(ctx: &InitContext) -> ! {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| setup_and_exec(ctx)));
     let msg = match r {
-        Ok(Err(e)) => format!("{e:#}"),
+        Ok(Err(e)) => crate::error_text::go_chain(&e),
         Ok(Ok(never)) => match never {},
         Err(_) => "container init panicked".to_string(),
     };
@@ -228,7 +228,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         &state(Status::Created),
         cx,
     ) {
-        super::exec_fifo::report(&fifo, &format!("{e:#}"));
+        super::exec_fifo::report(&fifo, &crate::error_text::go_chain(&e));
         exit_now(1);
     }
     let e = ready.exec();
@@ -239,7 +239,7 @@ fn setup_and_exec(ctx: &InitContext) -> Result<Never> {
         std::io::stderr(),
         "exec {}: {}",
         ready.prog.display(),
-        e.desc().to_lowercase()
+        crate::error_text::errno_text(e as i32)
     );
     exit_now(255)
 }

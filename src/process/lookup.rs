@@ -66,13 +66,8 @@ fn check(p: &Path) -> std::result::Result<(), Unusable> {
 
 /// The errno's text as Go (and so runc) prints it: "no such file or directory".
 fn errno_text(e: &std::io::Error) -> String {
-    let Some(n) = e.raw_os_error() else {
-        return e.to_string();
-    };
-    let desc = nix::errno::Errno::from_raw(n).desc();
-    let mut chars = desc.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
+    match e.raw_os_error() {
+        Some(n) => crate::error_text::errno_text(n),
         None => e.to_string(),
     }
 }

@@ -102,7 +102,7 @@ fn in_helper(req: &Request) -> Result<OwnedFd> {
             let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
             let sent = match clone_source(req) {
                 Ok(fd) => theirs.send_fd(&Msg::MountSourceReady, fd.as_raw_fd()),
-                Err(e) => theirs.send(&Msg::Error(format!("{e:#}"))),
+                Err(e) => theirs.send(&Msg::Error(crate::error_text::go_chain(&e))),
             };
             exit_now(if sent.is_ok() { 0 } else { 1 })
         }

@@ -274,7 +274,7 @@ fn drive(
                 // A failure goes to the init, which reports it labelled with the mount.
                 let sent = match d.sources.make(pid, index as usize) {
                     Ok(fd) => ch.send_fd(&Msg::MountSourceReady, fd.as_raw_fd()),
-                    Err(e) => ch.send(&Msg::Error(format!("{e:#}"))),
+                    Err(e) => ch.send(&Msg::Error(crate::error_text::go_chain(&e))),
                 };
                 sent.map_err(|_| gone(pid, "container init"))?;
             }
@@ -285,7 +285,10 @@ fn drive(
                 moves.keep();
                 return Ok(console);
             }
-            Some((Msg::Error(e), _)) => bail!("{e}"),
+            // runc's words first: callers match "error during container init".
+            Some((Msg::Error(e), _)) => {
+                bail!("unable to start container process: error during container init: {e}")
+            }
             Some((m, _)) => bail!("sync channel: unexpected {m:?} from the container init"),
             None => return Err(gone(pid, "container init")),
         }

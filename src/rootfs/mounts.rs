@@ -93,14 +93,17 @@ pub fn relative_destination_warnings(mounts: &[Mount]) -> Vec<String> {
         .collect()
 }
 
-/// `mounts[i]` made inside the rootfs; errors read `mounts[i] TYPE on DEST: ...`.
+/// `mounts[i]` made inside the rootfs; errors read as runc's, then name the entry:
+/// `error mounting "SRC" to rootfs at "DEST": mounts[i] TYPE: ...`.
 pub fn mount_entry(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     let dest = m.destination();
     let typ = m.typ().clone().unwrap_or_default();
+    let src = m.source().as_deref().unwrap_or(Path::new(""));
     let label = format!(
-        "mounts[{index}] {} on {}",
+        "error mounting {:?} to rootfs at {:?}: mounts[{index}] {}",
+        src.display().to_string(),
+        dest.display().to_string(),
         if typ.is_empty() { "(no type)" } else { &typ },
-        dest.display()
     );
     mount_entry_inner(ctx, index, m, &typ).context(label)
 }
