@@ -24,7 +24,11 @@ use crate::common::*;
 /// opens its /proc/PID/exe, kills it, then tries to reopen that file for writing (while
 /// another process still runs the image the kernel says ETXTBSY: it retries) and appends
 /// a line if it can. Prints `wrote`, `refused: <error>`, `open-exe: <error>` or `none`.
+/// With argv[3] `unwrap` it first clears the read-only flag of the mount the file is on
+/// (mount_setattr on the fd, as a process with CAP_SYS_ADMIN can) and prints `unwrap: ok`
+/// or `unwrap: <error>`.
 const ATTACKER_C: &str = r#"
+#include <sys/syscall.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +68,13 @@ int main(int argc, char **argv) {
             char path[64]; snprintf(path, sizeof path, "/proc/%d/exe", pid);
             int exe = open(path, O_RDONLY);
             if (exe < 0) { printf("open-exe: %s\n", strerror(errno)); return 0; }
+            if (argc > 3 && strcmp(argv[3], "unwrap") == 0) {
+                /* struct mount_attr: attr_set, attr_clr (MOUNT_ATTR_RDONLY), ... */
+                unsigned long long attr[4] = {0, 1, 0, 0};
+                long r = syscall(442 /* mount_setattr */, exe, "", 0x1000 /* AT_EMPTY_PATH */,
+                                 attr, sizeof attr);
+                printf("unwrap: %s\n", r == 0 ? "ok" : strerror(errno));
+            }
             kill(pid, SIGKILL);
             snprintf(path, sizeof path, "/proc/self/fd/%d", exe);
             int err = 0;
@@ -205,6 +216,10 @@ fn wait_bounded(mut child: std::process::Child) -> std::process::ExitStatus {
 fn start_attacker(h: &Hull) -> (Bundle, String) {
     // The kernel runs `#!/proc/self/exe` scripts as `/proc/self/exe SCRIPT`.
     let b = bundle_with_evil(h, &["/attacker", "/proc/self/exe", "15000"]);
+    start_in(h, b)
+}
+
+fn start_in(h: &Hull, b: Bundle) -> (Bundle, String) {
     let id = unique_id("attacker");
     let (code, err) = h.create(&b, &id, &[]);
     assert_eq!(code, Some(0), "{err}");
@@ -238,6 +253,44 @@ fn exec_of_a_proc_self_exe_script_cannot_write_the_hull_binary() {
     assert!(st.success(), "hull exec -d /evil: {st:?}");
     let out = attacker_report(&h, &b, &id);
     h.ok(&["delete", "--force", &id]);
+    target.assert_untouched(&out);
+}
+
+/// A privileged container (CAP_SYS_ADMIN, no user namespace) tries to clear the read-only
+/// flag of the view hull runs from through the fd it gets from /proc/PID/exe, then writes.
+/// (A read-only bind would resist this too once the fd that made it is closed, as it is
+/// by hull's re-exec: the mount then belongs to no namespace and mount_setattr says
+/// EINVAL; while that fd is open it can be unwrapped, see hull_common::sealed_view.)
+#[test]
+fn a_privileged_container_cannot_make_the_hull_image_writable() {
+    let (target, h) = Target::new();
+    let b = bundle_with_evil(&h, &["/attacker", "/proc/self/exe", "15000", "unwrap"]);
+    b.edit(|c| {
+        let all = json!([
+            "CAP_SYS_ADMIN",
+            "CAP_KILL",
+            "CAP_SYS_PTRACE",
+            "CAP_DAC_OVERRIDE"
+        ]);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set] = all.clone();
+        }
+    });
+    let (b, id) = start_in(&h, b);
+    let (_r, w) = full_pipe();
+    let w2 = w.try_clone().unwrap();
+    let exec = h
+        .cmd(&["exec", "-d", &id, "/evil"])
+        .stdout(Stdio::from(w))
+        .stderr(Stdio::from(w2))
+        .spawn()
+        .unwrap();
+    let st = wait_bounded(exec);
+    assert!(st.success(), "hull exec -d /evil: {st:?}");
+    let out = attacker_report(&h, &b, &id);
+    h.ok(&["delete", "--force", &id]);
+    // The attacker did try.
+    assert!(out.contains("unwrap: "), "{out:?}");
     target.assert_untouched(&out);
 }
 
@@ -305,10 +358,10 @@ fn an_init_that_runs_a_proc_self_exe_script_cannot_write_the_hull_binary() {
     target.assert_untouched(&out);
 }
 
-/// The view hull re-executes from is read-only and private: nothing of it shows in the
-/// host's mount table, and it is the same file (no copy).
+/// The view hull re-executes from is a read-only overlayfs and private: nothing of it
+/// shows in the host's mount table, and it is the binary itself (no memfd copy).
 #[test]
-fn the_image_a_container_can_see_is_a_read_only_view_of_the_same_file() {
+fn the_image_a_container_can_see_is_a_read_only_overlay_of_the_binary() {
     let h = Hull::new();
     let b = h.bundle(&["sleep", "30"]);
     let id = unique_id("roview");
@@ -323,14 +376,45 @@ fn the_image_a_container_can_see_is_a_read_only_view_of_the_same_file() {
         "the init's image is on a read-only mount: {:?}",
         st.flags()
     );
-    {
-        use std::os::unix::fs::MetadataExt;
-        let (e, bin) = (
-            std::fs::metadata(&exe).unwrap(),
-            std::fs::metadata(hull_bin()).unwrap(),
-        );
-        assert_eq!((e.dev(), e.ino()), (bin.dev(), bin.ino()), "not a copy");
-    }
+    let fs = nix::sys::statfs::statfs(exe.as_str()).unwrap();
+    assert_eq!(
+        fs.filesystem_type(),
+        nix::sys::statfs::OVERLAYFS_SUPER_MAGIC,
+        "the init's image is on an overlayfs"
+    );
+    let link = std::fs::read_link(&exe).unwrap();
+    assert!(!link.to_string_lossy().starts_with("/memfd:"), "{link:?}");
+    assert_eq!(
+        std::fs::read(&exe).unwrap(),
+        std::fs::read(hull_bin()).unwrap()
+    );
     assert_eq!(host_mounts(), mounts_before, "the view is a detached mount");
     h.ok(&["delete", "--force", &id]);
+}
+
+/// `--debug` says how hull sealed its image, in runc's words (runc's tests look for them).
+#[test]
+fn debug_says_the_image_is_sealed_in_runc_words() {
+    let h = Hull::new();
+    let b = h.bundle(&["true"]);
+    let o = h.run(&[
+        "--debug",
+        "run",
+        "--bundle",
+        b.path_str(),
+        &unique_id("seal"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("level=debug msg=\"hull exeseal: using overlayfs for sealed /proc/self/exe\""),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "level=debug msg=\"hull exeseal: using /proc/self/exe clone: a read-only overlayfs \
+             over the binary's directory\""
+        ),
+        "{err}"
+    );
 }

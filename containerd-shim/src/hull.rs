@@ -87,7 +87,7 @@ impl Hull {
         self.cmd_from(None, log)
     }
 
-    /// hull's command line, run from `view` (an fd of `read_only_view`) if there is one.
+    /// hull's command line, run from `view` (a sealed view of hull's binary) if there is one.
     fn cmd_from(&self, view: Option<&OwnedFd>, log: Option<&Path>) -> Command {
         let mut c = match view {
             Some(fd) => {
@@ -118,7 +118,9 @@ impl Hull {
         stdio: ProcStdio,
     ) -> Result<(), String> {
         let log = bundle.join("log.json");
-        let view = crate::sys::read_only_view(&self.binary).ok();
+        let view = hull_common::sealed_view::open(&self.binary)
+            .ok()
+            .map(|(fd, _)| fd);
         let mut c = self.cmd_from(view.as_ref(), Some(&log));
         c.args(["create", "--bundle"]).arg(bundle);
         c.arg("--pid-file").arg(pid_file);
@@ -140,7 +142,9 @@ impl Hull {
         stdio: ProcStdio,
     ) -> Result<(), String> {
         let log = bundle.join("log.json");
-        let view = crate::sys::read_only_view(&self.binary).ok();
+        let view = hull_common::sealed_view::open(&self.binary)
+            .ok()
+            .map(|(fd, _)| fd);
         let mut c = self.cmd_from(view.as_ref(), Some(&log));
         c.args(["exec", "--detach", "--process"]).arg(process_file);
         c.arg("--pid-file").arg(pid_file);

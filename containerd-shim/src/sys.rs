@@ -1,12 +1,9 @@
 //! The shim's thin syscall boundary: what nix leaves unsafe (taking a received descriptor,
-//! the window-size ioctl, the mount API, malloc tuning, fds for a child). Every `unsafe` of
+//! the window-size ioctl, malloc tuning, fds for a child). Every `unsafe` of
 //! the crate is here.
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 /// Receive one descriptor sent with SCM_RIGHTS on a connected unix socket.
 pub fn recv_fd(sock: RawFd) -> io::Result<OwnedFd> {
@@ -67,47 +64,6 @@ pub fn trim_heap() {
     }
 }
 
-/// A detached, read-only bind mount of the file at `path` (open_tree + mount_setattr; no
-/// path anywhere, gone when its last user exits), close-on-exec.
-pub fn read_only_view(path: &Path) -> io::Result<OwnedFd> {
-    let p = CString::new(path.as_os_str().as_bytes())?;
-    // SAFETY: p outlives the call; the kernel returns a new fd or -1.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            p.as_ptr(),
-            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this new fd; nobody else owns it.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: the empty path and attr outlive the call; the kernel reads size_of(attr) bytes.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(tree)
-}
-
 /// Give a command `fds` as its descriptors 3, 4, 5, ... (each dup2'ed in the child before
 /// exec; the copies this returns, close-on-exec and numbered 10 or above so that no dup2
 /// overwrites a source, must live until the command is spawned).
@@ -135,27 +91,4 @@ pub fn pass_fds(cmd: &mut std::process::Command, fds: &[&OwnedFd]) -> io::Result
         });
     }
     Ok(high)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_read_only_view_runs_the_file_and_refuses_writes() {
-        // open_tree needs CAP_SYS_ADMIN (the test suite runs as root).
-        let view = match read_only_view(Path::new("/bin/true")) {
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => return,
-            v => v.unwrap(),
-        };
-        let through = format!("/proc/self/fd/{}", view.as_raw_fd());
-        let st = nix::sys::statvfs::statvfs(through.as_str()).unwrap();
-        assert!(st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
-        let w = std::fs::OpenOptions::new().write(true).open(&through);
-        assert_eq!(w.unwrap_err().raw_os_error(), Some(libc::EROFS));
-        let ok = std::process::Command::new(&through).status().unwrap();
-        assert!(ok.success());
-        let e = read_only_view(Path::new("/nonexistent/hull")).unwrap_err();
-        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
-    }
 }

@@ -7,10 +7,11 @@
 //!
 //! - already read-only (installed on a read-only filesystem, or this process is the
 //!   re-executed one): nothing to do;
-//! - otherwise a detached, private, read-only bind mount of the binary (open_tree +
-//!   mount_setattr; no path anywhere, gone when its last user exits) is execveat'd: a
-//!   reopen for writing through it fails with EROFS, and it shares the page cache with
-//!   the original, so it costs one execve of hull and no copy;
+//! - otherwise a detached view of the binary no process can write through or make
+//!   writable (hull_common::sealed_view: a read-only overlayfs over its directory, else
+//!   a read-only bind mount; no path anywhere, gone when its last user exits) is
+//!   execveat'd: a reopen for writing through it fails with EROFS, and it shares the page
+//!   cache with the original, so it costs one execve of hull and no copy;
 //! - where hull may not make mounts (an unprivileged user), a sealed memfd copy, but only
 //!   if this user could write the binary at all (a container of an unprivileged user
 //!   cannot write what that user cannot).
@@ -20,7 +21,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::{Context, Result};
 
-use crate::sys::mount_api::{self, MountAttr};
+use std::path::Path;
 
 const EXE: &str = "/proc/self/exe";
 
@@ -30,19 +31,34 @@ pub fn ensure() -> Result<()> {
     if runs_read_only()? {
         return Ok(());
     }
-    let image = match read_only_bind() {
-        Ok(fd) => fd,
+    let (image, kind) = match hull_common::sealed_view::open(Path::new(EXE)) {
+        Ok((fd, kind)) => (fd, Some(kind)),
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
             if !writable_by_us() {
                 return Ok(());
             }
-            sealed_copy().context("CVE-2019-5736 defence: a sealed copy of hull's binary")?
+            let fd =
+                sealed_copy().context("CVE-2019-5736 defence: a sealed copy of hull's binary")?;
+            (fd, None)
         }
-        Err(e) => {
-            return Err(e).context("CVE-2019-5736 defence: a read-only bind of hull's binary")
-        }
+        Err(e) => return Err(e).context("CVE-2019-5736 defence: a sealed view of hull's binary"),
     };
-    let argv = cstrings(std::env::args_os())?;
+    let args: Vec<_> = std::env::args_os().collect();
+    // runc's debug lines (its tests look for them), then what the view is.
+    let prog = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map_or("hull".into(), |n| n.to_string_lossy());
+    if kind == Some(hull_common::sealed_view::Kind::Overlay) {
+        crate::logging::debug(&format!(
+            "{prog} exeseal: using overlayfs for sealed /proc/self/exe"
+        ));
+    }
+    let how = kind.map_or("a sealed memfd copy of the binary", |k| k.describe());
+    crate::logging::debug(&format!(
+        "{prog} exeseal: using /proc/self/exe clone: {how}"
+    ));
+    let argv = cstrings(args)?;
     let envp = cstrings(std::env::vars_os().map(|(k, v)| {
         let mut kv = k;
         kv.push("=");
@@ -62,19 +78,6 @@ fn runs_read_only() -> Result<bool> {
     let f = std::fs::File::open(EXE).with_context(|| format!("open {EXE}"))?;
     Ok(nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_GET_SEALS)
         .is_ok_and(|s| s & libc::F_SEAL_WRITE != 0))
-}
-
-/// A detached read-only bind mount of the binary, as an fd to execveat.
-fn read_only_bind() -> std::io::Result<OwnedFd> {
-    let tree = mount_api::open_tree(mount_api::at_fdcwd(), EXE, mount_api::OPEN_TREE_CLONE)?;
-    let attr = MountAttr {
-        attr_set: mount_api::MOUNT_ATTR_RDONLY
-            | mount_api::MOUNT_ATTR_NOSUID
-            | mount_api::MOUNT_ATTR_NODEV,
-        ..Default::default()
-    };
-    mount_api::mount_setattr(tree.as_fd(), 0, &attr)?;
-    Ok(tree)
 }
 
 fn writable_by_us() -> bool {
