@@ -361,6 +361,13 @@ pub fn assert_create_fails_cleanly(h: &Hull, b: &Bundle, want: &[&str]) -> Strin
         assert!(err.contains(w), "error should mention {w:?}: {err}");
     }
     assert!(h.dirs().is_empty(), "state left behind: {:?}", h.dirs());
+    assert_no_container_cgroup(b);
+    err
+}
+
+/// No hierarchy holds the cgroup of `b`'s container (`/PARENT/ctr`, as `Hull::bundle`
+/// sets it).
+pub fn assert_no_container_cgroup(b: &Bundle) {
     let cg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(b.config_path()).unwrap()).unwrap();
     let parent = cg["linux"]["cgroupsPath"]
@@ -374,7 +381,6 @@ pub fn assert_create_fails_cleanly(h: &Hull, b: &Bundle, want: &[&str]) -> Strin
         .filter(|p| p.join("ctr").exists())
         .collect();
     assert!(with_ctr.is_empty(), "cgroups left behind: {with_ctr:?}");
-    err
 }
 
 /// A host process in namespaces of its own (`unshare FLAGS sleep`), killed on drop.

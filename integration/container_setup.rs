@@ -817,18 +817,7 @@ fn a_failing_poststart_hook_fails_run_and_leaves_nothing() {
             "the container was not killed"
         );
         assert!(h.dirs().is_empty(), "state left: {:?}", h.dirs());
-        let cfg: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(b.config_path()).unwrap()).unwrap();
-        let parent = cfg["linux"]["cgroupsPath"]
-            .as_str()
-            .unwrap()
-            .split('/')
-            .nth(1);
-        let left: Vec<_> = cgroup_dirs_named(parent.unwrap())
-            .into_iter()
-            .filter(|p| p.join("ctr").exists())
-            .collect();
-        assert!(left.is_empty(), "cgroups left: {left:?}");
+        assert_no_container_cgroup(&b);
     }
 }
 

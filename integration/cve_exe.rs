@@ -237,22 +237,29 @@ fn attacker_report(h: &Hull, b: &Bundle, id: &str) -> String {
     std::fs::read_to_string(b.path().join("stdout")).unwrap()
 }
 
-#[test]
-fn exec_of_a_proc_self_exe_script_cannot_write_the_hull_binary() {
-    let (target, h) = Target::new();
-    let (b, id) = start_attacker(&h);
+/// `hull exec -d ID /evil` with its output on a full pipe (so the hull image blocks in the
+/// container), then the attacker's report; the container is deleted.
+fn exec_evil(h: &Hull, b: &Bundle, id: &str) -> String {
     let (_r, w) = full_pipe();
     let w2 = w.try_clone().unwrap();
     let exec = h
-        .cmd(&["exec", "-d", &id, "/evil"])
+        .cmd(&["exec", "-d", id, "/evil"])
         .stdout(Stdio::from(w))
         .stderr(Stdio::from(w2))
         .spawn()
         .unwrap();
     let st = wait_bounded(exec);
     assert!(st.success(), "hull exec -d /evil: {st:?}");
-    let out = attacker_report(&h, &b, &id);
-    h.ok(&["delete", "--force", &id]);
+    let out = attacker_report(h, b, id);
+    h.ok(&["delete", "--force", id]);
+    out
+}
+
+#[test]
+fn exec_of_a_proc_self_exe_script_cannot_write_the_hull_binary() {
+    let (target, h) = Target::new();
+    let (b, id) = start_attacker(&h);
+    let out = exec_evil(&h, &b, &id);
     target.assert_untouched(&out);
 }
 
@@ -277,18 +284,7 @@ fn a_privileged_container_cannot_make_the_hull_image_writable() {
         }
     });
     let (b, id) = start_in(&h, b);
-    let (_r, w) = full_pipe();
-    let w2 = w.try_clone().unwrap();
-    let exec = h
-        .cmd(&["exec", "-d", &id, "/evil"])
-        .stdout(Stdio::from(w))
-        .stderr(Stdio::from(w2))
-        .spawn()
-        .unwrap();
-    let st = wait_bounded(exec);
-    assert!(st.success(), "hull exec -d /evil: {st:?}");
-    let out = attacker_report(&h, &b, &id);
-    h.ok(&["delete", "--force", &id]);
+    let out = exec_evil(&h, &b, &id);
     // The attacker did try.
     assert!(out.contains("unwrap: "), "{out:?}");
     target.assert_untouched(&out);
