@@ -18,10 +18,9 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 
 use anyhow::{Context, Result};
-
-use std::path::Path;
 
 const EXE: &str = "/proc/self/exe";
 
