@@ -38,6 +38,22 @@ pub mod state;
 pub mod sys;
 pub(crate) mod sysctl;
 
+/// The program's own name (help, errors and logs say the name it was invoked as).
+pub const NAME: &str = "hull";
+
+/// The name hull was invoked as: `hull`, or `runc` through a link named so. Help,
+/// `--version`, a failed run's error and the debug log say it, as runc's say `runc`, so a
+/// caller that matches `NAME version`, `$(basename $RUNC) create` or `runc run failed` in
+/// them finds what it looks for.
+pub fn program_name(args: &[std::ffi::OsString]) -> String {
+    args.first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .unwrap_or(NAME)
+        .to_string()
+}
+
 /// Version printed by `hull --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The runtime-spec version hull implements.

@@ -2,7 +2,7 @@
 
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let prog = hull::cli::program_name(&args);
+    let prog = hull::program_name(&args);
     let cli = match hull::cli::Cli::parse_from(args) {
         Ok(c) => c,
         // Usage errors exit 1 as in runc; --help exits 0.

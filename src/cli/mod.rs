@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::logging::Format;
+use crate::NAME;
 
 mod attach;
 mod checkpoint;
@@ -27,8 +28,6 @@ mod start;
 mod state;
 mod update;
 mod wait;
-
-const NAME: &str = "hull";
 
 #[derive(Parser, Debug)]
 #[command(name = NAME)]
@@ -67,7 +66,7 @@ impl Cli {
             Some(sub) => Top::augment_args(clap::Command::new(NAME)).subcommand(sub),
             None => full,
         };
-        let prog = program_name(&args);
+        let prog = crate::program_name(&args);
         let args = go_runc_spelling(args);
         Cli::from_arg_matches(&runc_style(cmd, &prog).try_get_matches_from(args)?)
     }
@@ -82,18 +81,6 @@ fn go_runc_spelling(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString
         }
     }
     args
-}
-
-/// The name hull was invoked as: `hull`, or `runc` through a link named so. Help and
-/// `--version` say it, as runc's say `runc`, so a caller that matches `NAME version` or
-/// `$(basename $RUNC) create` in them finds what it looks for.
-pub fn program_name(args: &[std::ffi::OsString]) -> String {
-    args.first()
-        .and_then(|a| std::path::Path::new(a).file_name())
-        .and_then(|n| n.to_str())
-        .filter(|n| !n.is_empty())
-        .unwrap_or(NAME)
-        .to_string()
 }
 
 /// How a failed `run` or `create` begins its error, as runc's: `NAME run failed`

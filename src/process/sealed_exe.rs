@@ -44,10 +44,7 @@ pub fn ensure() -> Result<()> {
     };
     let args: Vec<_> = std::env::args_os().collect();
     // runc's debug lines (its tests look for them), then what the view is.
-    let prog = args
-        .first()
-        .and_then(|a| Path::new(a).file_name())
-        .map_or("hull".into(), |n| n.to_string_lossy());
+    let prog = crate::program_name(&args);
     if kind == Some(hull_common::sealed_view::Kind::Overlay) {
         crate::logging::debug(&format!(
             "{prog} exeseal: using overlayfs for sealed /proc/self/exe"
