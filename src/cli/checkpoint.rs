@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use super::Global;
-use crate::container::{CheckpointOptions, CriuFlags};
+use crate::container::CheckpointOptions;
 
 #[derive(Args, Debug, Clone)]
 pub struct CheckpointArgs {
@@ -76,16 +76,7 @@ pub fn run(g: &Global, a: CheckpointArgs) -> anyhow::Result<i32> {
         status_fd: a.status_fd.map(status_fd).transpose()?,
         page_server: a.page_server.as_deref().map(page_server).transpose()?,
         pre_dump: a.pre_dump,
-        criu: CriuFlags {
-            tcp_established: a.tcp_established,
-            ext_unix_sk: a.ext_unix_sk,
-            shell_job: a.shell_job,
-            file_locks: a.file_locks,
-            lazy_pages: a.lazy_pages,
-            manage_cgroups_mode: a.manage_cgroups_mode,
-            empty_ns: a.empty_ns,
-            auto_dedup: a.auto_dedup,
-        },
+        criu: criu_flags!(a),
     };
     crate::container::checkpoint(&g.rt, &a.id, o)?;
     Ok(0)

@@ -9,6 +9,23 @@ use clap::{Args, Parser, Subcommand};
 use crate::logging::Format;
 use crate::NAME;
 
+/// `CriuFlags` from the criu flags `checkpoint` and `restore` both declare, under the same
+/// names (each command keeps them where runc's `--help` lists them, so no shared struct).
+macro_rules! criu_flags {
+    ($a:expr) => {
+        crate::container::CriuFlags {
+            tcp_established: $a.tcp_established,
+            ext_unix_sk: $a.ext_unix_sk,
+            shell_job: $a.shell_job,
+            file_locks: $a.file_locks,
+            lazy_pages: $a.lazy_pages,
+            manage_cgroups_mode: $a.manage_cgroups_mode,
+            empty_ns: $a.empty_ns,
+            auto_dedup: $a.auto_dedup,
+        }
+    };
+}
+
 mod attach;
 mod checkpoint;
 mod create;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Global;
-use crate::container::{CriuFlags, RestoreOptions};
+use crate::container::RestoreOptions;
 
 #[derive(Args, Debug, Clone)]
 pub struct RestoreArgs {
@@ -73,16 +73,7 @@ pub fn run(g: &Global, a: RestoreArgs) -> anyhow::Result<i32> {
         pid_file: a.pid_file,
         detach: a.detach,
         no_subreaper: a.no_subreaper,
-        criu: CriuFlags {
-            tcp_established: a.tcp_established,
-            ext_unix_sk: a.ext_unix_sk,
-            shell_job: a.shell_job,
-            file_locks: a.file_locks,
-            lazy_pages: a.lazy_pages,
-            manage_cgroups_mode: a.manage_cgroups_mode,
-            empty_ns: a.empty_ns,
-            auto_dedup: a.auto_dedup,
-        },
+        criu: criu_flags!(a),
     };
     crate::container::restore(&g.rt, &o)
 }
