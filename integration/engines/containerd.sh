@@ -5,6 +5,8 @@
 # containerd-shim-hull-v2 (`ctr run --runtime io.containerd.hull.v2`, found on containerd's
 # PATH in $T/bin), for runc the control, containerd-shim-runc-v2.
 
+. "$(dirname "${BASH_SOURCE[0]}")/containerd-config.sh"
+
 CTR_CHECKS=(run-echo exit-code missing-binary run-d task-ps pause-resume kill-delete kill-all
     memory-limit-host memory-limit-inside metrics tty exec exec-tty home
     shim-run-echo shim-exit-code shim-run-d shim-exec shim-exec-tty shim-exec-clash
@@ -15,24 +17,7 @@ containerd_start() {
     local d=$T/containerd
     mkdir -p "$d"/{root,state,opt}
     CSOCK=$d/c.sock
-    cat >"$d/config.toml" <<EOF
-version = 2
-root = "$d/root"
-state = "$d/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = "$CSOCK"
-[ttrpc]
-  address = "$CSOCK.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$d/opt"
-EOF
+    containerd_config "$d/root" "$d/state" "$CSOCK" "$d/opt" >"$d/config.toml"
     # containerd finds a runtime's shim on its PATH: hull's is put in a directory of ours.
     mkdir -p "$T/bin"
     [ -x "$SHIM_HULL" ] && cp "$SHIM_HULL" "$T/bin/"

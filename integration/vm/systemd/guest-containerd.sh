@@ -17,6 +17,9 @@
 # (read from the task's bundle); "restored" means the count goes on from where it was when
 # the checkpoint was taken, never back to 1.
 
+# containerd_config, shared with the engines suite (integration/engines/containerd-config.sh).
+. "$PAYLOAD/containerd-config.sh"
+
 CDD=$WORK/containerd
 CDSOCK=$CDD/c.sock
 CDNS=hullvm
@@ -29,24 +32,7 @@ cctr() { timeout 120 ctr -a "$CDSOCK" -n "$CDNS" "$@"; }
 cd_start() {
     local t0
     mkdir -p "$CDD"/{state,opt} "$CDROOT"
-    cat >"$CDD/config.toml" <<EOF
-version = 2
-root = "$CDROOT"
-state = "$CDD/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = "$CDSOCK"
-[ttrpc]
-  address = "$CDSOCK.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$CDD/opt"
-EOF
+    containerd_config "$CDROOT" "$CDD/state" "$CDSOCK" "$CDD/opt" >"$CDD/config.toml"
     t0=$(date +%s%N)
     # containerd finds a runtime's shim on its PATH: hull's is in the payload's bin/.
     PATH=$PAYLOAD/bin:$PATH containerd --config "$CDD/config.toml" >"$CDD/containerd.log" 2>&1 &

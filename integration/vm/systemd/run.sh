@@ -135,6 +135,7 @@ install -m 0755 "$SD/guest-tests.sh" "$PL/guest-tests.sh"
 install -m 0644 "$SD/guest-systemd-driver.sh" "$PL/guest-systemd-driver.sh"
 install -m 0644 "$SD/guest-checkpoint.sh" "$PL/guest-checkpoint.sh"
 install -m 0644 "$SD/guest-containerd.sh" "$PL/guest-containerd.sh"
+install -m 0644 integration/engines/containerd-config.sh "$PL/containerd-config.sh"
 install -m 0644 integration/vm/guest-lib.sh "$PL/guest-lib.sh"
 (cd "$tmp" && "$HULL" spec)
 python3 "$SD/bundles.py" "$tmp/config.json" "$PL/bundles"
